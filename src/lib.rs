@@ -1,0 +1,29 @@
+//! nook: an OCI container runtime.
+//!
+//! nook takes an OCI bundle (a `config.json` and a root filesystem) and runs
+//! it: clone into new namespaces, mounts and `pivot_root`, cgroups,
+//! capabilities, seccomp, exec. The same library is exposed as this Rust API,
+//! as a C ABI (the `ffi/` crate) and as the runc-compatible `nook` binary.
+//!
+//! Data flows one way: [`bundle`] loads `config.json`, [`plan`] validates it
+//! into an immutable [`plan::Plan`] (the only way to get one), and
+//! [`container`] executes a plan. Between `clone` and `execve` the child only
+//! runs prepared system calls: no allocation, no locks, no unwinding, so nook
+//! is safe to embed in multithreaded programs (including Go through cgo).
+#![deny(unsafe_code)]
+#![deny(missing_debug_implementations)]
+#![warn(missing_docs)]
+#![warn(clippy::undocumented_unsafe_blocks)]
+
+pub mod bundle;
+pub mod cgroups;
+pub mod container;
+pub mod error;
+pub mod mounts;
+pub mod namespaces;
+pub mod plan;
+pub mod process;
+pub mod seccomp;
+pub mod sys;
+
+pub use error::{Error, ErrorKind, Result};

@@ -1,0 +1,581 @@
+//! The raw system calls nook needs that `nix` lacks or wraps unsafely for a
+//! forked child, and the only module allowed to contain `unsafe` besides the
+//! FFI crate.
+//!
+//! Everything here is callable between `clone` and `execve` in the
+//! container's init: no function allocates, takes a lock, or formats through
+//! `std::fmt`. Errors are plain errno values (`Errno`), because the caller in
+//! the child can only ship a number to the parent anyway. Wrappers go straight
+//! to `syscall(2)` where glibc's wrapper would do more than the syscall: glibc's
+//! `setresuid`/`setgroups` broadcast to every thread of the *parent* (whose
+//! thread list the child inherits after a raw clone) and would deadlock.
+#![allow(unsafe_code)]
+
+use std::ffi::CStr;
+use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use libc::{c_int, c_long, c_ulong, c_void};
+
+/// A raw errno value, as returned by a failed system call.
+pub type Errno = i32;
+/// Result of a raw system call: the value, or the errno.
+pub type SysResult<T> = Result<T, Errno>;
+
+fn last_errno() -> Errno {
+    // SAFETY: __errno_location always returns a valid pointer to this thread's errno.
+    unsafe { *libc::__errno_location() }
+}
+
+/// Turns a libc-style return value (negative on failure, errno set) into a result.
+fn check(ret: c_long) -> SysResult<c_long> {
+    if ret < 0 {
+        Err(last_errno())
+    } else {
+        Ok(ret)
+    }
+}
+
+fn check_int(ret: c_int) -> SysResult<c_int> {
+    check(ret as c_long).map(|v| v as c_int)
+}
+
+/// Wraps a freshly returned descriptor.
+fn owned(fd: c_long) -> OwnedFd {
+    // SAFETY: `fd` was just returned by the kernel as a new descriptor that nothing else owns.
+    unsafe { OwnedFd::from_raw_fd(fd as RawFd) }
+}
+
+fn opt_ptr(s: Option<&CStr>) -> *const libc::c_char {
+    s.map_or(ptr::null(), CStr::as_ptr)
+}
+
+// ---------------------------------------------------------------- processes
+
+/// `clone(flags | SIGCHLD)` without a new stack: fork semantics, so the child
+/// continues here on a copy of the caller's stack. Returns 0 in the child.
+///
+/// Unlike `fork(3)`, this runs no `pthread_atfork` handlers, which may take
+/// locks another thread of the caller holds.
+///
+/// # Safety
+/// The caller must only run async-signal-safe, allocation-free code in the
+/// child until it calls [`execve`] or [`exit`].
+pub unsafe fn clone_fork(flags: c_ulong) -> SysResult<libc::pid_t> {
+    // SAFETY: a NULL stack gives fork semantics; the caller upholds the child's restrictions.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            flags | libc::SIGCHLD as c_ulong,
+            ptr::null_mut::<c_void>(),
+            ptr::null_mut::<c_void>(),
+            ptr::null_mut::<c_void>(),
+            0 as c_ulong,
+        )
+    };
+    check(ret).map(|p| p as libc::pid_t)
+}
+
+/// Ends the calling process at once, without running destructors or atexit handlers.
+pub fn exit(code: c_int) -> ! {
+    // SAFETY: _exit never returns and touches no user-space state.
+    unsafe { libc::_exit(code) }
+}
+
+/// `execve(path, argv, envp)`. Only returns on failure.
+///
+/// `argv` and `envp` must be NULL-terminated arrays of pointers to C strings
+/// that outlive the call (the plan owns them).
+pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> Errno {
+    if argv.last() != Some(&ptr::null()) || envp.last() != Some(&ptr::null()) {
+        return libc::EINVAL;
+    }
+    // SAFETY: both arrays are NULL-terminated (checked above) and point to live C strings.
+    unsafe { libc::execve(path.as_ptr(), argv.as_ptr(), envp.as_ptr()) };
+    last_errno()
+}
+
+/// `setsid()`.
+pub fn setsid() -> SysResult<()> {
+    // SAFETY: no pointers involved.
+    check(unsafe { libc::setsid() } as c_long).map(drop)
+}
+
+/// `prctl(option, arg2, arg3, 0, 0)`.
+pub fn prctl(option: c_int, arg2: c_ulong, arg3: c_ulong) -> SysResult<c_int> {
+    // SAFETY: callers only pass integer-argument prctl options.
+    check_int(unsafe { libc::prctl(option, arg2, arg3, 0 as c_ulong, 0 as c_ulong) })
+}
+
+/// `prlimit64(0, resource, {soft, hard}, NULL)`.
+pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
+    let lim = libc::rlimit64 {
+        rlim_cur: soft,
+        rlim_max: hard,
+    };
+    // SAFETY: `lim` is a valid rlimit64 for the duration of the call.
+    check(unsafe { libc::syscall(libc::SYS_prlimit64, 0, resource, &lim, ptr::null_mut::<c_void>()) })
+        .map(drop)
+}
+
+/// `umask(mask)`.
+pub fn umask(mask: u32) {
+    // SAFETY: umask cannot fail.
+    unsafe { libc::umask(mask as libc::mode_t) };
+}
+
+// -------------------------------------------------------------- credentials
+
+/// `setresuid(uid, uid, uid)` as a raw syscall (this thread only).
+pub fn setresuid(uid: u32) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresuid, uid, uid, uid) }).map(drop)
+}
+
+/// `setresgid(gid, gid, gid)` as a raw syscall (this thread only).
+pub fn setresgid(gid: u32) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_setresgid, gid, gid, gid) }).map(drop)
+}
+
+/// `setgroups(groups)` as a raw syscall (this thread only).
+pub fn setgroups(groups: &[u32]) -> SysResult<()> {
+    // SAFETY: the pointer and length describe a live slice of gid_t.
+    check(unsafe { libc::syscall(libc::SYS_setgroups, groups.len(), groups.as_ptr()) }).map(drop)
+}
+
+/// The five capability sets as 64-bit masks (bit N = capability N).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct CapMasks {
+    /// Bounding set.
+    pub bounding: u64,
+    /// Effective set.
+    pub effective: u64,
+    /// Permitted set.
+    pub permitted: u64,
+    /// Inheritable set.
+    pub inheritable: u64,
+    /// Ambient set.
+    pub ambient: u64,
+}
+
+/// `capset` with version 3 headers: sets effective, permitted and inheritable.
+pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()> {
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: c_int,
+    }
+    #[repr(C)]
+    #[derive(Clone, Copy)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    const V3: u32 = 0x2008_0522;
+    let hdr = Header { version: V3, pid: 0 };
+    let lo = |m: u64| m as u32;
+    let hi = |m: u64| (m >> 32) as u32;
+    let data = [
+        Data {
+            effective: lo(effective),
+            permitted: lo(permitted),
+            inheritable: lo(inheritable),
+        },
+        Data {
+            effective: hi(effective),
+            permitted: hi(permitted),
+            inheritable: hi(inheritable),
+        },
+    ];
+    // SAFETY: header and the two-element data array are valid v3 capset structures.
+    check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) }).map(drop)
+}
+
+// ------------------------------------------------------------- namespaces
+
+/// `unshare(flags)`.
+pub fn unshare(flags: c_int) -> SysResult<()> {
+    // SAFETY: integer argument only.
+    check_int(unsafe { libc::unshare(flags) }).map(drop)
+}
+
+/// `setns(fd, nstype)`.
+pub fn setns(fd: BorrowedFd<'_>, nstype: c_int) -> SysResult<()> {
+    // SAFETY: fd is a live descriptor borrowed for the call.
+    check_int(unsafe { libc::setns(fd.as_raw_fd(), nstype) }).map(drop)
+}
+
+/// `sethostname(name)`.
+pub fn sethostname(name: &[u8]) -> SysResult<()> {
+    // SAFETY: pointer and length describe a live byte slice.
+    check_int(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+/// `setdomainname(name)`.
+pub fn setdomainname(name: &[u8]) -> SysResult<()> {
+    // SAFETY: pointer and length describe a live byte slice.
+    check_int(unsafe { libc::setdomainname(name.as_ptr().cast(), name.len()) }).map(drop)
+}
+
+// ------------------------------------------------------------- files and fds
+
+/// `openat2(dirfd, path, {flags | O_CLOEXEC, mode, resolve})`.
+pub fn openat2(
+    dirfd: BorrowedFd<'_>,
+    path: &CStr,
+    flags: c_int,
+    mode: u32,
+    resolve: u64,
+) -> SysResult<OwnedFd> {
+    let mut how: libc::open_how = {
+        // SAFETY: open_how is plain integers; all-zero is a valid value.
+        unsafe { std::mem::zeroed() }
+    };
+    how.flags = (flags | libc::O_CLOEXEC) as u64;
+    how.mode = mode as u64;
+    how.resolve = resolve;
+    // SAFETY: `how` and `path` are valid for the call; the size matches the struct.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_openat2,
+            dirfd.as_raw_fd(),
+            path.as_ptr(),
+            &how as *const libc::open_how,
+            std::mem::size_of::<libc::open_how>(),
+        )
+    };
+    check(ret).map(owned)
+}
+
+/// `openat(dirfd, path, flags | O_CLOEXEC, mode)`; `dirfd` None means AT_FDCWD.
+pub fn openat(dirfd: Option<BorrowedFd<'_>>, path: &CStr, flags: c_int, mode: u32) -> SysResult<OwnedFd> {
+    let dfd = dirfd.map_or(libc::AT_FDCWD, |f| f.as_raw_fd());
+    // SAFETY: path is a valid C string; the mode is passed as the variadic argument.
+    let ret = unsafe { libc::openat(dfd, path.as_ptr(), flags | libc::O_CLOEXEC, mode as libc::c_uint) };
+    check(ret as c_long).map(owned)
+}
+
+/// `mkdirat(dirfd, name, mode)`.
+pub fn mkdirat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> SysResult<()> {
+    // SAFETY: valid fd and C string.
+    check_int(unsafe { libc::mkdirat(dirfd.as_raw_fd(), name.as_ptr(), mode) }).map(drop)
+}
+
+/// `mknodat(dirfd, name, mode, dev)`.
+pub fn mknodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32, dev: u64) -> SysResult<()> {
+    // SAFETY: valid fd and C string.
+    check_int(unsafe { libc::mknodat(dirfd.as_raw_fd(), name.as_ptr(), mode, dev) }).map(drop)
+}
+
+/// `symlinkat(target, dirfd, name)`.
+pub fn symlinkat(target: &CStr, dirfd: BorrowedFd<'_>, name: &CStr) -> SysResult<()> {
+    // SAFETY: valid fd and C strings.
+    check_int(unsafe { libc::symlinkat(target.as_ptr(), dirfd.as_raw_fd(), name.as_ptr()) }).map(drop)
+}
+
+/// `fchownat(fd, "", uid, gid, AT_EMPTY_PATH)`: chown the file `fd` refers to.
+pub fn fchown_fd(fd: BorrowedFd<'_>, uid: u32, gid: u32) -> SysResult<()> {
+    // SAFETY: valid fd, empty C string literal.
+    check_int(unsafe { libc::fchownat(fd.as_raw_fd(), c"".as_ptr(), uid, gid, libc::AT_EMPTY_PATH) })
+        .map(drop)
+}
+
+/// `fchmod(fd, mode)`.
+pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> SysResult<()> {
+    // SAFETY: valid fd.
+    check_int(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
+}
+
+/// `fstat(fd)`.
+pub fn fstat(fd: BorrowedFd<'_>) -> SysResult<libc::stat> {
+    // SAFETY: all-zero is a valid `stat`; the kernel fills it in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and a pointer to a live stat buffer.
+    check_int(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+/// `fstatvfs(fd)`: the mount flags (`f_flag`, ST_*) of the mount `fd` is on.
+pub fn mount_flags(fd: BorrowedFd<'_>) -> SysResult<u64> {
+    // SAFETY: all-zero is a valid `statvfs`; the kernel fills it in.
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and a pointer to a live statvfs buffer.
+    check_int(unsafe { libc::fstatvfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_flag as u64)
+}
+
+/// `read(fd, buf)`, retried on EINTR.
+pub fn read(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
+    loop {
+        // SAFETY: buf is a live, writable slice of the given length.
+        let r = unsafe { libc::read(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+        match check(r as c_long) {
+            Err(libc::EINTR) => continue,
+            other => return other.map(|n| n as usize),
+        }
+    }
+}
+
+/// Writes all of `buf` to `fd`, retrying on EINTR and short writes.
+pub fn write_all(fd: BorrowedFd<'_>, mut buf: &[u8]) -> SysResult<()> {
+    while !buf.is_empty() {
+        // SAFETY: buf is a live slice of the given length.
+        let r = unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) };
+        match check(r as c_long) {
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(0) => return Err(libc::EIO),
+            Ok(n) => buf = &buf[n as usize..],
+        }
+    }
+    Ok(())
+}
+
+/// `dup3(fd, target, 0)`: makes `target` a copy of `fd`, without close-on-exec.
+pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> SysResult<()> {
+    if fd.as_raw_fd() == target {
+        // dup3 refuses equal fds; clear close-on-exec instead.
+        // SAFETY: valid fd, integer arguments.
+        return check_int(unsafe { libc::fcntl(target, libc::F_SETFD, 0) }).map(drop);
+    }
+    // SAFETY: valid source fd; `target` is a standard descriptor number the child owns.
+    check_int(unsafe { libc::dup3(fd.as_raw_fd(), target, 0) }).map(drop)
+}
+
+/// Marks every descriptor from `first` upwards close-on-exec (Linux 5.11+).
+pub fn cloexec_from(first: u32) -> SysResult<()> {
+    // SAFETY: integer arguments only; CLOEXEC mode closes nothing.
+    check(unsafe { libc::syscall(libc::SYS_close_range, first, u32::MAX, libc::CLOSE_RANGE_CLOEXEC) })
+        .map(drop)
+}
+
+/// `ioctl(fd, request, arg)` with an integer argument.
+pub fn ioctl_int(fd: BorrowedFd<'_>, request: c_ulong, arg: c_ulong) -> SysResult<c_int> {
+    // SAFETY: callers only use requests whose argument is an integer.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), request, arg) })
+}
+
+/// `ioctl(fd, TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC)`: opens the pty peer
+/// of master `fd` without a path lookup (Linux 4.13+).
+pub fn open_pty_peer(fd: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    const TIOCGPTPEER: c_ulong = 0x5441;
+    let flags = (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as c_ulong;
+    ioctl_int(fd, TIOCGPTPEER, flags).map(|f| owned(f as c_long))
+}
+
+/// `ioctl(fd, TIOCSWINSZ, {rows, cols})`.
+pub fn set_winsize(fd: BorrowedFd<'_>, rows: u16, cols: u16) -> SysResult<()> {
+    let ws = libc::winsize {
+        ws_row: rows,
+        ws_col: cols,
+        ws_xpixel: 0,
+        ws_ypixel: 0,
+    };
+    // SAFETY: TIOCSWINSZ reads a winsize struct, which `ws` is.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSWINSZ, &ws) }).map(drop)
+}
+
+/// Sends one descriptor over a unix socket with SCM_RIGHTS, with `msg` as data.
+pub fn send_fd(sock: BorrowedFd<'_>, msg: &[u8], fd: BorrowedFd<'_>) -> SysResult<()> {
+    // CMSG_SPACE(sizeof(int)) is 24 on 64-bit; 64 bytes of aligned stack is plenty.
+    #[repr(C, align(8))]
+    struct CmsgBuf([u8; 64]);
+    let mut cbuf = CmsgBuf([0; 64]);
+    let mut iov = libc::iovec {
+        iov_base: msg.as_ptr() as *mut c_void,
+        iov_len: msg.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is valid before we fill it.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cbuf.0.as_mut_ptr().cast();
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    hdr.msg_controllen = unsafe { libc::CMSG_SPACE(std::mem::size_of::<c_int>() as u32) } as usize;
+    // SAFETY: msg_control points at a buffer at least CMSG_SPACE(int) long, so the
+    // first header and its data fit; we write exactly one int of data.
+    unsafe {
+        let cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        (*cmsg).cmsg_level = libc::SOL_SOCKET;
+        (*cmsg).cmsg_type = libc::SCM_RIGHTS;
+        (*cmsg).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<c_int>() as u32) as usize;
+        ptr::write_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>(), fd.as_raw_fd());
+    }
+    loop {
+        // SAFETY: hdr points at live iovec and control buffers.
+        match check(unsafe { libc::sendmsg(sock.as_raw_fd(), &hdr, libc::MSG_NOSIGNAL) } as c_long) {
+            Err(libc::EINTR) => continue,
+            other => return other.map(drop),
+        }
+    }
+}
+
+// ------------------------------------------------------------------- mounts
+
+/// `mount(source, target, fstype, flags, data)`.
+pub fn mount(
+    source: Option<&CStr>,
+    target: &CStr,
+    fstype: Option<&CStr>,
+    flags: c_ulong,
+    data: Option<&CStr>,
+) -> SysResult<()> {
+    // SAFETY: every pointer is NULL or a valid C string.
+    check_int(unsafe {
+        libc::mount(
+            opt_ptr(source),
+            target.as_ptr(),
+            opt_ptr(fstype),
+            flags,
+            opt_ptr(data).cast(),
+        )
+    })
+    .map(drop)
+}
+
+/// `umount2(target, flags)`.
+pub fn umount2(target: &CStr, flags: c_int) -> SysResult<()> {
+    // SAFETY: valid C string.
+    check_int(unsafe { libc::umount2(target.as_ptr(), flags) }).map(drop)
+}
+
+/// `pivot_root(new_root, put_old)`.
+pub fn pivot_root(new_root: &CStr, put_old: &CStr) -> SysResult<()> {
+    // SAFETY: valid C strings.
+    check(unsafe { libc::syscall(libc::SYS_pivot_root, new_root.as_ptr(), put_old.as_ptr()) }).map(drop)
+}
+
+/// Attributes for [`mount_setattr`] (the kernel's `struct mount_attr`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct MountAttr {
+    /// MOUNT_ATTR_* bits to set.
+    pub set: u64,
+    /// MOUNT_ATTR_* bits to clear.
+    pub clr: u64,
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE?, attr)` (Linux 5.12+).
+pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr) -> SysResult<()> {
+    #[repr(C)]
+    struct Raw {
+        attr_set: u64,
+        attr_clr: u64,
+        propagation: u64,
+        userns_fd: u64,
+    }
+    let raw = Raw {
+        attr_set: attr.set,
+        attr_clr: attr.clr,
+        propagation: 0,
+        userns_fd: 0,
+    };
+    let mut flags = libc::AT_EMPTY_PATH as c_ulong;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as c_ulong;
+    }
+    // SAFETY: valid fd, empty C string, and a mount_attr of the size passed.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd.as_raw_fd(),
+            c"".as_ptr(),
+            flags,
+            &raw as *const Raw,
+            std::mem::size_of::<Raw>(),
+        )
+    })
+    .map(drop)
+}
+
+/// `chdir(path)`.
+pub fn chdir(path: &CStr) -> SysResult<()> {
+    // SAFETY: valid C string.
+    check_int(unsafe { libc::chdir(path.as_ptr()) }).map(drop)
+}
+
+/// `fchdir(fd)`.
+pub fn fchdir(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: valid fd.
+    check_int(unsafe { libc::fchdir(fd.as_raw_fd()) }).map(drop)
+}
+
+/// `chroot(path)`.
+pub fn chroot(path: &CStr) -> SysResult<()> {
+    // SAFETY: valid C string.
+    check_int(unsafe { libc::chroot(path.as_ptr()) }).map(drop)
+}
+
+/// The magic-link path `/proc/self/fd/N` of a descriptor, built on the stack,
+/// so `mount(2)` can be pointed at a target that was resolved safely.
+#[derive(Debug)]
+pub struct FdPath {
+    buf: [u8; 32],
+}
+
+impl FdPath {
+    /// The path of `fd`.
+    pub fn new(fd: BorrowedFd<'_>) -> Self {
+        const PREFIX: &[u8] = b"/proc/self/fd/";
+        let mut buf = [0u8; 32];
+        buf[..PREFIX.len()].copy_from_slice(PREFIX);
+        let mut digits = [0u8; 10];
+        let mut n = fd.as_raw_fd() as u32;
+        let mut len = 0;
+        loop {
+            digits[len] = b'0' + (n % 10) as u8;
+            len += 1;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        for i in 0..len {
+            buf[PREFIX.len() + i] = digits[len - 1 - i];
+        }
+        FdPath { buf }
+    }
+
+    /// The path as a C string.
+    pub fn as_cstr(&self) -> &CStr {
+        // The buffer always holds a NUL after the digits (at most 14 + 10 < 32 bytes used).
+        CStr::from_bytes_until_nul(&self.buf).unwrap_or(c"/")
+    }
+}
+
+// ------------------------------------------------------------------ seccomp
+
+/// Installs a classic-BPF seccomp filter with `seccomp(SECCOMP_SET_MODE_FILTER, flags, prog)`.
+/// Returns the listener fd when `flags` has SECCOMP_FILTER_FLAG_NEW_LISTENER, else None.
+pub fn seccomp_set_filter(prog: &[libc::sock_filter], flags: c_ulong) -> SysResult<Option<OwnedFd>> {
+    const SECCOMP_SET_MODE_FILTER: c_ulong = 1;
+    const NEW_LISTENER: c_ulong = 1 << 3;
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_ptr() as *mut libc::sock_filter,
+    };
+    // SAFETY: fprog points at `prog`, which is live for the call; the kernel copies it.
+    let ret = check(unsafe { libc::syscall(libc::SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &fprog) })?;
+    Ok((flags & NEW_LISTENER != 0).then(|| owned(ret)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    #[test]
+    fn fd_path_formats_digits() {
+        let f = std::fs::File::open("/proc/self/status").unwrap();
+        let p = FdPath::new(f.as_fd());
+        let want = format!("/proc/self/fd/{}", f.as_raw_fd());
+        assert_eq!(p.as_cstr().to_str().unwrap(), want);
+        // The magic link really leads back to the same file.
+        let target = std::fs::read_link(p.as_cstr().to_str().unwrap()).unwrap();
+        assert_eq!(
+            target,
+            std::path::Path::new("/proc").join(format!("{}/status", std::process::id()))
+        );
+    }
+}

@@ -1,1 +1,108 @@
-//! (in progress)
+//! Loading an OCI bundle: `config.json` and the path of its root filesystem.
+//!
+//! Parsing goes through `serde_path_to_error` so a bad value is reported with
+//! its JSON path (`linux.namespaces[2].type: unknown variant "foo"`), which is
+//! what a user needs to fix a config by hand.
+#![forbid(unsafe_code)]
+
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::Spec;
+
+use crate::error::{Error, Result};
+
+/// A loaded bundle: its absolute directory and its parsed configuration.
+#[derive(Debug, Clone)]
+pub struct Bundle {
+    /// Absolute, canonical path of the bundle directory.
+    pub dir: PathBuf,
+    /// The parsed `config.json`.
+    pub spec: Spec,
+}
+
+impl Bundle {
+    /// Reads and parses `<dir>/config.json`.
+    pub fn load(dir: impl AsRef<Path>) -> Result<Bundle> {
+        let dir = dir.as_ref();
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io("opening bundle", dir, e))?;
+        let path = dir.join("config.json");
+        let text = std::fs::read(&path).map_err(|e| Error::io("reading", &path, e))?;
+        let spec = parse_spec(&text)?;
+        Ok(Bundle { dir, spec })
+    }
+
+    /// A bundle from an already parsed spec (for embedders that build specs in code).
+    pub fn from_spec(dir: impl AsRef<Path>, spec: Spec) -> Result<Bundle> {
+        let dir = dir.as_ref();
+        let dir = std::fs::canonicalize(dir).map_err(|e| Error::io("opening bundle", dir, e))?;
+        Ok(Bundle { dir, spec })
+    }
+
+    /// The root filesystem's path on the host: `root.path`, relative to the
+    /// bundle when it is not absolute. Validation happens in [`crate::plan`].
+    pub fn rootfs(&self) -> Option<PathBuf> {
+        self.spec.root().as_ref().map(|r| self.dir.join(r.path()))
+    }
+}
+
+/// Parses config.json text, naming the JSON path of the first bad field.
+pub fn parse_spec(text: &[u8]) -> Result<Spec> {
+    let de = &mut serde_json::Deserializer::from_slice(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let field = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_path_to_error says "." for the root and "?" where no path is known.
+        let field = if field == "." || field == "?" {
+            "config.json".to_string()
+        } else {
+            field
+        };
+        Error::config(field, inner.to_string())
+    })
+}
+
+/// The config.json `nook spec` writes: runc's default, or with `rootless`
+/// a user namespace mapping the calling user to root and no network namespace.
+pub fn default_spec(rootless: bool) -> Spec {
+    let mut spec = if rootless {
+        Spec::rootless(nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
+    } else {
+        Spec::default()
+    };
+    if let Some(p) = spec.process_mut() {
+        p.set_terminal(Some(true));
+    }
+    spec
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn malformed_json_names_the_file() {
+        let err = parse_spec(b"{ not json").unwrap_err();
+        assert!(err.to_string().contains("config.json"), "{err}");
+    }
+
+    #[test]
+    fn unknown_namespace_names_the_field() {
+        let err =
+            parse_spec(br#"{"ociVersion":"1.2.0","linux":{"namespaces":[{"type":"pid"},{"type":"bogus"}]}}"#)
+                .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("linux.namespaces[1].type"), "{msg}");
+        assert!(msg.contains("bogus"), "{msg}");
+    }
+
+    #[test]
+    fn unknown_capability_names_the_field() {
+        let err = parse_spec(
+            br#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "capabilities":{"bounding":["CAP_CHOWN","CAP_NOPE"]}}}"#,
+        )
+        .unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("process.capabilities.bounding[1]"), "{msg}");
+    }
+}

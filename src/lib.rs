@@ -19,6 +19,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod container;
 pub mod error;
+pub mod features;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;
@@ -26,4 +27,5 @@ pub mod process;
 pub mod seccomp;
 pub mod sys;
 
+pub use container::{Container, ContainerState, Context, CreateOptions, Status};
 pub use error::{Error, ErrorKind, Result};

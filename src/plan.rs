@@ -1,1 +1,118 @@
-//! (in progress)
+//! From a loaded bundle to an immutable, fully validated [`Plan`].
+//!
+//! [`Plan::new`] is the only way to get a plan, so nothing can reach the host
+//! without passing validation: every check that needs no side effect runs
+//! here, and a bad config yields one [`Error`] naming the field.
+#![forbid(unsafe_code)]
+
+use std::path::PathBuf;
+
+use oci_spec::runtime::Spec;
+
+use crate::bundle::Bundle;
+use crate::cgroups::{self, CgroupPlan};
+use crate::error::{Error, Result};
+use crate::mounts::MountPlan;
+use crate::namespaces::NamespacePlan;
+use crate::process::ProcessPlan;
+use crate::seccomp::{self, Program};
+
+/// Options that come from the command line rather than from config.json.
+#[derive(Debug, Clone, Default)]
+pub struct PlanOptions {
+    /// `--no-pivot`.
+    pub no_pivot: bool,
+}
+
+/// Everything needed to create a container, validated and prepared.
+#[derive(Debug)]
+pub struct Plan {
+    /// The container id.
+    pub id: String,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// The rootfs on the host.
+    pub rootfs: PathBuf,
+    /// The spec as loaded (annotations, hooks).
+    pub spec: Spec,
+    /// Namespaces.
+    pub namespaces: NamespacePlan,
+    /// Filesystem view.
+    pub mounts: MountPlan,
+    /// The process.
+    pub process: ProcessPlan,
+    /// Cgroup placement and resources.
+    pub cgroup: CgroupPlan,
+    /// The compiled seccomp filter.
+    pub seccomp: Option<Program>,
+}
+
+/// Checks a container id: runc's rule, letters, digits and `_ + - .`, not
+/// `.` or `..` (it becomes a directory name under the state root).
+pub fn validate_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 1024
+        && id != "."
+        && id != ".."
+        && id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::config(
+            "id",
+            format!("invalid container id {id:?}: use letters, digits and _ + - ."),
+        ))
+    }
+}
+
+impl Plan {
+    /// Validates `bundle` for container `id`.
+    pub fn new(id: &str, bundle: Bundle, opts: &PlanOptions) -> Result<Plan> {
+        validate_id(id)?;
+        let spec = bundle.spec;
+        let root = spec
+            .root()
+            .as_ref()
+            .ok_or_else(|| Error::config("root", "is required"))?;
+        if root.path().as_os_str().is_empty() {
+            return Err(Error::config("root.path", "is empty"));
+        }
+        let rootfs = bundle.dir.join(root.path());
+        let namespaces = NamespacePlan::from_spec(&spec)?;
+        let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot)?;
+        let process = ProcessPlan::from_spec(&spec, &namespaces)?;
+        let cgroup = cgroups::plan(&spec, id)?;
+        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+            Some(profile) => Some(seccomp::compile(profile)?),
+            None => None,
+        };
+        Ok(Plan {
+            id: id.to_string(),
+            bundle: bundle.dir,
+            rootfs,
+            spec,
+            namespaces,
+            mounts,
+            process,
+            cgroup,
+            seccomp,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids() {
+        for ok in ["a", "web-1", "x_y.z+1"] {
+            validate_id(ok).unwrap();
+        }
+        for bad in ["", ".", "..", "a/b", "a b", "é"] {
+            assert!(validate_id(bad).is_err(), "{bad}");
+        }
+    }
+}

@@ -1,1 +1,411 @@
-//! (in progress)
+//! The container process: what to execute, as whom, with which
+//! capabilities and limits.
+//!
+//! [`ProcessPlan::from_spec`] validates `process`, `hostname`, `domainname`
+//! and `linux.sysctl` and turns them into C strings and bit masks; the
+//! `apply_*` functions run in the child and only make system calls. The
+//! executable is looked up along the container's `PATH` by trying the
+//! precomputed candidates in order, as `execvp` would, without allocating.
+#![forbid(unsafe_code)]
+
+use std::ffi::CString;
+use std::os::fd::AsFd;
+use std::str::FromStr;
+
+use oci_spec::runtime::{Capabilities, LinuxNamespaceType, PosixRlimitType, Spec};
+
+use crate::container::channel::{ChildError, Step, StepExt};
+use crate::error::{Error, Result};
+use crate::namespaces::NamespacePlan;
+use crate::sys::{self, CapMasks};
+
+/// The PATH used when the process environment has none (runc's default).
+const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+/// The validated process configuration.
+#[derive(Debug, Clone)]
+pub struct ProcessPlan {
+    /// `args`.
+    pub args: Vec<CString>,
+    /// `env`.
+    pub env: Vec<CString>,
+    /// Paths to try for `args[0]`, in `PATH` order.
+    pub exec_candidates: Vec<CString>,
+    /// `cwd`.
+    pub cwd: CString,
+    /// `user.uid`.
+    pub uid: u32,
+    /// `user.gid`.
+    pub gid: u32,
+    /// `user.additionalGids`.
+    pub groups: Vec<u32>,
+    /// `user.umask` (0o022 when unset, like runc).
+    pub umask: u32,
+    /// (resource, soft, hard).
+    pub rlimits: Vec<(libc::c_int, u64, u64)>,
+    /// Capability sets; None keeps the full set of the runtime.
+    pub caps: Option<CapMasks>,
+    /// The highest capability number the kernel knows.
+    pub last_cap: u32,
+    /// `noNewPrivileges`.
+    pub no_new_privileges: bool,
+    /// `oomScoreAdj`.
+    pub oom_score_adj: Option<i32>,
+    /// `terminal`.
+    pub terminal: bool,
+    /// `consoleSize` as (rows, columns).
+    pub console_size: Option<(u16, u16)>,
+    /// `hostname`.
+    pub hostname: Option<CString>,
+    /// `domainname`.
+    pub domainname: Option<CString>,
+    /// `linux.sysctl` as (/proc/sys path, value).
+    pub sysctl: Vec<(CString, Vec<u8>)>,
+}
+
+fn cstring(s: &str, field: &str) -> Result<CString> {
+    CString::new(s).map_err(|_| Error::config(field, "contains a NUL byte"))
+}
+
+impl ProcessPlan {
+    /// Validates `process` and the related top-level fields.
+    pub fn from_spec(spec: &Spec, ns: &NamespacePlan) -> Result<ProcessPlan> {
+        let p = spec
+            .process()
+            .as_ref()
+            .ok_or_else(|| Error::config("process", "is required to create a container"))?;
+        let args = p.args().as_deref().unwrap_or_default();
+        if args.is_empty() || args[0].is_empty() {
+            return Err(Error::config("process.args", "must name the program to run"));
+        }
+        let args = args
+            .iter()
+            .enumerate()
+            .map(|(i, a)| cstring(a, &format!("process.args[{i}]")))
+            .collect::<Result<Vec<_>>>()?;
+        let env_list = p.env().as_deref().unwrap_or_default();
+        let mut env = Vec::new();
+        for (i, e) in env_list.iter().enumerate() {
+            if !e.contains('=') {
+                return Err(Error::config(
+                    format!("process.env[{i}]"),
+                    "must have the form KEY=value",
+                ));
+            }
+            env.push(cstring(e, &format!("process.env[{i}]"))?);
+        }
+        let path = env_list
+            .iter()
+            .rev()
+            .find_map(|e| e.strip_prefix("PATH="))
+            .unwrap_or(DEFAULT_PATH);
+        let exec_candidates = exec_candidates(p.args().as_ref().expect("checked")[0].as_str(), path)?;
+
+        let cwd = p.cwd().to_string_lossy();
+        if !p.cwd().is_absolute() {
+            return Err(Error::config("process.cwd", "must be an absolute path"));
+        }
+        let user = p.user();
+        let umask = user.umask().unwrap_or(0o022);
+        if umask > 0o777 {
+            return Err(Error::config("process.user.umask", "must be at most 0777"));
+        }
+
+        let mut rlimits = Vec::new();
+        for (i, r) in p.rlimits().iter().flatten().enumerate() {
+            let field = format!("process.rlimits[{i}]");
+            let res = rlimit_resource(r.typ());
+            if rlimits.iter().any(|(x, _, _)| *x == res) {
+                return Err(Error::config(field, format!("duplicate rlimit {}", r.typ())));
+            }
+            if r.soft() > r.hard() {
+                return Err(Error::config(field, "soft limit exceeds hard limit"));
+            }
+            rlimits.push((res, r.soft(), r.hard()));
+        }
+
+        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .unwrap_or(40);
+        let caps = p.capabilities().as_ref().map(|c| {
+            let mask = |set: &Option<Capabilities>| cap_mask(set, last_cap);
+            CapMasks {
+                bounding: mask(c.bounding()),
+                effective: mask(c.effective()),
+                permitted: mask(c.permitted()),
+                inheritable: mask(c.inheritable()),
+                ambient: mask(c.ambient()),
+            }
+        });
+
+        if let Some(adj) = p.oom_score_adj() {
+            if !(-1000..=1000).contains(&adj) {
+                return Err(Error::config(
+                    "process.oomScoreAdj",
+                    "must be between -1000 and 1000",
+                ));
+            }
+        }
+        let has_uts = ns.has(LinuxNamespaceType::Uts);
+        let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some(_) if !has_uts => Err(Error::config(field, "needs a private UTS namespace")),
+                Some(h) if h.len() > 64 => Err(Error::config(field, "is longer than 64 bytes")),
+                Some(h) => cstring(h, field).map(Some),
+            }
+        };
+        let hostname = name(spec.hostname(), "hostname")?;
+        let domainname = name(spec.domainname(), "domainname")?;
+        let sysctl = sysctl_plan(spec, ns)?;
+        let console_size = p.console_size().map(|b| (b.height() as u16, b.width() as u16));
+        Ok(ProcessPlan {
+            args,
+            env,
+            exec_candidates,
+            cwd: cstring(&cwd, "process.cwd")?,
+            uid: user.uid(),
+            gid: user.gid(),
+            groups: user.additional_gids().clone().unwrap_or_default(),
+            umask,
+            rlimits,
+            caps,
+            last_cap,
+            no_new_privileges: p.no_new_privileges().unwrap_or(false),
+            oom_score_adj: p.oom_score_adj(),
+            terminal: p.terminal().unwrap_or(false),
+            console_size,
+            hostname,
+            domainname,
+            sysctl,
+        })
+    }
+
+    /// argv and envp as NULL-terminated pointer arrays for execve. The
+    /// pointers borrow from `self`, which must outlive their use.
+    pub fn exec_arrays(&self) -> (Vec<*const libc::c_char>, Vec<*const libc::c_char>) {
+        let arr = |v: &[CString]| {
+            let mut a: Vec<_> = v.iter().map(|s| s.as_ptr()).collect();
+            a.push(std::ptr::null());
+            a
+        };
+        (arr(&self.args), arr(&self.env))
+    }
+}
+
+fn exec_candidates(arg0: &str, path: &str) -> Result<Vec<CString>> {
+    if arg0.contains('/') {
+        return Ok(vec![cstring(arg0, "process.args[0]")?]);
+    }
+    path.split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| cstring(&format!("{}/{arg0}", d.trim_end_matches('/')), "process.env PATH"))
+        .collect()
+}
+
+fn cap_mask(set: &Option<Capabilities>, last_cap: u32) -> u64 {
+    set.iter()
+        .flatten()
+        .filter_map(|c| caps::Capability::from_str(&format!("CAP_{c}")).ok())
+        .map(|c| c.index() as u32)
+        // Capabilities the running kernel does not know are ignored, like runc.
+        .filter(|i| *i <= last_cap)
+        .fold(0u64, |m, i| m | (1u64 << i))
+}
+
+fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
+    use PosixRlimitType::*;
+    (match t {
+        RlimitCpu => libc::RLIMIT_CPU,
+        RlimitFsize => libc::RLIMIT_FSIZE,
+        RlimitData => libc::RLIMIT_DATA,
+        RlimitStack => libc::RLIMIT_STACK,
+        RlimitCore => libc::RLIMIT_CORE,
+        RlimitRss => libc::RLIMIT_RSS,
+        RlimitNproc => libc::RLIMIT_NPROC,
+        RlimitNofile => libc::RLIMIT_NOFILE,
+        RlimitMemlock => libc::RLIMIT_MEMLOCK,
+        RlimitAs => libc::RLIMIT_AS,
+        RlimitLocks => libc::RLIMIT_LOCKS,
+        RlimitSigpending => libc::RLIMIT_SIGPENDING,
+        RlimitMsgqueue => libc::RLIMIT_MSGQUEUE,
+        RlimitNice => libc::RLIMIT_NICE,
+        RlimitRtprio => libc::RLIMIT_RTPRIO,
+        RlimitRttime => libc::RLIMIT_RTTIME,
+    }) as libc::c_int
+}
+
+/// Validates `linux.sysctl` like runc: only namespaced keys, and only when
+/// the container has the namespace that makes them its own.
+fn sysctl_plan(spec: &Spec, ns: &NamespacePlan) -> Result<Vec<(CString, Vec<u8>)>> {
+    let Some(map) = spec.linux().as_ref().and_then(|l| l.sysctl().as_ref()) else {
+        return Ok(Vec::new());
+    };
+    let mut keys: Vec<_> = map.keys().collect();
+    keys.sort();
+    let ipc = [
+        "kernel.msgmax",
+        "kernel.msgmnb",
+        "kernel.msgmni",
+        "kernel.sem",
+        "kernel.shmall",
+        "kernel.shmmax",
+    ];
+    let mut out = Vec::new();
+    for k in keys {
+        let field = format!("linux.sysctl.{k}");
+        if k.is_empty() || k.contains('/') || k.split('.').any(|c| c.is_empty() || c == "..") {
+            return Err(Error::config(field, "is not a sysctl name"));
+        }
+        let needs = if ipc.contains(&k.as_str()) || k.starts_with("kernel.shm") || k.starts_with("fs.mqueue.")
+        {
+            LinuxNamespaceType::Ipc
+        } else if k.starts_with("net.") {
+            LinuxNamespaceType::Network
+        } else if k == "kernel.domainname" || k == "kernel.hostname" {
+            LinuxNamespaceType::Uts
+        } else {
+            return Err(Error::config(
+                field,
+                "is not namespaced and would change the host",
+            ));
+        };
+        if !ns.has(needs) || ns.joins.iter().any(|j| j.typ == needs) {
+            return Err(Error::config(field, format!("needs a new {needs} namespace")));
+        }
+        let path = format!("/proc/sys/{}", k.replace('.', "/"));
+        out.push((cstring(&path, &field)?, map[k].clone().into_bytes()));
+    }
+    Ok(out)
+}
+
+// ------------------------------------------------------------------- child
+
+/// Child: hostname, domainname and sysctls (after pivot_root, /proc mounted).
+pub fn apply_system(plan: &ProcessPlan) -> Result<(), ChildError> {
+    if let Some(h) = &plan.hostname {
+        sys::sethostname(h.as_bytes()).step(Step::Hostname)?;
+    }
+    if let Some(d) = &plan.domainname {
+        sys::setdomainname(d.as_bytes()).step(Step::Domainname)?;
+    }
+    for (i, (path, value)) in plan.sysctl.iter().enumerate() {
+        let f = sys::openat(None, path, libc::O_WRONLY | libc::O_TRUNC, 0).step_at(Step::Sysctl, i)?;
+        sys::write_all(f.as_fd(), value).step_at(Step::Sysctl, i)?;
+    }
+    Ok(())
+}
+
+/// Child: rlimits (before dropping privileges: raising a hard limit needs
+/// CAP_SYS_RESOURCE).
+pub fn apply_rlimits(plan: &ProcessPlan) -> Result<(), ChildError> {
+    for (i, (res, soft, hard)) in plan.rlimits.iter().enumerate() {
+        sys::setrlimit(*res, *soft, *hard).step_at(Step::Rlimit, i)?;
+    }
+    Ok(())
+}
+
+/// Child: bounding set, user and groups, the other capability sets, ambient
+/// capabilities, no_new_privs and umask, in the order the kernel needs:
+/// the bounding set is trimmed while CAP_SETPCAP is still held, and
+/// PR_SET_KEEPCAPS carries the permitted set across the uid change.
+pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
+    if let Some(c) = &plan.caps {
+        for cap in 0..=plan.last_cap {
+            if c.bounding & (1u64 << cap) == 0 {
+                sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0)
+                    .step_at(Step::Capabilities, cap as usize)?;
+            }
+        }
+        sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(Step::Capabilities)?;
+    }
+    sys::setgroups(&plan.groups).step(Step::SetUser)?;
+    sys::setresgid(plan.gid).step(Step::SetUser)?;
+    sys::setresuid(plan.uid).step(Step::SetUser)?;
+    if let Some(c) = &plan.caps {
+        sys::capset(c.effective, c.permitted, c.inheritable).step(Step::Capabilities)?;
+        for cap in 0..=plan.last_cap {
+            if c.ambient & (1u64 << cap) != 0 {
+                let raise = libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong;
+                sys::prctl(libc::PR_CAP_AMBIENT, raise, cap as libc::c_ulong)
+                    .step_at(Step::Capabilities, cap as usize)?;
+            }
+        }
+    }
+    if plan.no_new_privileges {
+        sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(Step::NoNewPrivs)?;
+    }
+    sys::umask(plan.umask);
+    sys::chdir(&plan.cwd).step(Step::Chdir)
+}
+
+/// Child: executes the process. Returns only on failure: the errno of the
+/// most telling candidate (EACCES over ENOENT, as execvp reports).
+pub fn exec(plan: &ProcessPlan, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ChildError {
+    let mut err = libc::ENOENT;
+    for path in &plan.exec_candidates {
+        match sys::execve(path, argv, envp) {
+            libc::ENOENT | libc::ENOTDIR => {}
+            libc::EACCES => err = libc::EACCES,
+            e => return ChildError::new(Step::Exec, 0, e),
+        }
+    }
+    ChildError::new(Step::Exec, 0, err)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::parse_spec;
+
+    fn plan(process: &str, extra: &str) -> Result<ProcessPlan> {
+        let text = format!(
+            r#"{{"ociVersion":"1.2.0","process":{process},"linux":{{"namespaces":[{{"type":"uts"}},{{"type":"mount"}}]}}{extra}}}"#
+        );
+        let spec = parse_spec(text.as_bytes()).unwrap();
+        let ns = NamespacePlan::from_spec(&spec).unwrap();
+        ProcessPlan::from_spec(&spec, &ns)
+    }
+
+    #[test]
+    fn path_lookup_uses_the_container_env() {
+        let p = plan(
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"env":["PATH=/a:/b/"]}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.exec_candidates, vec![c"/a/sh".to_owned(), c"/b/sh".to_owned()]);
+        let p = plan(r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["./x"]}"#, "").unwrap();
+        assert_eq!(p.exec_candidates, vec![c"./x".to_owned()]);
+    }
+
+    #[test]
+    fn capabilities_become_masks() {
+        let p = plan(
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],
+                "capabilities":{"bounding":["CAP_CHOWN","CAP_KILL"],"effective":["CAP_KILL"]}}"#,
+            "",
+        )
+        .unwrap();
+        let c = p.caps.unwrap();
+        assert_eq!(c.bounding, (1 << 0) | (1 << 5));
+        assert_eq!(c.effective, 1 << 5); // CAP_KILL
+        assert_eq!(c.permitted, 0);
+    }
+
+    #[test]
+    fn bad_values_name_the_field() {
+        let base = r#""cwd":"/","user":{"uid":0,"gid":0}"#;
+        let e = plan(&format!(r#"{{{base},"args":[]}}"#), "").unwrap_err();
+        assert!(e.to_string().contains("process.args"), "{e}");
+        let e = plan(
+            &format!(r#"{{{base},"args":["sh"],"rlimits":[{{"type":"RLIMIT_NOFILE","soft":10,"hard":5}}]}}"#),
+            "",
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("process.rlimits[0]"), "{e}");
+        let e = plan(r#"{"cwd":"rel","user":{"uid":0,"gid":0},"args":["sh"]}"#, "").unwrap_err();
+        assert!(e.to_string().contains("process.cwd"), "{e}");
+    }
+}

@@ -118,6 +118,45 @@ pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
         .map(drop)
 }
 
+/// Resets every signal handler to SIG_DFL. A raw clone inherits the caller's
+/// handlers, which must not run in the child; and ignored signals (Rust's
+/// runtime ignores SIGPIPE) would stay ignored in the container after execve.
+pub fn reset_signal_handlers() {
+    for sig in 1..=libc::SIGRTMAX() {
+        if sig == libc::SIGKILL || sig == libc::SIGSTOP {
+            continue;
+        }
+        // SAFETY: SIG_DFL is always a valid disposition; errors (for signals
+        // reserved by libc) are ignored on purpose.
+        unsafe { libc::signal(sig, libc::SIG_DFL) };
+    }
+}
+
+/// Sets the calling thread's signal mask to `set` (all or nothing) and
+/// returns the previous one.
+pub fn set_sigmask(block_all: bool) -> libc::sigset_t {
+    // SAFETY: sigset_t is plain data; sigfillset/sigemptyset initialise it.
+    let mut set: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: as above.
+    let mut old: libc::sigset_t = unsafe { std::mem::zeroed() };
+    // SAFETY: both pointers refer to live sigset_t values.
+    unsafe {
+        if block_all {
+            libc::sigfillset(&mut set);
+        } else {
+            libc::sigemptyset(&mut set);
+        }
+        libc::pthread_sigmask(libc::SIG_SETMASK, &set, &mut old);
+    }
+    old
+}
+
+/// Restores a signal mask returned by [`set_sigmask`].
+pub fn restore_sigmask(old: &libc::sigset_t) {
+    // SAFETY: `old` is a valid sigset_t.
+    unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
+}
+
 /// `umask(mask)`.
 pub fn umask(mask: u32) {
     // SAFETY: umask cannot fail.
@@ -288,6 +327,70 @@ pub fn fchmod(fd: BorrowedFd<'_>, mode: u32) -> SysResult<()> {
     check_int(unsafe { libc::fchmod(fd.as_raw_fd(), mode) }).map(drop)
 }
 
+/// `chmod(path, mode)`.
+pub fn chmod(path: &CStr, mode: u32) -> SysResult<()> {
+    // SAFETY: valid C string.
+    check_int(unsafe { libc::chmod(path.as_ptr(), mode) }).map(drop)
+}
+
+/// `fchmodat(dirfd, name, mode, 0)`.
+pub fn fchmodat(dirfd: BorrowedFd<'_>, name: &CStr, mode: u32) -> SysResult<()> {
+    // SAFETY: valid fd and C string.
+    check_int(unsafe { libc::fchmodat(dirfd.as_raw_fd(), name.as_ptr(), mode, 0) }).map(drop)
+}
+
+/// `fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW)`.
+pub fn lchownat(dirfd: BorrowedFd<'_>, name: &CStr, uid: u32, gid: u32) -> SysResult<()> {
+    // SAFETY: valid fd and C string.
+    check_int(unsafe {
+        libc::fchownat(
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            uid,
+            gid,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })
+    .map(drop)
+}
+
+/// `fstatat(dirfd, name, AT_SYMLINK_NOFOLLOW)`.
+pub fn lstatat(dirfd: BorrowedFd<'_>, name: &CStr) -> SysResult<libc::stat> {
+    // SAFETY: all-zero is a valid `stat`; the kernel fills it in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd, C string and stat buffer.
+    check_int(unsafe {
+        libc::fstatat(
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            &mut st,
+            libc::AT_SYMLINK_NOFOLLOW,
+        )
+    })?;
+    Ok(st)
+}
+
+/// `readlinkat(dirfd, name, buf)`: the target's length in `buf`.
+pub fn readlinkat(dirfd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: valid fd and C string; buf is writable for its length.
+    let n = unsafe {
+        libc::readlinkat(
+            dirfd.as_raw_fd(),
+            name.as_ptr(),
+            buf.as_mut_ptr().cast(),
+            buf.len(),
+        )
+    };
+    check(n as c_long).map(|n| n as usize)
+}
+
+/// `getdents64(fd, buf)`: raw `linux_dirent64` records; 0 at the end.
+pub fn getdents64(fd: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<usize> {
+    // SAFETY: buf is writable for its length; the kernel writes whole records only.
+    check(unsafe { libc::syscall(libc::SYS_getdents64, fd.as_raw_fd(), buf.as_mut_ptr(), buf.len()) })
+        .map(|n| n as usize)
+}
+
 /// `fstat(fd)`.
 pub fn fstat(fd: BorrowedFd<'_>) -> SysResult<libc::stat> {
     // SAFETY: all-zero is a valid `stat`; the kernel fills it in.
@@ -363,6 +466,13 @@ pub fn open_pty_peer(fd: BorrowedFd<'_>) -> SysResult<OwnedFd> {
     const TIOCGPTPEER: c_ulong = 0x5441;
     let flags = (libc::O_RDWR | libc::O_NOCTTY | libc::O_CLOEXEC) as c_ulong;
     ioctl_int(fd, TIOCGPTPEER, flags).map(|f| owned(f as c_long))
+}
+
+/// Unlocks a pty master (`unlockpt`): `ioctl(fd, TIOCSPTLCK, &0)`.
+pub fn unlockpt(fd: BorrowedFd<'_>) -> SysResult<()> {
+    let zero: c_int = 0;
+    // SAFETY: TIOCSPTLCK reads one int, which `zero` is.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCSPTLCK, &zero) }).map(drop)
 }
 
 /// `ioctl(fd, TIOCSWINSZ, {rows, cols})`.

@@ -1,1 +1,471 @@
-//! (in progress)
+//! Container lifecycle: create, start, run, kill, delete, state, list.
+//!
+//! A [`Context`] is a state root (runc's `--root`); containers live in it,
+//! one directory each. The lifecycle follows runc:
+//! `create` leaves the init blocked on the exec FIFO (status "created"),
+//! `start` opens the FIFO and lets it exec ("running"), and the status is
+//! "stopped" once the init is gone.
+//!
+//! ```no_run
+//! use nook::{Context, CreateOptions};
+//!
+//! # fn main() -> nook::Result<()> {
+//! let ctx = Context::new("/run/nook");
+//! let c = ctx.create("demo", "examples/hello", &CreateOptions::default())?;
+//! c.start()?;
+//! let status = c.wait()?;
+//! c.delete(false)?;
+//! println!("exited with {status}");
+//! # Ok(())
+//! # }
+//! ```
+
+pub mod channel;
+pub mod init;
+pub mod spawn;
+pub mod state;
+
+use std::collections::HashMap;
+use std::io::Read;
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, SystemTime};
+
+use nix::errno::Errno;
+use nix::sys::signal::{kill, Signal};
+use nix::sys::stat::Mode;
+use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
+use nix::unistd::Pid;
+use serde::Serialize;
+
+use crate::bundle::Bundle;
+use crate::error::{Error, Result};
+use crate::plan::{Plan, PlanOptions};
+use channel::Message;
+use state::{Persisted, StateDir};
+
+/// The OCI runtime-spec version nook implements.
+pub const OCI_VERSION: &str = "1.2.0";
+
+/// Options of `create` (and `run`) that are not in config.json.
+#[derive(Debug, Clone, Default)]
+pub struct CreateOptions {
+    /// Write the init's pid here (atomically).
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when `process.terminal` is true.
+    pub console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root (roots on ramfs).
+    pub no_pivot: bool,
+    /// Pass the caller's fds 3 .. 3+N to the container.
+    pub preserve_fds: u32,
+}
+
+/// A container's status, as runc reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    /// Set up; the init waits for `start`.
+    Created,
+    /// The process runs.
+    Running,
+    /// Frozen by its cgroup.
+    Paused,
+    /// The init has exited.
+    Stopped,
+}
+
+impl std::fmt::Display for Status {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // pad() so `{:<12}` works in `nook list`'s table.
+        f.pad(match self {
+            Status::Created => "created",
+            Status::Running => "running",
+            Status::Paused => "paused",
+            Status::Stopped => "stopped",
+        })
+    }
+}
+
+/// The state of a container, serialised exactly as `runc state` prints it.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ContainerState {
+    /// Runtime-spec version.
+    pub oci_version: String,
+    /// Container id.
+    pub id: String,
+    /// Host pid of the init (0 once stopped).
+    pub pid: i32,
+    /// Status.
+    pub status: Status,
+    /// Bundle directory.
+    pub bundle: PathBuf,
+    /// Rootfs on the host.
+    pub rootfs: PathBuf,
+    /// Creation time, RFC 3339 with nanoseconds, UTC.
+    pub created: String,
+    /// The spec's annotations.
+    #[serde(skip_serializing_if = "HashMap::is_empty")]
+    pub annotations: HashMap<String, String>,
+    /// The creating user ("" for root).
+    pub owner: String,
+}
+
+/// A state root holding containers (runc's `--root`).
+#[derive(Debug, Clone)]
+pub struct Context {
+    root: PathBuf,
+}
+
+/// A handle on one container of a [`Context`].
+#[derive(Debug, Clone)]
+pub struct Container {
+    id: String,
+    dir: StateDir,
+    persisted: Persisted,
+}
+
+/// Removes what a failed `create` made, in reverse order.
+struct CreateGuard<'a> {
+    dir: &'a StateDir,
+    cgroup: Option<crate::cgroups::Cgroup>,
+    armed: bool,
+}
+
+impl Drop for CreateGuard<'_> {
+    fn drop(&mut self) {
+        if self.armed {
+            if let Some(cg) = &self.cgroup {
+                let _ = cg.remove();
+            }
+            let _ = self.dir.remove();
+        }
+    }
+}
+
+impl Context {
+    /// A context whose containers live under `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Context {
+        Context { root: root.into() }
+    }
+
+    /// The state root.
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    /// Loads and validates the bundle at `bundle`, then creates container `id`.
+    pub fn create(&self, id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<Container> {
+        let bundle = Bundle::load(bundle)?;
+        self.create_from(id, bundle, opts)
+    }
+
+    /// Creates container `id` from a loaded bundle: validate, plan, then set up.
+    /// On failure nothing is left behind: no state, cgroup, mount or process.
+    pub fn create_from(&self, id: &str, bundle: Bundle, opts: &CreateOptions) -> Result<Container> {
+        let plan = Plan::new(
+            id,
+            bundle,
+            &PlanOptions {
+                no_pivot: opts.no_pivot,
+            },
+        )?;
+        let dir = StateDir::create(&self.root, id)?;
+        let mut guard = CreateGuard {
+            dir: &dir,
+            cgroup: None,
+            armed: true,
+        };
+        nix::unistd::mkfifo(&dir.fifo(), Mode::from_bits_truncate(0o622))
+            .map_err(|e| Error::sys(format!("mkfifo({})", dir.fifo().display()), e))?;
+        // mkfifo honours the umask; the container's user must be able to open it.
+        std::fs::set_permissions(dir.fifo(), std::os::unix::fs::PermissionsExt::from_mode(0o622))
+            .map_err(|e| Error::io("chmod", dir.fifo(), e))?;
+        let cgroup = plan.cgroup.create()?;
+        guard.cgroup = Some(cgroup.clone());
+
+        let pid = spawn::spawn(
+            &plan,
+            &spawn::SpawnArgs {
+                state_dir: &dir.path,
+                console_socket: opts.console_socket.as_deref(),
+                preserve_fds: opts.preserve_fds,
+                cgroup: &cgroup,
+            },
+        )?;
+        let persisted = Persisted {
+            id: id.to_string(),
+            pid,
+            pid_start: state::pid_start_time(pid).unwrap_or(0),
+            bundle: plan.bundle.clone(),
+            rootfs: plan.rootfs.clone(),
+            created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+            annotations: plan.spec.annotations().clone().unwrap_or_default(),
+            owner: String::new(),
+            cgroup,
+            program: plan
+                .spec
+                .process()
+                .as_ref()
+                .and_then(|p| p.args().as_ref())
+                .map_or(String::new(), |a| a[0].clone()),
+        };
+        let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
+            Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
+            None => Ok(()),
+        });
+        if let Err(e) = saved {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+            return Err(e);
+        }
+        guard.armed = false;
+        drop(guard);
+        Ok(Container {
+            id: id.to_string(),
+            dir,
+            persisted,
+        })
+    }
+
+    /// Opens an existing container.
+    pub fn load(&self, id: &str) -> Result<Container> {
+        crate::plan::validate_id(id).map_err(|_| Error::NotFound { id: id.to_string() })?;
+        let dir = StateDir::new(&self.root, id);
+        let persisted = dir.load(id)?;
+        Ok(Container {
+            id: id.to_string(),
+            dir,
+            persisted,
+        })
+    }
+
+    /// The state of every container under the root, sorted by id.
+    pub fn list(&self) -> Result<Vec<ContainerState>> {
+        let mut out = Vec::new();
+        for id in state::list_ids(&self.root)? {
+            // A container deleted while we list is simply not listed.
+            if let Ok(c) = self.load(&id) {
+                out.push(c.state());
+            }
+        }
+        Ok(out)
+    }
+
+    /// create + start + wait + delete. Returns the exit code (128+N for a
+    /// signal N). The caller's thread must be able to wait for the init,
+    /// which is its child.
+    pub fn run(&self, id: &str, bundle: impl AsRef<Path>, opts: &CreateOptions) -> Result<i32> {
+        let c = self.create(id, bundle, opts)?;
+        let result = c.start().and_then(|()| c.wait());
+        let deleted = c.delete(true);
+        let code = result?;
+        deleted.map(|()| code)
+    }
+}
+
+impl Container {
+    /// The container id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Host pid of the container's init.
+    pub fn pid(&self) -> i32 {
+        self.persisted.pid
+    }
+
+    /// The container's cgroup.
+    pub fn cgroup(&self) -> &crate::cgroups::Cgroup {
+        &self.persisted.cgroup
+    }
+
+    fn alive(&self) -> bool {
+        let p = &self.persisted;
+        p.pid > 0
+            && state::pid_start_time(p.pid) == Some(p.pid_start)
+            && state::pid_state(p.pid).is_some_and(|s| s != 'Z' && s != 'X')
+    }
+
+    /// The current status, read from the kernel.
+    pub fn status(&self) -> Status {
+        if !self.alive() {
+            Status::Stopped
+        } else if self.dir.fifo().exists() {
+            Status::Created
+        } else {
+            Status::Running
+        }
+    }
+
+    /// The state as `runc state` reports it.
+    pub fn state(&self) -> ContainerState {
+        let p = &self.persisted;
+        let status = self.status();
+        ContainerState {
+            oci_version: OCI_VERSION.to_string(),
+            id: p.id.clone(),
+            pid: if status == Status::Stopped { 0 } else { p.pid },
+            status,
+            bundle: p.bundle.clone(),
+            rootfs: p.rootfs.clone(),
+            created: p.created.clone(),
+            annotations: p.annotations.clone(),
+            owner: p.owner.clone(),
+        }
+    }
+
+    /// Lets a created container's init execute its process. Returns once
+    /// the execve has happened, or with the reason it failed.
+    pub fn start(&self) -> Result<()> {
+        let _lock = self.dir.lock(&self.id)?;
+        match self.status() {
+            Status::Created => {}
+            Status::Stopped => {
+                return Err(Error::state(
+                    &self.id,
+                    "cannot start a container that has stopped",
+                ))
+            }
+            _ => {
+                return Err(Error::state(
+                    &self.id,
+                    "cannot start an already running container",
+                ))
+            }
+        }
+        let fifo_path = self.dir.fifo();
+        let mut fifo = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_NONBLOCK)
+            .open(&fifo_path)
+            .map_err(|e| Error::io("opening", &fifo_path, e))?;
+        // The init opens its end once we are a reader; wait for its byte,
+        // checking that it has not died meanwhile.
+        loop {
+            let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+            match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
+                Ok(n) if n > 0 => break,
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(Error::sys("poll(exec fifo)", e)),
+            }
+            if !self.alive() {
+                return Err(Error::Child {
+                    step: "init exited before start".into(),
+                    errno: libc::ESRCH,
+                });
+            }
+        }
+        // Read to EOF: "0", then nothing if execve succeeded (our end closes
+        // on exec), or a failure record if it did not.
+        let _ = nix::fcntl::fcntl(
+            std::os::fd::AsRawFd::as_raw_fd(&fifo),
+            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
+        );
+        let mut data = Vec::new();
+        let _ = fifo.read_to_end(&mut data);
+        let _ = std::fs::remove_file(&fifo_path);
+        if data.len() > channel::WIRE {
+            let rec: [u8; channel::WIRE] = data[1..=channel::WIRE].try_into().expect("length checked");
+            if let Some(Message::Failed(e)) = Message::decode(&rec) {
+                if e.step == channel::Step::Exec {
+                    return Err(spawn::exec_error(&self.persisted.program, e.errno));
+                }
+                return Err(Error::Child {
+                    step: e.step.to_string(),
+                    errno: e.errno,
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// Sends `signal` to the init, or with `all` to every process of the container.
+    pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
+        if self.status() == Status::Stopped {
+            return Err(Error::state(&self.id, "container not running"));
+        }
+        let sig = Signal::try_from(signal)
+            .map_err(|_| Error::config("signal", format!("unknown signal {signal}")))?;
+        let mut pids = if all {
+            self.persisted.cgroup.pids()?
+        } else {
+            Vec::new()
+        };
+        if pids.is_empty() {
+            pids.push(self.persisted.pid);
+        }
+        for pid in pids {
+            match kill(Pid::from_raw(pid), sig) {
+                Ok(()) | Err(Errno::ESRCH) => {}
+                Err(e) => return Err(Error::sys(format!("kill({pid}, {sig})"), e)),
+            }
+        }
+        Ok(())
+    }
+
+    /// Waits for the init to exit and returns its exit code (128+N for a
+    /// signal N). The caller must be the init's parent (the process that
+    /// created it); others can poll [`Container::status`].
+    pub fn wait(&self) -> Result<i32> {
+        loop {
+            match waitpid(Pid::from_raw(self.persisted.pid), None) {
+                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+                Ok(_) | Err(Errno::EINTR) => {}
+                Err(e) => return Err(Error::sys(format!("waitpid({})", self.persisted.pid), e)),
+            }
+        }
+    }
+
+    /// Like [`Container::wait`] without blocking: None while the init runs.
+    pub fn try_wait(&self) -> Result<Option<i32>> {
+        match waitpid(Pid::from_raw(self.persisted.pid), Some(WaitPidFlag::WNOHANG)) {
+            Ok(WaitStatus::Exited(_, code)) => Ok(Some(code)),
+            Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
+            Ok(_) | Err(Errno::EINTR) => Ok(None),
+            Err(e) => Err(Error::sys(format!("waitpid({}, WNOHANG)", self.persisted.pid), e)),
+        }
+    }
+
+    /// Removes the container. A created or stopped container is removed; a
+    /// running one only with `force`, which kills it first.
+    pub fn delete(&self, force: bool) -> Result<()> {
+        let _lock = self.dir.lock(&self.id)?;
+        match self.status() {
+            Status::Stopped | Status::Created => {}
+            s if !force => {
+                return Err(Error::state(
+                    &self.id,
+                    format!("cannot delete container {} that is not stopped: {s}", self.id),
+                ))
+            }
+            _ => {}
+        }
+        if self.alive() {
+            let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
+            self.wait_gone()?;
+        }
+        self.persisted.cgroup.remove()?;
+        self.dir.remove()
+    }
+
+    /// Waits until the init is gone, reaping it when it is our child.
+    fn wait_gone(&self) -> Result<()> {
+        let pid = Pid::from_raw(self.persisted.pid);
+        for _ in 0..1000 {
+            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                Ok(WaitStatus::StillAlive) => {}
+                Ok(_) => return Ok(()),
+                Err(_) if !self.alive() => return Ok(()),
+                Err(_) => {}
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        Err(Error::state(
+            &self.id,
+            "container init did not exit after SIGKILL",
+        ))
+    }
+}

@@ -1,1 +1,588 @@
-//! (in progress)
+//! The container's filesystem view: rootfs, the spec's mounts in order,
+//! /dev, `pivot_root`, masked and read-only paths.
+//!
+//! [`MountPlan::from_spec`] validates and prepares everything in the parent
+//! (C strings, flags, split destinations); [`setup_rootfs`] and
+//! [`finish_rootfs`] run in the child and only make system calls.
+//!
+//! The sequence follows runc's, for the same kernel reasons:
+//! 1. make `/` slave (or the requested propagation) so nothing we mount
+//!    propagates back to the host;
+//! 2. bind the rootfs onto itself: `pivot_root` needs the new root to be a
+//!    mount point;
+//! 3. mount each entry onto a target resolved inside the rootfs and reached
+//!    through `/proc/self/fd/N`, so a symlink cannot redirect it;
+//! 4. create /dev nodes and symlinks, then `pivot_root(".", ".")` and detach
+//!    the old root, which needs no directory inside the rootfs;
+//! 5. read-only paths, masked paths, and finally the read-only root.
+#![forbid(unsafe_code)]
+
+pub mod copyup;
+pub mod dev;
+pub mod options;
+pub mod resolve;
+
+use std::ffi::{CStr, CString};
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+
+use libc::c_ulong;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
+
+use crate::container::channel::{ChildError, Step, StepExt};
+use crate::error::{Error, Result};
+use crate::namespaces::NamespacePlan;
+use crate::sys::{self, FdPath, MountAttr};
+use dev::DeviceOp;
+use options::{LOCKED_ST_FLAGS, REMOUNT_FLAGS};
+use resolve::{open_dest, Create, Dest};
+
+/// How a mount entry is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum MountKind {
+    /// A bind mount of a host path (`MS_BIND`, with `MS_REC` for rbind).
+    Bind,
+    /// A new filesystem instance (proc, sysfs, tmpfs, devpts, mqueue, ...).
+    Fs,
+    /// The `cgroup` type: the container's own cgroups, see [`CgroupMount`].
+    Cgroup(CgroupMount),
+}
+
+/// What a `cgroup` mount shows, filled in once the container's cgroup exists.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// Pure cgroup v2 with a cgroup namespace: mount cgroup2 directly.
+    pub cgroup2: bool,
+    /// Otherwise a tmpfs with one bind per hierarchy: (subdirectory, host directory).
+    pub binds: Vec<(CString, CString)>,
+}
+
+/// One entry of `mounts`, ready for the child.
+#[derive(Debug, Clone)]
+pub struct MountOp {
+    /// Index in the spec's `mounts`, for messages.
+    pub index: usize,
+    /// Where, inside the container.
+    pub dest: Dest,
+    /// What kind of mount.
+    pub kind: MountKind,
+    /// `source` (absolute host path for binds).
+    pub source: Option<CString>,
+    /// Filesystem type for [`MountKind::Fs`].
+    pub fstype: Option<CString>,
+    /// MS_* flags of the first mount call.
+    pub flags: c_ulong,
+    /// Filesystem data (`mode=755,size=65536k`).
+    pub data: Option<CString>,
+    /// For binds with per-mount flags: the flags of the `MS_REMOUNT | MS_BIND` call.
+    pub remount: Option<c_ulong>,
+    /// Propagation calls after the mount.
+    pub propagation: Vec<c_ulong>,
+    /// Recursive attributes (`rro` ...), via mount_setattr(AT_RECURSIVE).
+    pub attr: Option<MountAttr>,
+    /// Copy the former directory contents into the new tmpfs.
+    pub tmpcopyup: bool,
+    /// What to create at a missing destination.
+    pub create: Create,
+}
+
+/// Everything the child needs to build the container's filesystem view.
+#[derive(Debug, Clone)]
+pub struct MountPlan {
+    /// Host path of the rootfs.
+    pub rootfs: CString,
+    /// Propagation applied to `/` first (MS_SLAVE | MS_REC unless configured).
+    pub root_propagation: c_ulong,
+    /// The host mount point holding the rootfs, made private when `/` is shared
+    /// (pivot_root refuses a shared parent).
+    pub rootfs_parent_mount: Option<CString>,
+    /// `root.readonly`.
+    pub readonly_root: bool,
+    /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root (for ramfs roots).
+    pub no_pivot: bool,
+    /// The `mounts` entries, in order.
+    pub mounts: Vec<MountOp>,
+    /// Create /dev nodes (no bind mount over /dev in the spec).
+    pub setup_dev: bool,
+    /// Device nodes for /dev.
+    pub devices: Vec<DeviceOp>,
+    /// `linux.readonlyPaths`.
+    pub readonly_paths: Vec<CString>,
+    /// `linux.maskedPaths`.
+    pub masked_paths: Vec<CString>,
+    /// The container has its own user namespace (no mknod; locked mount flags).
+    pub userns: bool,
+}
+
+fn cstr(bytes: &[u8], field: &str) -> Result<CString> {
+    CString::new(bytes).map_err(|_| Error::config(field, "contains a NUL byte"))
+}
+
+impl MountPlan {
+    /// Validates root, mounts, devices, masked and read-only paths.
+    pub fn from_spec(spec: &Spec, rootfs: &Path, ns: &NamespacePlan, no_pivot: bool) -> Result<MountPlan> {
+        if !ns.has(LinuxNamespaceType::Mount) || ns.joins.iter().any(|j| j.typ == LinuxNamespaceType::Mount) {
+            return Err(Error::config(
+                "linux.namespaces",
+                "nook needs a new mount namespace (type \"mount\" without a path)",
+            ));
+        }
+        let meta = std::fs::metadata(rootfs)
+            .map_err(|e| Error::config("root.path", format!("{}: {e}", rootfs.display())))?;
+        if !meta.is_dir() {
+            return Err(Error::config(
+                "root.path",
+                format!("{} is not a directory", rootfs.display()),
+            ));
+        }
+        let linux = spec.linux().clone().unwrap_or_default();
+        let root_propagation = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+            Some(p) => match options::parse(&[p.to_string()]).propagation.as_slice() {
+                [one] => *one,
+                _ => {
+                    return Err(Error::config(
+                        "linux.rootfsPropagation",
+                        format!("unknown propagation {p:?}"),
+                    ))
+                }
+            },
+        };
+        let rootfs_parent_mount = if root_propagation & libc::MS_SHARED != 0 {
+            Some(cstr(mount_point_of(rootfs)?.as_os_str().as_bytes(), "root.path")?)
+        } else {
+            None
+        };
+
+        let mut mounts = Vec::new();
+        for (i, m) in spec.mounts().iter().flatten().enumerate() {
+            mounts.push(plan_mount(i, m, rootfs)?);
+        }
+        let setup_dev = !mounts
+            .iter()
+            .any(|m| m.kind == MountKind::Bind && m.dest.path == Path::new("/dev"));
+        let devices = if setup_dev {
+            dev::plan(linux.devices().as_deref().unwrap_or_default())?
+        } else {
+            Vec::new()
+        };
+        let paths = |field: &str, list: &Option<Vec<String>>| -> Result<Vec<CString>> {
+            list.iter()
+                .flatten()
+                .enumerate()
+                .map(|(i, p)| {
+                    let f = format!("{field}[{i}]");
+                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(&f, r))?;
+                    cstr(d.path.as_os_str().as_bytes(), &f)
+                })
+                .collect()
+        };
+        Ok(MountPlan {
+            rootfs: cstr(rootfs.as_os_str().as_bytes(), "root.path")?,
+            root_propagation,
+            rootfs_parent_mount,
+            readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            no_pivot,
+            mounts,
+            setup_dev,
+            devices,
+            readonly_paths: paths("linux.readonlyPaths", linux.readonly_paths())?,
+            masked_paths: paths("linux.maskedPaths", linux.masked_paths())?,
+            userns: ns.has(LinuxNamespaceType::User),
+        })
+    }
+}
+
+/// The mount point (from /proc/self/mountinfo) that contains `path`.
+fn mount_point_of(path: &Path) -> Result<PathBuf> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
+    let best = info
+        .lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+        .filter(|m| path.starts_with(m))
+        .max_by_key(|m| m.as_os_str().len());
+    Ok(best.unwrap_or_else(|| PathBuf::from("/")))
+}
+
+fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path) -> Result<MountOp> {
+    let field = |f: &str| format!("mounts[{i}].{f}");
+    if !m.destination().is_absolute() {
+        return Err(Error::config(field("destination"), "must be an absolute path"));
+    }
+    let resolved = resolve::resolve_in_root(rootfs, m.destination())
+        .map_err(|r| Error::config(field("destination"), r))?;
+    let dest = Dest::new(&resolved).map_err(|r| Error::config(field("destination"), r))?;
+    let opts = options::parse(m.options().as_deref().unwrap_or_default());
+    if opts.idmap || m.uid_mappings().is_some() {
+        return Err(Error::Unsupported {
+            what: format!("{} (idmapped mounts)", field("options")),
+        });
+    }
+    let typ = m.typ().as_deref().unwrap_or("");
+    let is_bind = typ == "bind" || opts.flags & libc::MS_BIND != 0;
+    let kind = if is_bind {
+        MountKind::Bind
+    } else if typ == "cgroup" {
+        MountKind::Cgroup(CgroupMount::default())
+    } else if typ.is_empty() {
+        return Err(Error::config(
+            field("type"),
+            "a mount needs a type unless it is a bind mount",
+        ));
+    } else {
+        MountKind::Fs
+    };
+    let mut create = Create::Dir;
+    let source = match (&kind, m.source()) {
+        (MountKind::Bind, None) => return Err(Error::config(field("source"), "a bind mount needs a source")),
+        (MountKind::Bind, Some(src)) => {
+            // A relative bind source is relative to the bundle (runtime-spec).
+            let abs = if src.is_absolute() {
+                src.clone()
+            } else {
+                rootfs.parent().unwrap_or(Path::new("/")).join(src)
+            };
+            let meta = std::fs::metadata(&abs)
+                .map_err(|e| Error::config(field("source"), format!("{}: {e}", abs.display())))?;
+            if !meta.is_dir() {
+                create = Create::File;
+            }
+            Some(cstr(abs.as_os_str().as_bytes(), &field("source"))?)
+        }
+        (_, Some(src)) => Some(cstr(src.as_os_str().as_bytes(), &field("source"))?),
+        (_, None) => Some(cstr(typ.as_bytes(), &field("source"))?),
+    };
+    if opts.tmpcopyup && typ != "tmpfs" {
+        return Err(Error::config(field("options"), "tmpcopyup needs a tmpfs mount"));
+    }
+    let data = if opts.data.is_empty() {
+        None
+    } else {
+        Some(cstr(opts.data.join(",").as_bytes(), &field("options"))?)
+    };
+    let per_mount = opts.flags & REMOUNT_FLAGS;
+    let (flags, remount) = match kind {
+        MountKind::Bind => (
+            opts.flags & (libc::MS_BIND | libc::MS_REC),
+            (per_mount != 0).then_some(libc::MS_BIND | libc::MS_REMOUNT | per_mount),
+        ),
+        _ => (opts.flags & !(libc::MS_BIND | libc::MS_REC), None),
+    };
+    let attr = (opts.attr != MountAttr::default()).then_some(opts.attr);
+    Ok(MountOp {
+        index: i,
+        dest,
+        kind,
+        source,
+        fstype: match typ {
+            "" | "bind" => None,
+            t => Some(cstr(t.as_bytes(), &field("type"))?),
+        },
+        flags,
+        data,
+        remount,
+        propagation: opts.propagation,
+        attr,
+        tmpcopyup: opts.tmpcopyup,
+        create,
+    })
+}
+
+// ------------------------------------------------------------------- child
+
+/// Child, in the new mount namespace: sets propagation, binds the rootfs,
+/// performs every mount, creates /dev, and pivots into the rootfs.
+pub fn setup_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
+    sys::mount(None, c"/", None, plan.root_propagation, None).step(Step::MountPropagation)?;
+    if let Some(parent) = &plan.rootfs_parent_mount {
+        sys::mount(None, parent, None, libc::MS_PRIVATE, None).step(Step::MountPropagation)?;
+    }
+    sys::mount(
+        Some(&plan.rootfs),
+        &plan.rootfs,
+        None,
+        libc::MS_BIND | libc::MS_REC,
+        None,
+    )
+    .step(Step::BindRootfs)?;
+    let root = sys::openat(None, &plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::OpenRootfs)?;
+
+    for op in &plan.mounts {
+        mount_one(root.as_fd(), op, plan.userns)?;
+    }
+    if plan.setup_dev {
+        dev::create(root.as_fd(), &plan.devices, plan.userns)?;
+    }
+    if plan.no_pivot {
+        // For roots on ramfs/initramfs, where pivot_root is impossible.
+        sys::fchdir(root.as_fd()).step(Step::PivotRoot)?;
+        sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).step(Step::PivotRoot)?;
+        sys::chroot(c".").step(Step::PivotRoot)?;
+    } else {
+        // pivot_root(".", ".") stacks the old root on top of the new one;
+        // detaching it then needs no put_old directory inside the rootfs.
+        sys::fchdir(root.as_fd()).step(Step::PivotRoot)?;
+        sys::pivot_root(c".", c".").step(Step::PivotRoot)?;
+        // Slave first, so the detach cannot propagate to the host's mounts.
+        sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).step(Step::PivotRoot)?;
+        sys::umount2(c".", libc::MNT_DETACH).step(Step::PivotRoot)?;
+    }
+    sys::chdir(c"/").step(Step::PivotRoot)
+}
+
+fn mount_one(root: BorrowedFd<'_>, op: &MountOp, userns: bool) -> Result<(), ChildError> {
+    let at = |e| ChildError::new(Step::Mount, op.index, e);
+    let target = open_dest(root, &op.dest, op.create).map_err(at)?;
+    let under = if op.tmpcopyup {
+        Some(resolve::open_dir_readable(root, &op.dest).map_err(at)?)
+    } else {
+        None
+    };
+    let path = FdPath::new(target.as_fd());
+    match &op.kind {
+        MountKind::Cgroup(cg) => mount_cgroup(root, op, cg).map_err(at)?,
+        MountKind::Bind => {
+            sys::mount(op.source.as_deref(), path.as_cstr(), None, op.flags, None).map_err(at)?;
+        }
+        MountKind::Fs => {
+            let r = sys::mount(
+                op.source.as_deref(),
+                path.as_cstr(),
+                op.fstype.as_deref(),
+                op.flags,
+                op.data.as_deref(),
+            );
+            match r {
+                // sysfs cannot be mounted in a user namespace without its own
+                // network namespace: bind the host's /sys instead (runc does too).
+                Err(libc::EPERM) if userns && op.fstype.as_deref() == Some(c"sysfs") => {
+                    let flags = libc::MS_BIND | libc::MS_REC;
+                    sys::mount(Some(c"/sys"), path.as_cstr(), None, flags, None).map_err(at)?;
+                }
+                other => other.map_err(at)?,
+            }
+        }
+    }
+    // The old fd names the covered directory; what follows acts on the new mount.
+    let mounted = open_dest(root, &op.dest, Create::Nothing).map_err(at)?;
+    let mpath = FdPath::new(mounted.as_fd());
+    if let Some(flags) = op.remount {
+        remount(mounted.as_fd(), mpath.as_cstr(), flags).step_at(Step::MountRemount, op.index)?;
+    }
+    if let Some(under) = under {
+        copyup::copy_dir(under.as_fd(), mounted.as_fd(), 0).step_at(Step::TmpCopyUp, op.index)?;
+    }
+    for p in &op.propagation {
+        sys::mount(None, mpath.as_cstr(), None, *p, None).step_at(Step::MountPropagate, op.index)?;
+    }
+    if let Some(attr) = op.attr {
+        sys::mount_setattr(mounted.as_fd(), true, attr).step_at(Step::MountSetattr, op.index)?;
+    }
+    Ok(())
+}
+
+/// `MS_REMOUNT | MS_BIND | flags`; if the kernel refuses because the mount
+/// has locked flags (user namespaces), retry keeping them.
+fn remount(fd: BorrowedFd<'_>, path: &CStr, flags: c_ulong) -> sys::SysResult<()> {
+    match sys::mount(None, path, None, flags, None) {
+        Err(libc::EPERM) => {
+            let st = sys::mount_flags(fd)?;
+            let locked = LOCKED_ST_FLAGS
+                .iter()
+                .filter(|(st_flag, _)| st & st_flag != 0)
+                .fold(0, |acc, (_, ms)| acc | ms);
+            sys::mount(None, path, None, flags | locked, None)
+        }
+        other => other,
+    }
+}
+
+fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::SysResult<()> {
+    let target = open_dest(root, &op.dest, Create::Dir)?;
+    let path = FdPath::new(target.as_fd());
+    if cg.cgroup2 {
+        return sys::mount(Some(c"cgroup2"), path.as_cstr(), Some(c"cgroup2"), op.flags, None);
+    }
+    let ro = op.flags & libc::MS_RDONLY;
+    let tmpfs_flags = (op.flags & !libc::MS_RDONLY) | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+    sys::mount(
+        Some(c"tmpfs"),
+        path.as_cstr(),
+        Some(c"tmpfs"),
+        tmpfs_flags,
+        Some(c"mode=755"),
+    )?;
+    let top = open_dest(root, &op.dest, Create::Nothing)?;
+    for (name, host) in &cg.binds {
+        match sys::mkdirat(top.as_fd(), name, 0o755) {
+            Ok(()) | Err(libc::EEXIST) => {}
+            Err(e) => return Err(e),
+        }
+        let sub = sys::openat(
+            Some(top.as_fd()),
+            name,
+            libc::O_PATH | libc::O_DIRECTORY | libc::O_NOFOLLOW,
+            0,
+        )?;
+        let sp = FdPath::new(sub.as_fd());
+        sys::mount(Some(host), sp.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)?;
+        if ro != 0 {
+            let bound = sys::openat(Some(top.as_fd()), name, libc::O_PATH | libc::O_DIRECTORY, 0)?;
+            let bp = FdPath::new(bound.as_fd());
+            remount(
+                bound.as_fd(),
+                bp.as_cstr(),
+                libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+            )?;
+        }
+    }
+    if ro != 0 {
+        let tp = FdPath::new(top.as_fd());
+        sys::mount(
+            None,
+            tp.as_cstr(),
+            None,
+            libc::MS_REMOUNT | tmpfs_flags | libc::MS_RDONLY,
+            None,
+        )?;
+    }
+    Ok(())
+}
+
+/// Child, after pivot_root and once /proc is mounted: read-only paths,
+/// masked paths, then the read-only root.
+pub fn finish_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
+    for (i, p) in plan.readonly_paths.iter().enumerate() {
+        let fd = match sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+            Err(libc::ENOENT) => continue,
+            other => other.step_at(Step::ReadonlyPath, i)?,
+        };
+        let path = FdPath::new(fd.as_fd());
+        sys::mount(
+            Some(path.as_cstr()),
+            path.as_cstr(),
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .step_at(Step::ReadonlyPath, i)?;
+        let bound =
+            sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0).step_at(Step::ReadonlyPath, i)?;
+        let bp = FdPath::new(bound.as_fd());
+        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
+        remount(bound.as_fd(), bp.as_cstr(), flags).step_at(Step::ReadonlyPath, i)?;
+    }
+    for (i, p) in plan.masked_paths.iter().enumerate() {
+        mask(p).step_at(Step::MaskPath, i)?;
+    }
+    if plan.readonly_root {
+        let root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::ReadonlyRoot)?;
+        remount(
+            root.as_fd(),
+            c"/",
+            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+        )
+        .step(Step::ReadonlyRoot)?;
+    }
+    Ok(())
+}
+
+/// Masks a path: a read-only empty tmpfs over a directory, /dev/null over anything else.
+fn mask(p: &CStr) -> sys::SysResult<()> {
+    let fd = match sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        Err(libc::ENOENT) => return Ok(()),
+        other => other?,
+    };
+    let st = sys::fstat(fd.as_fd())?;
+    let path = FdPath::new(fd.as_fd());
+    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
+        sys::mount(
+            Some(c"tmpfs"),
+            path.as_cstr(),
+            Some(c"tmpfs"),
+            flags,
+            Some(c"size=0,mode=0"),
+        )
+    } else {
+        sys::mount(Some(c"/dev/null"), path.as_cstr(), None, libc::MS_BIND, None)
+    }
+}
+
+/// Mount options recognised by [`options::parse`], used by `nook features`.
+pub fn known_options() -> &'static [&'static str] {
+    &[
+        "async",
+        "atime",
+        "bind",
+        "defaults",
+        "dev",
+        "diratime",
+        "dirsync",
+        "exec",
+        "iversion",
+        "lazytime",
+        "loud",
+        "mand",
+        "noatime",
+        "nodev",
+        "nodiratime",
+        "noexec",
+        "noiversion",
+        "nolazytime",
+        "nomand",
+        "norelatime",
+        "nostrictatime",
+        "nosuid",
+        "nosymfollow",
+        "private",
+        "ratime",
+        "rbind",
+        "rdev",
+        "rdiratime",
+        "relatime",
+        "remount",
+        "rexec",
+        "rnoatime",
+        "rnodev",
+        "rnodiratime",
+        "rnoexec",
+        "rnorelatime",
+        "rnostrictatime",
+        "rnosuid",
+        "rnosymfollow",
+        "ro",
+        "rprivate",
+        "rrelatime",
+        "rro",
+        "rrw",
+        "rshared",
+        "rslave",
+        "rstrictatime",
+        "rsuid",
+        "rsymfollow",
+        "runbindable",
+        "rw",
+        "shared",
+        "silent",
+        "slave",
+        "strictatime",
+        "suid",
+        "symfollow",
+        "sync",
+        "tmpcopyup",
+        "unbindable",
+    ]
+}
+
+/// The container's cgroup mount targets, filled in by the runtime once the
+/// cgroup exists (see [`CgroupMount`]).
+pub fn cgroup_mounts_mut(plan: &mut MountPlan) -> impl Iterator<Item = &mut CgroupMount> {
+    plan.mounts.iter_mut().filter_map(|m| match &mut m.kind {
+        MountKind::Cgroup(c) => Some(c),
+        _ => None,
+    })
+}

@@ -1,1 +1,315 @@
-//! (in progress)
+//! Namespaces: which to create, which to join, and in what order.
+//!
+//! The kernel imposes the shape of the start-up sequence:
+//! * namespaces created by `clone` are owned by the caller's user namespace,
+//!   so when a user namespace is *joined* by path, the other new namespaces
+//!   must be `unshare`d after `setns(user)` instead of passed to `clone`;
+//! * `setns`/`unshare` of a pid or time namespace only affect *children*, so
+//!   joining a pid namespace, creating one after joining a user namespace, or
+//!   any time namespace needs a second clone (the "intermediate" step);
+//! * a new cgroup namespace takes the caller's cgroup as its root, so it is
+//!   unshared only after the parent has moved the child into its cgroup;
+//! * `/proc/PID/timens_offsets` can be written only before any process has
+//!   entered the time namespace, which is why it is unshared, written, and
+//!   then entered by the second clone.
+#![forbid(unsafe_code)]
+
+use std::collections::HashSet;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::PathBuf;
+
+use oci_spec::runtime::{LinuxIdMapping, LinuxNamespaceType, Spec};
+
+use crate::error::{Error, Result};
+use crate::sys::{self, SysResult};
+
+/// A namespace to join by path.
+#[derive(Debug, Clone)]
+pub struct Join {
+    /// The namespace type.
+    pub typ: LinuxNamespaceType,
+    /// Its CLONE_NEW* constant, as `setns` wants it.
+    pub nstype: libc::c_int,
+    /// The path to open, e.g. `/proc/1234/ns/net`.
+    pub path: PathBuf,
+}
+
+/// The validated namespace configuration of a container.
+#[derive(Debug, Clone, Default)]
+pub struct NamespacePlan {
+    /// CLONE_NEW* flags for the first `clone`.
+    pub clone_flags: libc::c_int,
+    /// Namespaces to join, user first and mount last.
+    pub joins: Vec<Join>,
+    /// New namespaces unshared right after the joins (when a user namespace is joined).
+    pub unshare_after_join: libc::c_int,
+    /// New namespaces unshared once the child sits in its cgroup (cgroup namespace).
+    pub unshare_late: libc::c_int,
+    /// Whether a second clone is needed, and its CLONE_NEW* flags.
+    pub intermediate: Option<libc::c_int>,
+    /// A new time namespace is created (offsets are written before it is entered).
+    pub new_time: bool,
+    /// `/proc/self/timens_offsets` content.
+    pub time_offsets: Vec<u8>,
+    /// A new user namespace is created; the parent writes these maps.
+    pub id_maps: Option<IdMaps>,
+    /// Every namespace type the container has (new or joined).
+    pub types: HashSet<NsType>,
+}
+
+/// Hashable mirror of [`LinuxNamespaceType`].
+pub type NsType = u32;
+
+/// The contents of `uid_map` and `gid_map`, as the parent writes them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IdMaps {
+    /// `uid_map` lines.
+    pub uid_map: String,
+    /// `gid_map` lines.
+    pub gid_map: String,
+}
+
+fn flag(t: LinuxNamespaceType) -> libc::c_int {
+    match t {
+        LinuxNamespaceType::Mount => libc::CLONE_NEWNS,
+        LinuxNamespaceType::Cgroup => libc::CLONE_NEWCGROUP,
+        LinuxNamespaceType::Uts => libc::CLONE_NEWUTS,
+        LinuxNamespaceType::Ipc => libc::CLONE_NEWIPC,
+        LinuxNamespaceType::User => libc::CLONE_NEWUSER,
+        LinuxNamespaceType::Pid => libc::CLONE_NEWPID,
+        LinuxNamespaceType::Network => libc::CLONE_NEWNET,
+        LinuxNamespaceType::Time => libc::CLONE_NEWTIME,
+    }
+}
+
+/// Order in which joined namespaces are entered: user first (it grants the
+/// capabilities for the others), mount last (it changes the root).
+fn join_rank(t: LinuxNamespaceType) -> u8 {
+    match t {
+        LinuxNamespaceType::User => 0,
+        LinuxNamespaceType::Mount => 9,
+        _ => 5,
+    }
+}
+
+impl NamespacePlan {
+    /// Whether the container has a namespace of type `t` (new or joined).
+    pub fn has(&self, t: LinuxNamespaceType) -> bool {
+        self.types.contains(&(flag(t) as u32))
+    }
+
+    /// Validates `linux.namespaces`, the id mappings and the time offsets.
+    pub fn from_spec(spec: &Spec) -> Result<NamespacePlan> {
+        let mut plan = NamespacePlan::default();
+        let linux = match spec.linux() {
+            Some(l) => l,
+            None => return Ok(plan),
+        };
+        let mut new = 0;
+        for (i, ns) in linux.namespaces().iter().flatten().enumerate() {
+            let field = || format!("linux.namespaces[{i}]");
+            let f = flag(ns.typ());
+            if !plan.types.insert(f as u32) {
+                return Err(Error::config(
+                    field(),
+                    format!("duplicate namespace type {}", ns.typ()),
+                ));
+            }
+            match ns.path() {
+                Some(p) if !p.is_absolute() => {
+                    return Err(Error::config(
+                        format!("{}.path", field()),
+                        "must be an absolute path",
+                    ))
+                }
+                Some(p) => plan.joins.push(Join {
+                    typ: ns.typ(),
+                    nstype: f,
+                    path: p.clone(),
+                }),
+                None => new |= f,
+            }
+        }
+        plan.joins.sort_by_key(|j| join_rank(j.typ));
+
+        let user_joined = plan.joins.iter().any(|j| j.typ == LinuxNamespaceType::User);
+        let pid_joined = plan.joins.iter().any(|j| j.typ == LinuxNamespaceType::Pid);
+        let time = plan.has(LinuxNamespaceType::Time);
+        plan.new_time = new & libc::CLONE_NEWTIME != 0;
+        plan.unshare_late = new & libc::CLONE_NEWCGROUP;
+        let early = new & !(libc::CLONE_NEWCGROUP | libc::CLONE_NEWTIME);
+        if user_joined {
+            plan.unshare_after_join = early & !libc::CLONE_NEWPID;
+        } else {
+            plan.clone_flags = early;
+        }
+        // The pid namespace moves to the second clone whenever there is one.
+        if time || pid_joined || (user_joined && early & libc::CLONE_NEWPID != 0) {
+            let second = early & libc::CLONE_NEWPID;
+            plan.clone_flags &= !libc::CLONE_NEWPID;
+            plan.intermediate = Some(second);
+        }
+
+        let uid = linux.uid_mappings().as_deref().unwrap_or_default();
+        let gid = linux.gid_mappings().as_deref().unwrap_or_default();
+        if new & libc::CLONE_NEWUSER != 0 {
+            if uid.is_empty() || gid.is_empty() {
+                return Err(Error::config(
+                    "linux.uidMappings",
+                    "a new user namespace needs both uidMappings and gidMappings",
+                ));
+            }
+            plan.id_maps = Some(IdMaps {
+                uid_map: id_map_text("linux.uidMappings", uid)?,
+                gid_map: id_map_text("linux.gidMappings", gid)?,
+            });
+        } else if !uid.is_empty() || !gid.is_empty() {
+            return Err(Error::config(
+                "linux.uidMappings",
+                "id mappings need a new user namespace in linux.namespaces",
+            ));
+        }
+
+        if let Some(offsets) = linux.time_offsets() {
+            if !plan.new_time {
+                return Err(Error::config(
+                    "linux.timeOffsets",
+                    "time offsets need a new time namespace in linux.namespaces",
+                ));
+            }
+            let mut keys: Vec<_> = offsets.keys().collect();
+            keys.sort();
+            for k in keys {
+                if k != "monotonic" && k != "boottime" {
+                    return Err(Error::config(
+                        format!("linux.timeOffsets.{k}"),
+                        "only monotonic and boottime clocks can be offset",
+                    ));
+                }
+                let o = &offsets[k];
+                let line = format!("{k} {} {}\n", o.secs().unwrap_or(0), o.nanosecs().unwrap_or(0));
+                plan.time_offsets.extend_from_slice(line.as_bytes());
+            }
+        }
+        Ok(plan)
+    }
+
+    /// Opens every namespace to join, in join order. Done in the parent, before clone.
+    pub fn open_joins(&self) -> Result<Vec<OwnedFd>> {
+        self.joins
+            .iter()
+            .map(|j| {
+                std::fs::File::open(&j.path)
+                    .map(OwnedFd::from)
+                    .map_err(|e| Error::io("opening namespace", &j.path, e))
+            })
+            .collect()
+    }
+}
+
+fn id_map_text(field: &str, maps: &[LinuxIdMapping]) -> Result<String> {
+    let mut text = String::new();
+    for (i, m) in maps.iter().enumerate() {
+        let end_c = m.container_id() as u64 + m.size() as u64;
+        let end_h = m.host_id() as u64 + m.size() as u64;
+        if m.size() == 0 || end_c > u32::MAX as u64 + 1 || end_h > u32::MAX as u64 + 1 {
+            return Err(Error::config(
+                format!("{field}[{i}]"),
+                "size is zero or the range overflows 32 bits",
+            ));
+        }
+        text.push_str(&format!("{} {} {}\n", m.container_id(), m.host_id(), m.size()));
+    }
+    if maps.len() > 340 {
+        return Err(Error::config(field, "the kernel accepts at most 340 ranges"));
+    }
+    Ok(text)
+}
+
+/// Writes the user namespace id maps of `pid`. Runs in the parent.
+pub fn write_id_maps(pid: i32, maps: &IdMaps) -> Result<()> {
+    for (file, text) in [("uid_map", &maps.uid_map), ("gid_map", &maps.gid_map)] {
+        let path = format!("/proc/{pid}/{file}");
+        std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))?;
+    }
+    Ok(())
+}
+
+/// Child: enters the joined namespaces (fds from [`NamespacePlan::open_joins`]),
+/// then unshares the namespaces that must follow a joined user namespace.
+/// Returns the index of the failing join on error.
+pub fn enter(plan: &NamespacePlan, fds: &[OwnedFd]) -> Result<(), (usize, sys::Errno)> {
+    for (i, (j, fd)) in plan.joins.iter().zip(fds).enumerate() {
+        sys::setns(fd.as_fd(), j.nstype).map_err(|e| (i, e))?;
+    }
+    if plan.unshare_after_join != 0 {
+        sys::unshare(plan.unshare_after_join).map_err(|e| (plan.joins.len(), e))?;
+    }
+    Ok(())
+}
+
+/// Child: creates the time namespace (entered by the next clone) and writes its offsets.
+pub fn prepare_time(plan: &NamespacePlan) -> SysResult<()> {
+    if !plan.new_time {
+        return Ok(());
+    }
+    sys::unshare(libc::CLONE_NEWTIME)?;
+    if !plan.time_offsets.is_empty() {
+        let f = sys::openat(None, c"/proc/self/timens_offsets", libc::O_WRONLY, 0)?;
+        sys::write_all(f.as_fd(), &plan.time_offsets)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::parse_spec;
+
+    fn plan(linux: &str) -> Result<NamespacePlan> {
+        let spec = parse_spec(format!(r#"{{"ociVersion":"1.2.0","linux":{linux}}}"#).as_bytes()).unwrap();
+        NamespacePlan::from_spec(&spec)
+    }
+
+    #[test]
+    fn plain_namespaces_go_to_clone_except_cgroup() {
+        let p = plan(r#"{"namespaces":[{"type":"pid"},{"type":"mount"},{"type":"cgroup"}]}"#).unwrap();
+        assert_eq!(p.clone_flags, libc::CLONE_NEWPID | libc::CLONE_NEWNS);
+        assert_eq!(p.unshare_late, libc::CLONE_NEWCGROUP);
+        assert!(p.intermediate.is_none());
+    }
+
+    #[test]
+    fn joined_pid_needs_second_clone() {
+        let p = plan(r#"{"namespaces":[{"type":"pid","path":"/proc/1/ns/pid"},{"type":"mount"}]}"#).unwrap();
+        assert_eq!(p.intermediate, Some(0));
+        assert_eq!(p.clone_flags, libc::CLONE_NEWNS);
+    }
+
+    #[test]
+    fn time_namespace_moves_pid_to_second_clone() {
+        let p = plan(
+            r#"{"namespaces":[{"type":"pid"},{"type":"time"}],"timeOffsets":{"monotonic":{"secs":10}}}"#,
+        )
+        .unwrap();
+        assert_eq!(p.intermediate, Some(libc::CLONE_NEWPID));
+        assert_eq!(p.clone_flags, 0);
+        assert_eq!(p.time_offsets, b"monotonic 10 0\n");
+    }
+
+    #[test]
+    fn bad_namespaces_are_rejected_with_the_field() {
+        let e = plan(r#"{"namespaces":[{"type":"pid"},{"type":"pid"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("linux.namespaces[1]"), "{e}");
+        let e = plan(r#"{"namespaces":[{"type":"network","path":"proc/1/ns/net"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("linux.namespaces[0].path"), "{e}");
+        let e = plan(r#"{"namespaces":[{"type":"user"}]}"#).unwrap_err();
+        assert!(e.to_string().contains("uidMappings"), "{e}");
+        let e = plan(
+            r#"{"namespaces":[{"type":"user"}],"uidMappings":[{"containerID":0,"hostID":1000,"size":0}],
+            "gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("linux.uidMappings[0]"), "{e}");
+    }
+}

@@ -1,0 +1,55 @@
+//! runc-compatible error output: to stderr, and with `--log FILE` to that
+//! file, as text (`time="..." level=error msg="..."`) or, with
+//! `--log-format json`, one `{"level":"error","msg":"...","time":"..."}` line,
+//! which containerd and podman read back to show the cause of a failure.
+
+use std::io::Write;
+use std::path::PathBuf;
+use std::time::SystemTime;
+
+/// Where and how errors are logged.
+#[derive(Debug, Clone)]
+pub struct Logger {
+    pub file: Option<PathBuf>,
+    pub json: bool,
+    pub debug: bool,
+}
+
+impl Logger {
+    fn line(&self, level: &str, msg: &str) -> String {
+        let time = humantime::format_rfc3339_nanos(SystemTime::now()).to_string();
+        if self.json {
+            serde_json::json!({ "level": level, "msg": msg, "time": time }).to_string()
+        } else {
+            format!("time={time:?} level={level} msg={msg:?}")
+        }
+    }
+
+    /// Logs an error: always to stderr, and to the log file when set.
+    pub fn error(&self, msg: &str) {
+        self.write("error", msg);
+        eprintln!(
+            "{}",
+            if self.file.is_some() {
+                msg.to_string()
+            } else {
+                self.line("error", msg)
+            }
+        );
+    }
+
+    /// Logs a debug message (only with --debug).
+    pub fn debug(&self, msg: &str) {
+        if self.debug {
+            self.write("debug", msg);
+        }
+    }
+
+    fn write(&self, level: &str, msg: &str) {
+        if let Some(path) = &self.file {
+            if let Ok(mut f) = std::fs::OpenOptions::new().create(true).append(true).open(path) {
+                let _ = writeln!(f, "{}", self.line(level, msg));
+            }
+        }
+    }
+}

@@ -1,0 +1,145 @@
+//! The container's init, from `clone` to `execve`.
+//!
+//! Everything here runs in the child of a raw `clone` of a possibly
+//! multithreaded caller: another thread may have held the allocator lock at
+//! the time of the clone, so this code never allocates, never takes a lock,
+//! never formats, and never unwinds. It only executes the prepared
+//! [`Plan`] with system calls and reports a failure to the parent as a
+//! fixed-size (step, index, errno) record.
+
+use std::convert::Infallible;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+
+use super::channel::{ChildError, Message, Step, StepExt};
+use crate::plan::Plan;
+use crate::{mounts, namespaces, process, sys};
+
+/// Everything the child needs, prepared by the parent before `clone`.
+#[derive(Debug)]
+pub struct ChildArgs<'a> {
+    /// The validated plan.
+    pub plan: &'a Plan,
+    /// The child's end of the sync socket.
+    pub sync: BorrowedFd<'a>,
+    /// Namespaces to join, in plan order.
+    pub ns_fds: &'a [OwnedFd],
+    /// The container's state directory (O_PATH), to reach the exec FIFO after pivot_root.
+    pub state_dir: BorrowedFd<'a>,
+    /// `--console-socket`, connected.
+    pub console: Option<BorrowedFd<'a>>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// NULL-terminated argv pointers into the plan.
+    pub argv: &'a [*const libc::c_char],
+    /// NULL-terminated envp pointers into the plan.
+    pub envp: &'a [*const libc::c_char],
+}
+
+/// The child's entry point. Never returns.
+pub fn child_main(a: &ChildArgs<'_>) -> ! {
+    let err = match run(a) {
+        Ok(never) => match never {},
+        Err(e) => e,
+    };
+    let _ = Message::Failed(err).send(a.sync);
+    sys::exit(1)
+}
+
+fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
+    let plan = a.plan;
+    let ns = &plan.namespaces;
+    sys::reset_signal_handlers();
+    match Message::recv(a.sync).step(Step::Sync)? {
+        Some(Message::Go) => {}
+        _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
+    }
+    namespaces::enter(ns, a.ns_fds).map_err(|(i, e)| ChildError::new(Step::JoinNamespace, i, e))?;
+    // The parent has moved us into the container's cgroup by now, so a new
+    // cgroup namespace gets that cgroup as its root.
+    if ns.unshare_late != 0 {
+        sys::unshare(ns.unshare_late).step(Step::UnshareNamespace)?;
+    }
+    namespaces::prepare_time(ns).step(Step::TimeNamespace)?;
+    if let Some(flags) = ns.intermediate {
+        second_clone(a.sync, flags)?;
+    }
+    sys::setsid().step(Step::Setsid)?;
+
+    mounts::setup_rootfs(&plan.mounts)?;
+    if plan.process.terminal {
+        setup_console(a)?;
+    }
+    process::apply_system(&plan.process)?;
+    mounts::finish_rootfs(&plan.mounts)?;
+    process::apply_rlimits(&plan.process)?;
+
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
+    // must happen before the capabilities are dropped; with it, as late as
+    // possible, so the filter constrains nothing of nook's own set-up.
+    let nnp = plan.process.no_new_privileges;
+    if let (Some(prog), false) = (&plan.seccomp, nnp) {
+        prog.install().step(Step::Seccomp)?;
+    }
+    process::apply_identity(&plan.process)?;
+    Message::Ready.send(a.sync).step(Step::Sync)?;
+
+    // Block until `start` opens the FIFO for reading (runc's exec.fifo).
+    let fifo = sys::openat(Some(a.state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
+    sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
+    let result = exec(a, nnp);
+    // `start` is still reading the FIFO until our end closes: tell it why.
+    let _ = Message::Failed(result).send(fifo.as_fd());
+    Err(result)
+}
+
+fn exec(a: &ChildArgs<'_>, nnp: bool) -> ChildError {
+    if let (Some(prog), true) = (&a.plan.seccomp, nnp) {
+        if let Err(e) = prog.install() {
+            return ChildError::new(Step::Seccomp, 0, e);
+        }
+    }
+    if let Err(e) = sys::cloexec_from(3 + a.preserve_fds) {
+        return ChildError::new(Step::CloseFds, 0, e);
+    }
+    sys::set_sigmask(false);
+    process::exec(&a.plan.process, a.argv, a.envp)
+}
+
+/// Clones the real init into the pid/time namespaces that only children
+/// enter. CLONE_PARENT makes it the runtime's child, so the runtime can
+/// wait for it; this process reports its pid and exits.
+fn second_clone(sync: BorrowedFd<'_>, flags: libc::c_int) -> Result<(), ChildError> {
+    let flags = (flags | libc::CLONE_PARENT) as libc::c_ulong;
+    // SAFETY: the new child continues in this function's caller, which only
+    // runs allocation-free code until execve or exit (see module docs).
+    #[allow(unsafe_code)]
+    let pid = unsafe { sys::clone_fork(flags) }.step(Step::SecondClone)?;
+    if pid == 0 {
+        return Ok(());
+    }
+    let _ = Message::InitPid(pid).send(sync);
+    sys::exit(0)
+}
+
+/// Creates the pty inside the container (its devpts instance), sends the
+/// master to the console socket and makes the peer the controlling terminal
+/// and stdio, as runc does.
+fn setup_console(a: &ChildArgs<'_>) -> Result<(), ChildError> {
+    let sock = a.console.ok_or(ChildError::new(Step::Console, 0, libc::EBADF))?;
+    let p = &a.plan.process;
+    let flags = libc::O_RDWR | libc::O_NOCTTY;
+    let master = sys::openat(None, c"/dev/ptmx", flags, 0).step(Step::Console)?;
+    sys::unlockpt(master.as_fd()).step(Step::Console)?;
+    let peer = sys::open_pty_peer(master.as_fd()).step(Step::Console)?;
+    if let Some((rows, cols)) = p.console_size {
+        sys::set_winsize(peer.as_fd(), rows, cols).step(Step::Console)?;
+    }
+    sys::fchown_fd(peer.as_fd(), p.uid, u32::MAX).step(Step::Console)?;
+    sys::send_fd(sock, b"/dev/ptmx", master.as_fd()).step(Step::Console)?;
+    drop(master);
+    sys::ioctl_int(peer.as_fd(), libc::TIOCSCTTY, 0).step(Step::Console)?;
+    for fd in 0..3 {
+        sys::dup_onto(peer.as_fd(), fd).step(Step::Console)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,217 @@
+//! The parent side of container creation: prepare every descriptor the
+//! child needs, clone, then drive the sync protocol (id maps, cgroup,
+//! oom_score_adj, go; wait for ready) and turn a child failure into a full
+//! [`Error`].
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+
+use nix::sys::signal::{kill, Signal};
+use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
+use nix::sys::wait::waitpid;
+use nix::unistd::Pid;
+
+use super::channel::{ChildError, Message, Step};
+use super::init::{child_main, ChildArgs};
+use crate::cgroups::Cgroup;
+use crate::error::{Error, Result};
+use crate::plan::Plan;
+use crate::{namespaces, sys};
+
+/// What the caller of [`spawn`] provides besides the plan.
+#[derive(Debug)]
+pub struct SpawnArgs<'a> {
+    /// The container's state directory.
+    pub state_dir: &'a Path,
+    /// `--console-socket`.
+    pub console_socket: Option<&'a Path>,
+    /// `--preserve-fds`.
+    pub preserve_fds: u32,
+    /// The container's cgroup, already created.
+    pub cgroup: &'a Cgroup,
+}
+
+/// Kills and reaps a child that did not finish setting up.
+#[derive(Debug)]
+struct Reaper(Vec<i32>);
+
+impl Drop for Reaper {
+    fn drop(&mut self) {
+        for &pid in &self.0 {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(Pid::from_raw(pid), None);
+        }
+    }
+}
+
+/// Clones the container's init and waits until it is set up and blocked on
+/// the exec FIFO. Returns the init's host pid.
+pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
+    let ns_fds = plan.namespaces.open_joins()?;
+    let state_dir = open_path_dir(args.state_dir)?;
+    let console = match (plan.process.terminal, args.console_socket) {
+        (false, _) => None,
+        (true, None) => {
+            return Err(Error::config(
+                "process.terminal",
+                "a terminal needs --console-socket",
+            ));
+        }
+        (true, Some(p)) => Some(OwnedFd::from(
+            UnixStream::connect(p).map_err(|e| Error::io("connecting to console socket", p, e))?,
+        )),
+    };
+    let (parent_sock, child_sock) = socketpair(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        None,
+        SockFlag::SOCK_CLOEXEC,
+    )
+    .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_SEQPACKET)", e))?;
+    let (argv, envp) = plan.process.exec_arrays();
+    let child = ChildArgs {
+        plan,
+        sync: child_sock.as_fd(),
+        ns_fds: &ns_fds,
+        state_dir: state_dir.as_fd(),
+        console: console.as_ref().map(|c| c.as_fd()),
+        preserve_fds: args.preserve_fds,
+        argv: &argv,
+        envp: &envp,
+    };
+
+    // Blocked signals are inherited: no handler of the caller can run in
+    // the child before it has reset them all.
+    let old_mask = sys::set_sigmask(true);
+    // SAFETY: the child runs only `child_main`, which neither allocates,
+    // locks nor returns (see init.rs), on a copy of this stack where `child`
+    // and everything it borrows stay valid.
+    #[allow(unsafe_code)]
+    let cloned = unsafe { sys::clone_fork(plan.namespaces.clone_flags as libc::c_ulong) };
+    if cloned == Ok(0) {
+        child_main(&child);
+    }
+    sys::restore_sigmask(&old_mask);
+    let pid = cloned.map_err(|e| Error::Sys {
+        call: format!("clone({:#x})", plan.namespaces.clone_flags),
+        errno: e,
+    })?;
+    drop(child_sock);
+    let mut reaper = Reaper(vec![pid]);
+
+    if let Some(maps) = &plan.namespaces.id_maps {
+        namespaces::write_id_maps(pid, maps)?;
+    }
+    args.cgroup.add_process(pid)?;
+    if let Some(adj) = plan.process.oom_score_adj {
+        let path = format!("/proc/{pid}/oom_score_adj");
+        std::fs::write(&path, adj.to_string()).map_err(|e| Error::io("writing", &path, e))?;
+    }
+    send(&parent_sock, Message::Go)?;
+
+    let mut init = pid;
+    loop {
+        match recv(&parent_sock)? {
+            Some(Message::InitPid(p)) => {
+                reaper.0.push(p);
+                // The intermediate exits right after reporting; reap it.
+                let _ = waitpid(Pid::from_raw(pid), None);
+                reaper.0.retain(|&x| x != pid);
+                init = p;
+            }
+            Some(Message::Ready) => break,
+            Some(Message::Failed(e)) => return Err(describe(plan, e)),
+            Some(Message::Go) => return Err(protocol_error()),
+            None => {
+                return Err(Error::Child {
+                    step: "exited during set-up".into(),
+                    errno: libc::ECHILD,
+                })
+            }
+        }
+    }
+    reaper.0.clear();
+    Ok(init)
+}
+
+fn open_path_dir(path: &Path) -> Result<OwnedFd> {
+    use std::os::unix::fs::OpenOptionsExt;
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+        .open(path)
+        .map(OwnedFd::from)
+        .map_err(|e| Error::io("opening", path, e))
+}
+
+fn send(sock: &OwnedFd, m: Message) -> Result<()> {
+    m.send(sock.as_fd()).map_err(|e| Error::Sys {
+        call: "write(sync socket)".into(),
+        errno: e,
+    })
+}
+
+fn recv(sock: &OwnedFd) -> Result<Option<Message>> {
+    Message::recv(sock.as_fd()).map_err(|e| Error::Sys {
+        call: "read(sync socket)".into(),
+        errno: e,
+    })
+}
+
+fn protocol_error() -> Error {
+    Error::Child {
+        step: "unexpected message on the sync socket".into(),
+        errno: libc::EPROTO,
+    }
+}
+
+/// Turns a child's (step, index, errno) into an error naming the item.
+pub fn describe(plan: &Plan, e: ChildError) -> Error {
+    let i = e.index as usize;
+    let m = &plan.mounts;
+    let detail = match e.step {
+        Step::Mount | Step::MountRemount | Step::MountPropagate | Step::MountSetattr | Step::TmpCopyUp => m
+            .mounts
+            .iter()
+            .find(|op| op.index == i)
+            .map(|op| format!(" {} (mounts[{i}])", op.dest.path.display())),
+        Step::JoinNamespace => plan
+            .namespaces
+            .joins
+            .get(i)
+            .map(|j| format!(" {}", j.path.display())),
+        Step::CreateDevice => m.devices.get(i).map(|d| format!(" {}", d.dest.path.display())),
+        Step::MaskPath => m.masked_paths.get(i).map(|p| format!(" {}", p.to_string_lossy())),
+        Step::ReadonlyPath => m
+            .readonly_paths
+            .get(i)
+            .map(|p| format!(" {}", p.to_string_lossy())),
+        Step::Sysctl => plan
+            .process
+            .sysctl
+            .get(i)
+            .map(|(p, _)| format!(" {}", p.to_string_lossy())),
+        Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
+        Step::Exec => Some(String::new()),
+        _ => None,
+    };
+    if e.step == Step::Exec {
+        return exec_error(&plan.process.args[0].to_string_lossy(), e.errno);
+    }
+    Error::Child {
+        step: format!("{}{}", e.step, detail.unwrap_or_default()),
+        errno: e.errno,
+    }
+}
+
+/// runc's wording for a failed exec, which engines match on
+/// ("executable file not found" maps to exit code 127 in docker and podman).
+pub fn exec_error(program: &str, errno: i32) -> Error {
+    let step = if errno == libc::ENOENT && !program.contains('/') {
+        format!("exec: \"{program}\": executable file not found in $PATH")
+    } else {
+        format!("exec: \"{program}\"")
+    };
+    Error::Child { step, errno }
+}

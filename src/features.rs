@@ -1,0 +1,35 @@
+//! What this build of nook supports, as the OCI "features" document
+//! (runtime-spec features.md) that `nook features` prints.
+#![forbid(unsafe_code)]
+
+use serde_json::{json, Value};
+
+use crate::container::OCI_VERSION;
+
+/// The features document.
+pub fn features() -> Value {
+    let caps: Vec<String> = caps::all()
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<std::collections::BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    json!({
+        "ociVersionMin": "1.0.0",
+        "ociVersionMax": OCI_VERSION,
+        "hooks": [],
+        "mountOptions": crate::mounts::known_options(),
+        "linux": {
+            "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
+            "capabilities": caps,
+            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
+            "apparmor": { "enabled": false },
+            "selinux": { "enabled": false },
+            "intelRdt": { "enabled": false },
+            "mountExtensions": { "idmap": { "enabled": false } }
+        },
+        "annotations": {
+            "org.opencontainers.runtime-spec.features.nook.version": env!("CARGO_PKG_VERSION")
+        }
+    })
+}

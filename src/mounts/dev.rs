@@ -1,0 +1,202 @@
+//! The container's /dev: default device nodes, linux.devices and the
+//! standard symlinks, created inside the tmpfs the spec mounts on /dev.
+//!
+//! In a user namespace `mknod` of a device is refused, so the host's node is
+//! bind-mounted onto an empty file instead (as runc does).
+#![forbid(unsafe_code)]
+
+use std::ffi::CString;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::path::Path;
+
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
+
+use super::resolve::{open_dest, Create, Dest};
+use crate::container::channel::{ChildError, Step, StepExt};
+use crate::error::{Error, Result};
+use crate::sys::{self, FdPath};
+
+/// One device node to create.
+#[derive(Debug, Clone)]
+pub struct DeviceOp {
+    /// Where, in the container.
+    pub dest: Dest,
+    /// File type and permission bits (S_IFCHR | 0o666 ...).
+    pub mode: u32,
+    /// Device number.
+    pub rdev: u64,
+    /// Owner.
+    pub uid: u32,
+    /// Group.
+    pub gid: u32,
+    /// The same device on the host, bind-mounted when mknod is not allowed.
+    pub host: CString,
+}
+
+/// The devices every container gets (runc's list).
+const DEFAULTS: [(&str, u32, u32); 6] = [
+    ("/dev/null", 1, 3),
+    ("/dev/zero", 1, 5),
+    ("/dev/full", 1, 7),
+    ("/dev/random", 1, 8),
+    ("/dev/urandom", 1, 9),
+    ("/dev/tty", 5, 0),
+];
+
+/// Symlinks created in /dev: (name, target).
+pub const SYMLINKS: [(&std::ffi::CStr, &std::ffi::CStr); 5] = [
+    (c"fd", c"/proc/self/fd"),
+    (c"stdin", c"/proc/self/fd/0"),
+    (c"stdout", c"/proc/self/fd/1"),
+    (c"stderr", c"/proc/self/fd/2"),
+    (c"ptmx", c"pts/ptmx"),
+];
+
+/// Validates `linux.devices` and merges it with the default devices
+/// (a spec entry replaces a default with the same path).
+pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<DeviceOp>> {
+    let mut ops = Vec::new();
+    for (i, d) in devices.iter().enumerate() {
+        let field = format!("linux.devices[{i}]");
+        let dest = Dest::new(d.path()).map_err(|r| Error::config(format!("{field}.path"), r))?;
+        if !dest.path.starts_with("/dev/") {
+            return Err(Error::config(format!("{field}.path"), "must be under /dev"));
+        }
+        let kind = match d.typ() {
+            LinuxDeviceType::C | LinuxDeviceType::U => libc::S_IFCHR,
+            LinuxDeviceType::B => libc::S_IFBLK,
+            LinuxDeviceType::P => libc::S_IFIFO,
+            LinuxDeviceType::A => {
+                return Err(Error::config(format!("{field}.type"), "must be c, b, u or p"));
+            }
+        };
+        if d.major() < 0 || d.minor() < 0 || d.major() > u32::MAX as i64 || d.minor() > u32::MAX as i64 {
+            return Err(Error::config(
+                format!("{field}.major"),
+                "major and minor must be 0..2^32",
+            ));
+        }
+        let perm = d.file_mode().unwrap_or(0o666);
+        if perm & !0o7777 != 0 {
+            return Err(Error::config(
+                format!("{field}.fileMode"),
+                "holds more than permission bits",
+            ));
+        }
+        ops.push(DeviceOp {
+            host: cstring(&dest.path),
+            dest,
+            mode: kind | perm,
+            rdev: libc::makedev(d.major() as u32, d.minor() as u32),
+            uid: d.uid().unwrap_or(0),
+            gid: d.gid().unwrap_or(0),
+        });
+    }
+    for (path, major, minor) in DEFAULTS {
+        if ops.iter().any(|o| o.dest.path == Path::new(path)) {
+            continue;
+        }
+        let dest = Dest::new(Path::new(path)).expect("static device path");
+        ops.push(DeviceOp {
+            host: cstring(&dest.path),
+            dest,
+            mode: libc::S_IFCHR | 0o666,
+            rdev: libc::makedev(major, minor),
+            uid: 0,
+            gid: 0,
+        });
+    }
+    Ok(ops)
+}
+
+fn cstring(p: &Path) -> CString {
+    use std::os::unix::ffi::OsStrExt;
+    CString::new(p.as_os_str().as_bytes()).expect("validated path has no NUL")
+}
+
+/// Child: creates the devices and /dev symlinks under `root` (before pivot_root).
+pub fn create(root: BorrowedFd<'_>, devices: &[DeviceOp], userns: bool) -> Result<(), ChildError> {
+    for (i, d) in devices.iter().enumerate() {
+        let is_fifo = d.mode & libc::S_IFMT == libc::S_IFIFO;
+        if userns && !is_fifo {
+            let target = open_dest(root, &d.dest, Create::File).step_at(Step::CreateDevice, i)?;
+            let path = FdPath::new(target.as_fd());
+            sys::mount(Some(&d.host), path.as_cstr(), None, libc::MS_BIND, None)
+                .step_at(Step::CreateDevice, i)?;
+            continue;
+        }
+        let (parent, name) = parent_of(root, &d.dest).step_at(Step::CreateDevice, i)?;
+        match sys::mknodat(parent.as_fd(), name, d.mode, d.rdev) {
+            Ok(()) | Err(libc::EEXIST) => {}
+            Err(e) => return Err(ChildError::new(Step::CreateDevice, i, e)),
+        }
+        let node = open_dest(root, &d.dest, Create::Nothing).step_at(Step::CreateDevice, i)?;
+        // O_PATH fds cannot be fchmod'ed; fchownat(AT_EMPTY_PATH) works on them, and
+        // chmod goes through the magic link.
+        sys::fchown_fd(node.as_fd(), d.uid, d.gid).step_at(Step::CreateDevice, i)?;
+        let path = FdPath::new(node.as_fd());
+        sys::chmod(path.as_cstr(), d.mode & 0o7777).step_at(Step::CreateDevice, i)?;
+    }
+    let dev = open_dest(root, &Dest::new(Path::new("/dev")).expect("static"), Create::Dir)
+        .step(Step::DevSymlink)?;
+    for (i, (name, target)) in SYMLINKS.iter().enumerate() {
+        match sys::symlinkat(target, dev.as_fd(), name) {
+            Ok(()) | Err(libc::EEXIST) => {}
+            Err(e) => return Err(ChildError::new(Step::DevSymlink, i, e)),
+        }
+    }
+    Ok(())
+}
+
+/// The resolved parent directory of `dest` and its last component (created if missing).
+fn parent_of<'a>(
+    root: BorrowedFd<'_>,
+    dest: &'a Dest,
+) -> sys::SysResult<(std::os::fd::OwnedFd, &'a std::ffi::CStr)> {
+    let n = dest.names.len();
+    if n < 2 {
+        return Err(libc::EINVAL);
+    }
+    let parent = Dest {
+        path: Default::default(),
+        rel: dest.prefixes[n - 2].clone(),
+        prefixes: Vec::new(),
+        names: Vec::new(),
+    };
+    // The parent was created by the /dev mount or by an earlier device; resolve it in-root.
+    let fd = open_dest(root, &parent, Create::Nothing)?;
+    Ok((fd, &dest.names[n - 1]))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::parse_spec;
+
+    #[test]
+    fn defaults_are_merged_and_overridable() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.2.0","linux":{"devices":[
+                {"path":"/dev/null","type":"c","major":1,"minor":3,"fileMode":384},
+                {"path":"/dev/fuse","type":"c","major":10,"minor":229}]}}"#,
+        )
+        .unwrap();
+        let ops = plan(spec.linux().as_ref().unwrap().devices().as_ref().unwrap()).unwrap();
+        assert_eq!(ops.len(), 7);
+        let null = ops
+            .iter()
+            .find(|o| o.dest.path == Path::new("/dev/null"))
+            .unwrap();
+        assert_eq!(null.mode, libc::S_IFCHR | 0o600);
+    }
+
+    #[test]
+    fn device_outside_dev_is_rejected() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.2.0","linux":{"devices":[{"path":"/etc/evil","type":"c","major":1,"minor":3}]}}"#,
+        )
+        .unwrap();
+        let err = plan(spec.linux().as_ref().unwrap().devices().as_ref().unwrap()).unwrap_err();
+        assert!(err.to_string().contains("linux.devices[0].path"), "{err}");
+    }
+}

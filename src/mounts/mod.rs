@@ -113,6 +113,8 @@ pub struct MountPlan {
     pub masked_paths: Vec<CString>,
     /// The container has its own user namespace (no mknod; locked mount flags).
     pub userns: bool,
+    /// `process.cwd`, created if missing (as runc does) before pivot_root.
+    pub cwd: Option<Dest>,
 }
 
 fn cstr(bytes: &[u8], field: &str) -> Result<CString> {
@@ -190,6 +192,14 @@ impl MountPlan {
             readonly_paths: paths("linux.readonlyPaths", linux.readonly_paths())?,
             masked_paths: paths("linux.maskedPaths", linux.masked_paths())?,
             userns: ns.has(LinuxNamespaceType::User),
+            cwd: match spec.process().as_ref().map(|p| p.cwd()) {
+                Some(cwd) if cwd.is_absolute() => {
+                    let resolved =
+                        resolve::resolve_in_root(rootfs, cwd).map_err(|r| Error::config("process.cwd", r))?;
+                    Some(Dest::new(&resolved).map_err(|r| Error::config("process.cwd", r))?)
+                }
+                _ => None,
+            },
         })
     }
 }
@@ -315,6 +325,9 @@ pub fn setup_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
     }
     if plan.setup_dev {
         dev::create(root.as_fd(), &plan.devices, plan.userns)?;
+    }
+    if let Some(cwd) = &plan.cwd {
+        open_dest(root.as_fd(), cwd, Create::Dir).step(Step::Chdir)?;
     }
     if plan.no_pivot {
         // For roots on ramfs/initramfs, where pivot_root is impossible.

@@ -242,6 +242,14 @@ pub fn enter(plan: &NamespacePlan, fds: &[OwnedFd]) -> Result<(), (usize, sys::E
     for (i, (j, fd)) in plan.joins.iter().zip(fds).enumerate() {
         sys::setns(fd.as_fd(), j.nstype).map_err(|e| (i, e))?;
     }
+    if plan.has(LinuxNamespaceType::User) {
+        // Until now our ids are the host's, unmapped in the new namespace
+        // (files we create would fail with EOVERFLOW): become its root.
+        let err = |e| (plan.joins.len(), e);
+        sys::setgroups(&[]).map_err(err)?;
+        sys::setresgid(0).map_err(err)?;
+        sys::setresuid(0).map_err(err)?;
+    }
     if plan.unshare_after_join != 0 {
         sys::unshare(plan.unshare_after_join).map_err(|e| (plan.joins.len(), e))?;
     }

@@ -1,0 +1,207 @@
+//! Shared fixture for the integration tests (run as root, real kernel).
+//!
+//! Every test gets its own temp directory holding a busybox bundle and a
+//! state root. [`Fixture`]'s Drop force-deletes any container left in the
+//! root and then checks that nothing of the test is still mounted, so a
+//! leaking runtime fails the test that leaked.
+#![allow(dead_code)] // each test binary uses a different part of the fixture
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use nook::{Context, CreateOptions};
+use serde_json::{json, Value};
+
+pub const BUSYBOX: &str = "/bin/busybox";
+
+/// Applets linked into the test rootfs.
+const APPLETS: &[&str] = &[
+    "sh", "cat", "echo", "id", "sleep", "ls", "hostname", "touch", "mkdir", "true", "false", "grep", "env",
+    "pwd", "stat", "wc", "tty", "readlink", "head", "test", "ps", "mount", "cut", "tr", "date",
+];
+
+/// A test's bundle and state root.
+pub struct Fixture {
+    pub dir: tempfile::TempDir,
+    pub ctx: Context,
+    pub config: Value,
+}
+
+impl Fixture {
+    /// A bundle whose rootfs holds busybox, with runc's default config
+    /// (`runc spec`) adjusted to run `args`.
+    pub fn new(args: &[&str]) -> Fixture {
+        assert!(
+            Path::new(BUSYBOX).exists(),
+            "tests need busybox-static ({BUSYBOX})"
+        );
+        let dir = tempfile::Builder::new().prefix("nook-test-").tempdir().unwrap();
+        // Reachable by the mapped root of user-namespace tests.
+        std::fs::set_permissions(dir.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+        let rootfs = dir.path().join("bundle/rootfs");
+        std::fs::create_dir_all(rootfs.join("bin")).unwrap();
+        std::fs::create_dir_all(rootfs.join("out")).unwrap();
+        std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+        for a in APPLETS {
+            std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
+        }
+        let ctx = Context::new(dir.path().join("state"));
+        Fixture {
+            dir,
+            ctx,
+            config: default_config(args),
+        }
+    }
+
+    pub fn bundle(&self) -> PathBuf {
+        self.dir.path().join("bundle")
+    }
+
+    pub fn rootfs(&self) -> PathBuf {
+        self.bundle().join("rootfs")
+    }
+
+    /// A host directory bind-mounted at /out in the container, for results.
+    pub fn out(&self) -> PathBuf {
+        self.dir.path().join("out")
+    }
+
+    /// Adds the /out bind mount (read-write) to the config.
+    pub fn with_out(mut self) -> Fixture {
+        std::fs::create_dir_all(self.out()).unwrap();
+        let out = self.out();
+        self.mounts()
+            .push(json!({"destination": "/out", "type": "bind", "source": out, "options": ["rbind", "rw"]}));
+        self
+    }
+
+    pub fn mounts(&mut self) -> &mut Vec<Value> {
+        self.config["mounts"].as_array_mut().unwrap()
+    }
+
+    pub fn write_config(&self) {
+        std::fs::write(
+            self.bundle().join("config.json"),
+            serde_json::to_vec_pretty(&self.config).unwrap(),
+        )
+        .unwrap();
+    }
+
+    /// Writes the config and creates container `id`.
+    pub fn create(&self, id: &str) -> nook::Result<nook::Container> {
+        self.create_with(id, &CreateOptions::default())
+    }
+
+    pub fn create_with(&self, id: &str, opts: &CreateOptions) -> nook::Result<nook::Container> {
+        self.write_config();
+        self.ctx.create(id, self.bundle(), opts)
+    }
+
+    /// create + start + wait + delete; the exit code.
+    pub fn run(&self, id: &str) -> nook::Result<i32> {
+        self.write_config();
+        self.ctx.run(id, self.bundle(), &CreateOptions::default())
+    }
+
+    /// Reads /out/<name> written by the container.
+    pub fn read_out(&self, name: &str) -> String {
+        std::fs::read_to_string(self.out().join(name)).unwrap_or_default()
+    }
+
+    /// Mount points under this test's directory, as the host sees them.
+    pub fn host_mounts(&self) -> Vec<String> {
+        mounts_under(self.dir.path())
+    }
+}
+
+impl Drop for Fixture {
+    fn drop(&mut self) {
+        if let Ok(list) = self.ctx.list() {
+            for s in list {
+                if let Ok(c) = self.ctx.load(&s.id) {
+                    let _ = c.delete(true);
+                }
+            }
+        }
+        let leaked = self.host_mounts();
+        let state_left = std::fs::read_dir(self.ctx.root()).map(|d| d.count()).unwrap_or(0);
+        if !std::thread::panicking() {
+            assert!(leaked.is_empty(), "mounts left on the host: {leaked:?}");
+            assert_eq!(state_left, 0, "state left under {}", self.ctx.root().display());
+        }
+    }
+}
+
+/// Host mount points whose path starts with `dir`.
+pub fn mounts_under(dir: &Path) -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let d = dir.to_string_lossy().into_owned();
+    info.lines()
+        .filter_map(|l| l.split(' ').nth(4))
+        .filter(|m| m.starts_with(&d))
+        .map(str::to_string)
+        .collect()
+}
+
+/// runc's `runc spec` defaults (namespaces, mounts, masked and read-only
+/// paths, capabilities), with `args` as the process and no terminal.
+pub fn default_config(args: &[&str]) -> Value {
+    let caps = json!(["CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"]);
+    json!({
+        "ociVersion": "1.2.0",
+        "process": {
+            "terminal": false,
+            "user": {"uid": 0, "gid": 0},
+            "args": args,
+            "env": ["PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {"bounding": caps, "effective": caps, "permitted": caps},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": true
+        },
+        "root": {"path": "rootfs", "readonly": false},
+        "hostname": "nook-test",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts", "options": ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"]},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm", "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]}
+        ],
+        "linux": {
+            "namespaces": [{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "cgroup"}],
+            "maskedPaths": ["/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"],
+            "readonlyPaths": ["/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"]
+        }
+    })
+}
+
+/// A field of /proc/PID/status.
+pub fn status_field(pid: i32, key: &str) -> String {
+    let s = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    s.lines()
+        .find_map(|l| l.strip_prefix(&format!("{key}:")))
+        .map(|v| v.trim().to_string())
+        .unwrap_or_else(|| panic!("no {key} in /proc/{pid}/status"))
+}
+
+/// Inode of /proc/PID/ns/NAME.
+pub fn ns_inode(pid: &str, name: &str) -> String {
+    std::fs::read_link(format!("/proc/{pid}/ns/{name}"))
+        .unwrap()
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Waits until `f` holds (up to 5 s).
+pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
+    for _ in 0..500 {
+        if f() {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}

@@ -1,0 +1,299 @@
+//! What the container's process gets, read back from the kernel: namespaces,
+//! credentials, capabilities, mounts, masked paths, limits, environment.
+
+mod common;
+
+use common::{eventually, ns_inode, status_field, Fixture};
+use nook::Status;
+use serde_json::json;
+
+#[test]
+fn namespaces_are_new_and_joinable_by_path() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let a = f.create("ns-a").unwrap();
+    let pid = a.pid().to_string();
+    for ns in ["pid", "mnt", "uts", "ipc", "net", "cgroup"] {
+        assert_ne!(
+            ns_inode(&pid, ns),
+            ns_inode("self", ns),
+            "{ns} namespace is the host's"
+        );
+    }
+    // A second container joins a's network and uts namespaces by path.
+    let mut g = Fixture::new(&["sleep", "100"]);
+    g.config["linux"]["namespaces"] = json!([
+        {"type": "pid"}, {"type": "mount"}, {"type": "ipc"},
+        {"type": "network", "path": format!("/proc/{pid}/ns/net")},
+        {"type": "uts", "path": format!("/proc/{pid}/ns/uts")}
+    ]);
+    g.config.as_object_mut().unwrap().remove("hostname");
+    let b = g.create("ns-b").unwrap();
+    let bpid = b.pid().to_string();
+    assert_eq!(ns_inode(&bpid, "net"), ns_inode(&pid, "net"));
+    assert_eq!(ns_inode(&bpid, "uts"), ns_inode(&pid, "uts"));
+    assert_ne!(ns_inode(&bpid, "mnt"), ns_inode(&pid, "mnt"));
+    // Joining a pid namespace takes a second clone: b's init is then a's sibling in a's pid ns.
+    let mut h = Fixture::new(&["sleep", "100"]);
+    h.config["linux"]["namespaces"] =
+        json!([{"type": "mount"}, {"type": "pid", "path": format!("/proc/{pid}/ns/pid")}]);
+    h.config.as_object_mut().unwrap().remove("hostname");
+    let c = h.create("ns-c").unwrap();
+    assert_eq!(
+        ns_inode(&c.pid().to_string(), "pid"),
+        ns_inode(&pid, "pid_for_children")
+    );
+    assert_eq!(c.status(), Status::Created);
+}
+
+#[test]
+fn user_namespace_maps_ids_and_owns_created_files() {
+    let mut f = Fixture::new(&["sh", "-c", "touch /out/made-by-root && sleep 100"]).with_out();
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    f.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1000}, {"containerID": 1000, "hostID": 5000, "size": 1}]);
+    f.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 100000, "size": 1000}]);
+    // The rootfs and /out must belong to the mapped root, as an engine arranges.
+    let status = std::process::Command::new("chown")
+        .args(["-R", "-h", "100000:100000"])
+        .arg(f.rootfs())
+        .arg(f.out())
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let c = f.create("userns").unwrap();
+    let map = std::fs::read_to_string(format!("/proc/{}/uid_map", c.pid())).unwrap();
+    let lines: Vec<Vec<&str>> = map.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert_eq!(
+        lines,
+        vec![vec!["0", "100000", "1000"], vec!["1000", "5000", "1"]]
+    );
+    c.start().unwrap();
+    let made = f.out().join("made-by-root");
+    assert!(eventually(|| made.exists()));
+    use std::os::unix::fs::MetadataExt;
+    let meta = std::fs::metadata(&made).unwrap();
+    assert_eq!((meta.uid(), meta.gid()), (100000, 100000));
+    assert_eq!(
+        status_field(c.pid(), "Uid").split_whitespace().next(),
+        Some("100000")
+    );
+}
+
+#[test]
+fn credentials_capabilities_and_no_new_privs() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["process"]["user"] = json!({"uid": 1234, "gid": 2345, "additionalGids": [10, 20]});
+    f.config["process"]["capabilities"] = json!({
+        "bounding": ["CAP_KILL", "CAP_CHOWN", "CAP_NET_RAW"],
+        "effective": ["CAP_KILL"],
+        "permitted": ["CAP_KILL", "CAP_CHOWN"],
+        "inheritable": ["CAP_KILL"],
+        "ambient": ["CAP_KILL"]
+    });
+    let c = f.create("creds").unwrap();
+    let pid = c.pid();
+    assert_eq!(status_field(pid, "Uid"), "1234\t1234\t1234\t1234");
+    assert_eq!(status_field(pid, "Gid"), "2345\t2345\t2345\t2345");
+    assert_eq!(status_field(pid, "Groups"), "10 20");
+    // CAP_CHOWN = 0, CAP_KILL = 5, CAP_NET_RAW = 13.
+    assert_eq!(
+        status_field(pid, "CapBnd"),
+        format!("{:016x}", (1 << 0) | (1 << 5) | (1 << 13))
+    );
+    assert_eq!(
+        status_field(pid, "CapPrm"),
+        format!("{:016x}", (1 << 0) | (1 << 5))
+    );
+    assert_eq!(status_field(pid, "CapEff"), format!("{:016x}", 1 << 5));
+    assert_eq!(status_field(pid, "CapInh"), format!("{:016x}", 1 << 5));
+    assert_eq!(status_field(pid, "CapAmb"), format!("{:016x}", 1 << 5));
+    assert_eq!(status_field(pid, "NoNewPrivs"), "1");
+    c.start().unwrap();
+    // After exec as a non-root user only the ambient set survives in effective.
+    assert!(eventually(
+        || status_field(pid, "CapEff") == format!("{:016x}", 1 << 5)
+    ));
+}
+
+#[test]
+fn hostname_env_cwd_umask_rlimits_and_process_view() {
+    let mut f = Fixture::new(&[
+        "sh",
+        "-c",
+        "hostname > /out/hostname; cat /proc/sys/kernel/domainname > /out/domainname; env > /out/env; pwd > /out/cwd; \
+         umask > /out/umask; ulimit -Sn > /out/nofile; ulimit -Hn >> /out/nofile; ps -o pid,comm > /out/ps; \
+         cat /proc/sys/net/ipv4/ip_forward > /out/sysctl",
+    ])
+    .with_out();
+    f.config["hostname"] = json!("box");
+    f.config["domainname"] = json!("example.org");
+    f.config["process"]["env"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("GREETING=hi there"));
+    f.config["process"]["cwd"] = json!("/work/dir");
+    f.config["process"]["user"]["umask"] = json!(0o027);
+    f.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 77, "hard": 88}]);
+    f.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    assert_eq!(f.run("view").unwrap(), 0);
+    assert_eq!(f.read_out("hostname"), "box\n");
+    assert_eq!(f.read_out("domainname"), "example.org\n");
+    assert!(
+        f.read_out("env").lines().any(|l| l == "GREETING=hi there"),
+        "{}",
+        f.read_out("env")
+    );
+    assert_eq!(f.read_out("cwd"), "/work/dir\n");
+    assert_eq!(f.read_out("umask"), "0027\n");
+    assert_eq!(f.read_out("nofile"), "77\n88\n");
+    assert_eq!(f.read_out("sysctl"), "1\n");
+    // Only the container's own processes are visible: sh as pid 1, and ps.
+    let ps = f.read_out("ps");
+    let pids: Vec<&str> = ps
+        .lines()
+        .skip(1)
+        .map(|l| l.split_whitespace().next().unwrap())
+        .collect();
+    assert_eq!(pids[0], "1", "{ps}");
+    assert!(pids.len() <= 3, "{ps}");
+    assert_eq!(
+        std::fs::read_to_string("/proc/sys/net/ipv4/ip_forward")
+            .unwrap()
+            .len(),
+        2
+    );
+}
+
+fn mountinfo(pid: i32) -> Vec<(String, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[4].to_string(), f[5].to_string())
+        })
+        .collect()
+}
+
+#[test]
+fn mounts_flags_masks_and_readonly_root() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    let data = f.dir.path().join("data");
+    std::fs::create_dir_all(data.join("sub")).unwrap();
+    std::fs::write(data.join("sub/file"), "x").unwrap();
+    f.config["root"]["readonly"] = json!(true);
+    f.mounts().push(
+        json!({"destination": "/data", "type": "bind", "source": data, "options": ["rbind", "ro", "nosuid"]}),
+    );
+    f.mounts().push(json!({"destination": "/scratch/deep", "type": "tmpfs", "source": "tmpfs", "options": ["size=1m", "noexec"]}));
+    let c = f.create("mounts").unwrap();
+    let mi = mountinfo(c.pid());
+    let opts = |p: &str| {
+        mi.iter()
+            .find(|(m, _)| m == p)
+            .map(|(_, o)| o.clone())
+            .unwrap_or_else(|| panic!("{p} not mounted: {mi:?}"))
+    };
+    assert!(opts("/").starts_with("ro"), "root: {}", opts("/"));
+    assert!(
+        opts("/data").starts_with("ro") && opts("/data").contains("nosuid"),
+        "{}",
+        opts("/data")
+    );
+    assert!(opts("/scratch/deep").contains("noexec"));
+    assert!(opts("/proc/sys").starts_with("ro"));
+    assert!(opts("/sys").starts_with("ro"));
+    // Masked: files are covered by /dev/null (empty), directories by an
+    // empty read-only tmpfs. Paths this kernel lacks are skipped, like runc.
+    let root = format!("/proc/{}/root", c.pid());
+    assert!(
+        !std::fs::read_to_string("/proc/keys").unwrap().is_empty(),
+        "host /proc/keys is empty"
+    );
+    assert!(mi.iter().any(|(m, _)| m == "/proc/keys"), "{mi:?}");
+    assert_eq!(std::fs::read(format!("{root}/proc/keys")).unwrap().len(), 0);
+    assert!(std::fs::read_dir("/proc/acpi").is_ok());
+    assert!(opts("/proc/acpi").starts_with("ro"));
+    assert_eq!(std::fs::read_dir(format!("{root}/proc/acpi")).unwrap().count(), 0);
+    assert!(!mi.iter().any(|(m, _)| m == "/proc/kcore") || std::path::Path::new("/proc/kcore").exists());
+    // /dev has the default devices and links.
+    use std::os::unix::fs::FileTypeExt;
+    for dev in ["null", "zero", "full", "random", "urandom", "tty"] {
+        let m = std::fs::metadata(format!("{root}/dev/{dev}")).unwrap();
+        assert!(m.file_type().is_char_device(), "/dev/{dev}");
+    }
+    assert_eq!(
+        std::fs::read_link(format!("{root}/dev/ptmx")).unwrap().to_str(),
+        Some("pts/ptmx")
+    );
+    assert_eq!(
+        std::fs::read_link(format!("{root}/dev/fd")).unwrap().to_str(),
+        Some("/proc/self/fd")
+    );
+    // The host sees none of it.
+    assert!(f.host_mounts().is_empty(), "{:?}", f.host_mounts());
+}
+
+#[test]
+fn tmpcopyup_and_devices() {
+    let mut f = Fixture::new(&[
+        "sh",
+        "-c",
+        "cat /etc/conf/a > /out/a; stat -c %a /etc/conf > /out/mode; stat -c %t:%T /dev/mynull > /out/dev",
+    ])
+    .with_out();
+    std::fs::create_dir_all(f.rootfs().join("etc/conf")).unwrap();
+    std::fs::write(f.rootfs().join("etc/conf/a"), "from image").unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(
+        f.rootfs().join("etc/conf"),
+        std::fs::Permissions::from_mode(0o750),
+    )
+    .unwrap();
+    f.mounts().push(
+        json!({"destination": "/etc/conf", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+    );
+    f.config["linux"]["devices"] =
+        json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3, "fileMode": 0o600}]);
+    assert_eq!(f.run("copyup").unwrap(), 0);
+    assert_eq!(f.read_out("a"), "from image");
+    assert_eq!(f.read_out("mode"), "750\n");
+    assert_eq!(f.read_out("dev"), "1:3\n");
+}
+
+#[test]
+fn exit_codes_and_signals() {
+    let f = Fixture::new(&["sh", "-c", "exit 42"]);
+    assert_eq!(f.run("exit42").unwrap(), 42);
+    // The init of a pid namespace cannot be killed from inside: kill it from here.
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("killed").unwrap();
+    c.start().unwrap();
+    c.kill(libc::SIGKILL, false).unwrap();
+    assert_eq!(c.wait().unwrap(), 128 + 9);
+    assert_eq!(c.status(), Status::Stopped);
+    c.delete(false).unwrap();
+}
+
+#[test]
+fn oom_score_adj_and_preserved_stdio() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["process"]["oomScoreAdj"] = json!(500);
+    let c = f.create("oom").unwrap();
+    let adj = std::fs::read_to_string(format!("/proc/{}/oom_score_adj", c.pid())).unwrap();
+    assert_eq!(adj.trim(), "500");
+    // terminal=false: the container's stdio are the caller's, untouched.
+    for fd in 0..3 {
+        let theirs = std::fs::read_link(format!("/proc/{}/fd/{fd}", c.pid())).unwrap();
+        let ours = std::fs::read_link(format!("/proc/self/fd/{fd}")).unwrap();
+        assert_eq!(theirs, ours, "fd {fd}");
+    }
+    // And nothing else of ours leaks in.
+    c.start().unwrap();
+    assert!(eventually(|| std::fs::read_dir(format!("/proc/{}/fd", c.pid()))
+        .unwrap()
+        .count()
+        == 3));
+}

@@ -49,13 +49,16 @@ impl Bundle {
 pub fn parse_spec(text: &[u8]) -> Result<Spec> {
     let de = &mut serde_json::Deserializer::from_slice(text);
     serde_path_to_error::deserialize(de).map_err(|e| {
-        let field = e.path().to_string();
+        let path = e.path().to_string();
         let inner = e.into_inner();
+        if inner.is_syntax() || inner.is_eof() {
+            return Error::config("config.json", format!("malformed JSON: {inner}"));
+        }
         // serde_path_to_error says "." for the root and "?" where no path is known.
-        let field = if field == "." || field == "?" {
+        let field = if path == "." || path == "?" {
             "config.json".to_string()
         } else {
-            field
+            path
         };
         Error::config(field, inner.to_string())
     })

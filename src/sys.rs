@@ -447,6 +447,15 @@ pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> SysResult<()> {
     check_int(unsafe { libc::dup3(fd.as_raw_fd(), target, 0) }).map(drop)
 }
 
+/// Clears close-on-exec on `fd` (if it is open): a preserved fd must survive execve.
+pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
+    // SAFETY: F_SETFD takes an integer; an unused fd number just yields EBADF.
+    match check_int(unsafe { libc::fcntl(fd, libc::F_SETFD, 0) }) {
+        Err(libc::EBADF) | Ok(_) => Ok(()),
+        Err(e) => Err(e),
+    }
+}
+
 /// Marks every descriptor from `first` upwards close-on-exec (Linux 5.11+).
 pub fn cloexec_from(first: u32) -> SysResult<()> {
     // SAFETY: integer arguments only; CLOEXEC mode closes nothing.

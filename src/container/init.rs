@@ -98,6 +98,12 @@ fn exec(a: &ChildArgs<'_>, nnp: bool) -> ChildError {
             return ChildError::new(Step::Seccomp, 0, e);
         }
     }
+    // Our fd table is the child's own copy: the caller's flags are untouched.
+    for fd in 3..3 + a.preserve_fds {
+        if let Err(e) = sys::clear_cloexec(fd as i32) {
+            return ChildError::new(Step::CloseFds, fd as usize, e);
+        }
+    }
     if let Err(e) = sys::cloexec_from(3 + a.preserve_fds) {
         return ChildError::new(Step::CloseFds, 0, e);
     }

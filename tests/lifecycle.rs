@@ -1,0 +1,168 @@
+//! create / start / kill / delete / state / list, the pid file, the console
+//! socket, and cleanup when set-up fails.
+
+mod common;
+
+use std::io::Read;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::net::UnixListener;
+
+use common::{eventually, Fixture};
+use nook::{CreateOptions, Error, Status};
+use serde_json::json;
+
+#[test]
+fn state_transitions_and_pid_file() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let pid_file = f.dir.path().join("pid");
+    let opts = CreateOptions {
+        pid_file: Some(pid_file.clone()),
+        ..Default::default()
+    };
+    let c = f.create_with("life", &opts).unwrap();
+    let pid = c.pid();
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    let s = c.state();
+    assert_eq!((s.status, s.pid, s.id.as_str()), (Status::Created, pid, "life"));
+    assert_eq!(s.bundle, f.bundle().canonicalize().unwrap());
+    // The init is blocked on the exec FIFO: it still has not exec'd sleep.
+    let comm = std::fs::read_to_string(format!("/proc/{pid}/comm")).unwrap();
+    assert_ne!(comm.trim(), "sleep");
+    assert!(matches!(c.start(), Ok(())));
+    assert_eq!(c.status(), Status::Running);
+    assert!(eventually(|| std::fs::read_to_string(format!(
+        "/proc/{pid}/comm"
+    ))
+    .unwrap()
+    .trim()
+        == "sleep"));
+    let again = c.start().unwrap_err();
+    assert!(again.to_string().contains("already running"), "{again}");
+    let busy = c.delete(false).unwrap_err();
+    assert!(busy.to_string().contains("not stopped"), "{busy}");
+    let listed = f.ctx.list().unwrap();
+    assert_eq!(listed.len(), 1);
+    assert_eq!(listed[0].status, Status::Running);
+    c.kill(libc::SIGKILL, false).unwrap();
+    c.wait().unwrap();
+    assert_eq!(c.status(), Status::Stopped);
+    assert_eq!(c.state().pid, 0);
+    let dead = c.kill(libc::SIGTERM, false).unwrap_err();
+    assert_eq!(dead.to_string(), "container not running");
+    assert!(c.start().unwrap_err().to_string().contains("stopped"));
+    c.delete(false).unwrap();
+    let gone = f.ctx.load("life").unwrap_err();
+    assert!(gone.to_string().contains("does not exist"), "{gone}");
+    assert!(!f.ctx.root().join("life").exists());
+}
+
+#[test]
+fn duplicate_id_is_refused_and_created_container_can_be_deleted() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("dup").unwrap();
+    let err = f.create("dup").unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists { .. }), "{err}");
+    let pid = c.pid();
+    c.delete(false).unwrap();
+    assert!(eventually(|| std::fs::metadata(format!("/proc/{pid}")).is_err()));
+}
+
+#[test]
+fn exec_failure_is_reported_by_start_and_cleaned_up() {
+    let f = Fixture::new(&["no-such-program"]);
+    let c = f.create("noexec").unwrap();
+    let err = c.start().unwrap_err();
+    assert!(
+        err.to_string().contains("executable file not found in $PATH"),
+        "{err}"
+    );
+    assert_eq!(err.errno(), libc::ENOENT);
+    c.wait().unwrap();
+    c.delete(false).unwrap();
+}
+
+#[test]
+fn failed_setup_leaves_nothing_behind() {
+    let mut f = Fixture::new(&["true"]);
+    // A bind source that exists at validation but whose mount fails in the
+    // child: an unknown filesystem type.
+    f.mounts()
+        .push(json!({"destination": "/bad", "type": "nosuchfs", "source": "none"}));
+    let err = f.create("broken").unwrap_err();
+    let msg = err.to_string();
+    assert!(msg.contains("/bad") && msg.contains("mounts[6]"), "{msg}");
+    assert_eq!(err.errno(), libc::ENODEV);
+    assert!(!f.ctx.root().join("broken").exists());
+    assert!(f.host_mounts().is_empty());
+}
+
+#[test]
+fn terminal_master_goes_to_the_console_socket() {
+    let mut f = Fixture::new(&["sh", "-c", "tty; echo done"]);
+    f.config["process"]["terminal"] = json!(true);
+    f.config["process"]["consoleSize"] = json!({"height": 30, "width": 100});
+    let sock = f.dir.path().join("console.sock");
+    let listener = UnixListener::bind(&sock).unwrap();
+    let opts = CreateOptions {
+        console_socket: Some(sock),
+        ..Default::default()
+    };
+    let c = f.create_with("tty", &opts).unwrap();
+    let (conn, _) = listener.accept().unwrap();
+    let master = recv_fd(conn.as_raw_fd());
+    c.start().unwrap();
+    let mut out = String::new();
+    let mut file = std::fs::File::from(master);
+    let mut buf = [0u8; 256];
+    while !out.contains("done") {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(out.contains("/dev/pts/0"), "{out:?}");
+    assert_eq!(c.wait().unwrap(), 0);
+    c.delete(false).unwrap();
+}
+
+fn recv_fd(sock: i32) -> OwnedFd {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    let mut data = [0u8; 64];
+    let mut iov = [std::io::IoSliceMut::new(&mut data)];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
+    for c in msg.cmsgs().unwrap() {
+        if let ControlMessageOwned::ScmRights(fds) = c {
+            // SAFETY: the kernel just installed this fd for us.
+            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
+        }
+    }
+    panic!("no fd received");
+}
+
+#[test]
+fn preserved_fds_reach_the_container() {
+    let f = Fixture::new(&["sleep", "100"]);
+    // Preserve every fd up to one we just opened: the container must get it
+    // at the same number (fds above 3+N are closed, see oom_score_adj_and_preserved_stdio).
+    let probe = std::fs::File::open("/proc/self/status").unwrap();
+    let n = probe.as_raw_fd() as u32 - 2;
+    let opts = CreateOptions {
+        preserve_fds: n,
+        ..Default::default()
+    };
+    let c = f.create_with("fds", &opts).unwrap();
+    c.start().unwrap();
+    let link = |pid: i32| std::fs::read_link(format!("/proc/{pid}/fd/{}", probe.as_raw_fd()));
+    assert!(eventually(|| std::fs::read_to_string(format!(
+        "/proc/{}/comm",
+        c.pid()
+    ))
+    .unwrap()
+    .trim()
+        == "sleep"));
+    assert_eq!(
+        link(c.pid()).unwrap(),
+        std::path::Path::new(&format!("/proc/{}/status", std::process::id()))
+    );
+}

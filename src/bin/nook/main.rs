@@ -41,8 +41,9 @@ struct Cli {
     /// Use systemd for cgroups (not supported).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto.
-    #[arg(long, global = true, num_args = 0..=1, default_missing_value = "true")]
+    /// Rootless mode: true, false or auto (before the command, as in runc,
+    /// so it does not clash with `spec --rootless`).
+    #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
     /// Print the version.
     #[arg(short = 'v', long)]

@@ -1,0 +1,18 @@
+#!/usr/bin/env bash
+# Installs what nook's test suite needs on Debian, as root: only what is
+# missing, so it is cheap to call before every run.
+set -euo pipefail
+pkgs=()
+dpkg -s busybox-static >/dev/null 2>&1 || pkgs+=(busybox-static)
+command -v qemu-system-x86_64 >/dev/null || pkgs+=(qemu-system-x86)
+command -v go >/dev/null || pkgs+=(golang-go)
+command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+if [ ${#pkgs[@]} -gt 0 ]; then
+	echo "installing: ${pkgs[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	apt-get update -qq
+	apt-get install -y -qq "${pkgs[@]}" >/dev/null
+fi
+if command -v rustup >/dev/null; then
+	rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+fi

@@ -87,7 +87,9 @@ def main():
     print("//! so a lookup is a binary search. Sources: the kernel UAPI headers")
     print(f"//! ({HEADERS}/unistd_*.h) merged with the libc crate's SYS_* constants.")
     print()
-    for const, desc, table in arches:
+    for i, (const, desc, table) in enumerate(arches):
+        if i:
+            print()
         if len(table) < 300:
             sys.exit(f"{const}: only {len(table)} syscalls found; wrong source?")
         print(f"/// {desc}: {len(table)} syscalls.")
@@ -95,7 +97,6 @@ def main():
         for name in sorted(table):
             print(f'    ("{name}", {table[name]:#x}),' if table[name] >= X32_BIT else f'    ("{name}", {table[name]}),')
         print("];")
-        print()
 
 
 main()

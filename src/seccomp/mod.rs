@@ -23,9 +23,11 @@
 //!   (libseccomp's default bad-arch action is `SCMP_ACT_KILL`, which kills only
 //!   the calling thread; a process that switches ABI to dodge the filter should
 //!   not live on in a half-killed state);
-//! * a syscall name unknown on one ABI is skipped there (as libseccomp does); a
-//!   name unknown on every listed ABI is a configuration error, unless the
-//!   profile lists an arch nook has no table for (then it cannot tell);
+//! * a syscall name unknown on an ABI is skipped there, as libseccomp does; a
+//!   name that is no syscall on any Linux architecture (a typo) is a
+//!   configuration error. A name unknown on every *listed* ABI but real on
+//!   another architecture is skipped, not refused: podman's default profile
+//!   allows powerpc's `swapcontext` on every arch, and must load;
 //! * rules of one syscall apply in profile order, first match wins.
 #![forbid(unsafe_code)]
 
@@ -202,7 +204,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
         ));
     }
 
-    let (abis, all_known) = architectures(profile.architectures().as_deref().unwrap_or_default())?;
+    let abis = architectures(profile.architectures().as_deref().unwrap_or_default())?;
     let mut per_abi: BTreeMap<Abi, AbiRules> = abis.iter().map(|&a| (a, AbiRules::default())).collect();
     let mut notify = false;
 
@@ -265,14 +267,10 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
                         .push(rule);
                 }
             }
-            if !known && all_known {
-                let listed: Vec<&str> = abis.iter().map(|a| a.name()).collect();
+            if !known && syscalls::ALL_NAMES.binary_search(&name.as_str()).is_err() {
                 return Err(Error::config(
                     format!("{field}.names[{j}]"),
-                    format!(
-                        "unknown syscall {name:?} on every listed architecture ({})",
-                        listed.join(", ")
-                    ),
+                    format!("unknown syscall {name:?}: not a system call on any Linux architecture"),
                 ));
             }
         }
@@ -309,27 +307,23 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
     })
 }
 
-/// The ABIs to generate code for, and whether nook has a table for every
-/// listed arch (if not, an unknown name may be valid there).
+/// The ABIs to generate code for.
 ///
 /// The native ABI is always included. Arches nook has no table for are
 /// skipped: the kernel only reports the arches it can run, which on the hosts
 /// nook builds for (x86_64, aarch64 and their 32-bit relatives) all have
 /// tables, so those rules could never apply.
-fn architectures(listed: &[Arch]) -> Result<(Vec<Abi>, bool)> {
+fn architectures(listed: &[Arch]) -> Result<Vec<Abi>> {
     let native = Abi::NATIVE.ok_or_else(|| Error::Unsupported {
         what: format!("seccomp on {}", std::env::consts::ARCH),
     })?;
     let mut abis = vec![native];
-    let mut all_known = true;
-    for &arch in listed {
-        match Abi::from_oci(arch) {
-            Some(abi) if !abis.contains(&abi) => abis.push(abi),
-            Some(_) => {}
-            None => all_known = false,
+    for abi in listed.iter().filter_map(|&arch| Abi::from_oci(arch)) {
+        if !abis.contains(&abi) {
+            abis.push(abi);
         }
     }
-    Ok((abis, all_known))
+    Ok(abis)
 }
 
 /// One filter entry per audit arch value; x86_64 and x32 share one.

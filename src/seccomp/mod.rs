@@ -28,7 +28,9 @@
 //!   configuration error. A name unknown on every *listed* ABI but real on
 //!   another architecture is skipped, not refused: podman's default profile
 //!   allows powerpc's `swapcontext` on every arch, and must load;
-//! * rules of one syscall apply in profile order, first match wins.
+//! * rules of one syscall apply in profile order, first match wins;
+//! * comparisons of one rule are AND-ed, unless one argument is compared
+//!   twice: then, as in runc, each comparison is a rule of its own (OR).
 #![forbid(unsafe_code)]
 
 mod bpf;
@@ -251,21 +253,25 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
             })?;
             cmps.push((index, a.op(), a.value(), a.value_two().unwrap_or(0)));
         }
+        // Comparisons on distinct arguments are AND-ed. When one argument
+        // is compared more than once, runc turns every comparison of the
+        // rule into a rule of its own (OR), since libseccomp cannot compare
+        // an argument twice in a rule; profiles rely on it, e.g. one
+        // personality rule listing allowed values (runc issue #1847).
+        let repeated = (0..cmps.len()).any(|k| cmps[..k].iter().any(|c| c.0 == cmps[k].0));
+        let alternatives: Vec<&[Cmp]> = if repeated {
+            cmps.chunks(1).collect()
+        } else {
+            vec![&cmps[..]]
+        };
 
         for (j, name) in sc.names().iter().enumerate() {
             let mut known = false;
             for &abi in &abis {
                 let Some(nr) = abi.syscall(name) else { continue };
                 known = true;
-                if let Some(rule) = lower(&cmps, act, abi.wide()) {
-                    per_abi
-                        .entry(abi)
-                        .or_default()
-                        .syscalls
-                        .entry(nr)
-                        .or_default()
-                        .push(rule);
-                }
+                let rules = per_abi.entry(abi).or_default().syscalls.entry(nr).or_default();
+                rules.extend(alternatives.iter().filter_map(|alt| lower(alt, act, abi.wide())));
             }
             if !known && syscalls::ALL_NAMES.binary_search(&name.as_str()).is_err() {
                 return Err(Error::config(
@@ -359,12 +365,15 @@ fn simplify(rules: &mut Vec<Rule>, default_action: u32) -> bool {
     !rules.is_empty()
 }
 
+/// One validated OCI argument comparison: (index, op, value, valueTwo).
+type Cmp = (u8, LinuxSeccompOperator, u64, u64);
+
 /// Lowers one OCI rule for an ABI: None when the rule can never match there.
 ///
 /// For 32-bit ABIs (`wide == false`) the syscall sees a value x in
 /// 0..=u32::MAX, so a comparison with a constant above that range is decided
 /// at compile time: `x == 2^32` never holds, `x != 2^32` always does, etc.
-fn lower(cmps: &[(u8, LinuxSeccompOperator, u64, u64)], action: u32, wide: bool) -> Option<Rule> {
+fn lower(cmps: &[Cmp], action: u32, wide: bool) -> Option<Rule> {
     let mut checks = Vec::with_capacity(cmps.len());
     let max = if wide { u64::MAX } else { u64::from(u32::MAX) };
     for &(arg, op, value, value_two) in cmps {

@@ -218,6 +218,25 @@ fn args_are_anded_and_rules_ored_first_match_wins() {
     assert_eq!(socket(2, 9), ALLOW, "no rule matches: default");
 }
 
+/// runc's reading of a rule comparing one argument twice: each comparison
+/// is a rule of its own, so this allows personality 0, 8 and 0xffffffff.
+#[test]
+fn repeated_argument_index_means_or_as_in_runc() {
+    let p = compile_json(serde_json::json!({
+        "defaultAction": "SCMP_ACT_ERRNO",
+        "syscalls": [{"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+            "args": [{"index": 0, "value": 0, "op": "SCMP_CMP_EQ"},
+                     {"index": 0, "value": 8, "op": "SCMP_CMP_EQ"},
+                     {"index": 0, "value": 4294967295u64, "op": "SCMP_CMP_EQ"}]}]
+    }))
+    .unwrap();
+    let pers = |x: u64| x86_64(&p, "personality", [x, 0, 0, 0, 0, 0]);
+    assert_eq!(pers(0), ALLOW);
+    assert_eq!(pers(8), ALLOW);
+    assert_eq!(pers(0xffff_ffff), ALLOW);
+    assert_eq!(pers(9), errno(1));
+}
+
 #[test]
 fn architectures_x86_64_x86_x32() {
     let p = compile_json(serde_json::json!({

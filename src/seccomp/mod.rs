@@ -102,7 +102,8 @@ impl Program {
     }
 }
 
-/// An ABI nook has a syscall table for.
+/// An ABI nook has a syscall table for. The order is that of the columns
+/// of the generated table (tools/gen_seccomp_syscalls.py).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 enum Abi {
     X86_64,
@@ -172,19 +173,18 @@ impl Abi {
         matches!(self, Abi::X86_64 | Abi::X32 | Abi::Aarch64)
     }
 
-    fn syscall(self, name: &str) -> Option<u32> {
-        let table = match self {
-            Abi::X86_64 => syscalls::X86_64,
-            Abi::X86 => syscalls::X86,
-            Abi::X32 => syscalls::X32,
-            Abi::Aarch64 => syscalls::AARCH64,
-            Abi::Arm => syscalls::ARM,
-        };
-        table
-            .binary_search_by(|(n, _)| (*n).cmp(name))
-            .ok()
-            .map(|i| table[i].1)
+    /// This ABI's column in [`syscalls::SYSCALLS`].
+    fn column(self) -> usize {
+        self as usize
     }
+}
+
+/// The numbers of syscall `name` on each ABI (indexed by [`Abi::column`]),
+/// or None when `name` is no syscall on any Linux architecture.
+fn syscall_numbers(name: &str) -> Option<&'static [Option<u32>; Abi::ALL.len()]> {
+    let table = syscalls::SYSCALLS;
+    let i = table.binary_search_by(|(n, _)| (*n).cmp(name)).ok()?;
+    Some(&table[i].1)
 }
 
 /// Compiles and validates an OCI seccomp profile.
@@ -266,18 +266,16 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
         };
 
         for (j, name) in sc.names().iter().enumerate() {
-            let mut known = false;
-            for &abi in &abis {
-                let Some(nr) = abi.syscall(name) else { continue };
-                known = true;
-                let rules = per_abi.entry(abi).or_default().syscalls.entry(nr).or_default();
-                rules.extend(alternatives.iter().filter_map(|alt| lower(alt, act, abi.wide())));
-            }
-            if !known && syscalls::ALL_NAMES.binary_search(&name.as_str()).is_err() {
-                return Err(Error::config(
+            let numbers = syscall_numbers(name).ok_or_else(|| {
+                Error::config(
                     format!("{field}.names[{j}]"),
                     format!("unknown syscall {name:?}: not a system call on any Linux architecture"),
-                ));
+                )
+            })?;
+            for &abi in &abis {
+                let Some(nr) = numbers[abi.column()] else { continue };
+                let rules = per_abi.entry(abi).or_default().syscalls.entry(nr).or_default();
+                rules.extend(alternatives.iter().filter_map(|alt| lower(alt, act, abi.wide())));
             }
         }
     }

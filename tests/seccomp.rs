@@ -319,3 +319,28 @@ fn notify_listener_reaches_the_agent_which_answers() {
     assert_eq!(msg["metadata"], "hello agent");
     assert_eq!(msg["state"]["id"], "ctr");
 }
+
+/// The kernel accepts every flag combination compile produces (TSYNC is
+/// paired with TSYNC_ESRCH when there is a listener).
+#[test]
+fn filter_flags_are_accepted_by_the_kernel() {
+    let all = [
+        "SECCOMP_FILTER_FLAG_TSYNC",
+        "SECCOMP_FILTER_FLAG_LOG",
+        "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+    ];
+    let prog = program(json!({"defaultAction": "SCMP_ACT_ALLOW", "flags": all,
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_ERRNO"}]}));
+    let out = run(prog, &["sh", "-c", "echo ok"]);
+    assert_eq!(text(&out.stdout), "ok\n", "{out:?}");
+
+    // With a listener nobody serves: mkdir is never called, so the child
+    // runs to the end; closing our copy of the listener costs nothing.
+    let prog = program(
+        json!({"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": "/nonexistent",
+        "flags": ["SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "syscalls": [{"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]}),
+    );
+    let out = run(prog, &["sh", "-c", "echo ok"]);
+    assert_eq!(text(&out.stdout), "ok\n", "{out:?}");
+}

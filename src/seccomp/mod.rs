@@ -13,7 +13,7 @@
 //! 0.5 allows one match action per filter and one arch and has no NOTIFY;
 //! libseccomp is a C dependency. An OCI profile needs per-rule actions, three
 //! ABIs on x86_64 hosts and user notification, and the translation is small
-//! (see [`bpf`] for the shape of the program).
+//! (bpf.rs describes the shape of the program).
 //!
 //! Semantics, where the runtime spec leaves room (each one documented at the
 //! place it is implemented):
@@ -189,8 +189,9 @@ fn syscall_numbers(name: &str) -> Option<&'static [Option<u32>; Abi::ALL.len()]>
 
 /// Compiles and validates an OCI seccomp profile.
 ///
-/// Pure: touches nothing on the host. Every error is an
-/// [`Error::Config`] naming the offending field.
+/// Pure: touches nothing on the host. A bad profile gives an
+/// [`Error::Config`] naming the offending field; a host architecture nook
+/// has no syscall table for gives [`Error::Unsupported`].
 pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
     let default_action = action(
         profile.default_action(),

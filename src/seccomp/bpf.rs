@@ -94,6 +94,9 @@ pub(super) struct Rule {
 #[derive(Debug, Clone, Default)]
 pub(super) struct AbiRules {
     pub syscalls: BTreeMap<u32, Vec<Rule>>,
+    /// The largest syscall number the profile names on this ABI, whatever
+    /// the rule; numbers above it get [`Filter::newer_action`].
+    pub max_named: Option<u32>,
 }
 
 /// The rules for one audit arch value.
@@ -116,6 +119,8 @@ pub(super) struct Filter {
     /// `(AUDIT_ARCH_*, rules)`, one entry per distinct audit arch.
     pub arches: Vec<(u32, ArchRules)>,
     pub default_action: u32,
+    /// For syscalls newer than any the profile names (see `compile`).
+    pub newer_action: u32,
     pub bad_arch_action: u32,
 }
 
@@ -124,6 +129,7 @@ pub(super) fn generate(filter: &Filter) -> Vec<sock_filter> {
     let mut g = Gen {
         asm: Asm::default(),
         default: filter.default_action,
+        newer: filter.newer_action,
         bodies: HashMap::new(),
         pending: Vec::new(),
     };
@@ -188,6 +194,7 @@ pub(super) fn generate(filter: &Filter) -> Vec<sock_filter> {
 struct Gen {
     asm: Asm,
     default: u32,
+    newer: u32,
     /// Body label for each distinct rule list, so that the ~300 syscalls a
     /// typical profile simply allows all share one `return ALLOW`.
     bodies: HashMap<Vec<Rule>, Label>,
@@ -224,8 +231,16 @@ impl Gen {
             push(&mut runs, nr, leaf);
             next = nr.checked_add(1);
         }
-        if let Some(n) = next {
-            push(&mut runs, n, Leaf::Ret(self.default));
+        let newer_from = rules.max_named.and_then(|m| m.checked_add(1));
+        match (next, newer_from) {
+            (Some(n), Some(from)) => {
+                if n < from {
+                    push(&mut runs, n, Leaf::Ret(self.default));
+                }
+                push(&mut runs, from, Leaf::Ret(self.newer));
+            }
+            (Some(n), None) => push(&mut runs, n, Leaf::Ret(self.default)),
+            (None, _) => {}
         }
         search(&mut self.asm, &runs);
     }

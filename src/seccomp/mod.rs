@@ -30,7 +30,10 @@
 //!   allows powerpc's `swapcontext` on every arch, and must load;
 //! * rules of one syscall apply in profile order, first match wins;
 //! * comparisons of one rule are AND-ed, unless one argument is compared
-//!   twice: then, as in runc, each comparison is a rule of its own (OR).
+//!   twice: then, as in runc, each comparison is a rule of its own (OR);
+//! * when the default action refuses calls, syscalls numbered above every
+//!   syscall the profile names get ENOSYS, as in runc, so that libc falls
+//!   back to older calls on kernels newer than the profile.
 #![forbid(unsafe_code)]
 
 mod bpf;
@@ -275,7 +278,9 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
             })?;
             for &abi in &abis {
                 let Some(nr) = numbers[abi.column()] else { continue };
-                let rules = per_abi.entry(abi).or_default().syscalls.entry(nr).or_default();
+                let abi_rules = per_abi.entry(abi).or_default();
+                abi_rules.max_named = abi_rules.max_named.max(Some(nr));
+                let rules = abi_rules.syscalls.entry(nr).or_default();
                 rules.extend(alternatives.iter().filter_map(|alt| lower(alt, act, abi.wide())));
             }
         }
@@ -294,6 +299,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
     let filter = Filter {
         arches: group_by_audit_arch(per_abi),
         default_action,
+        newer_action: newer_action(profile.default_action(), default_action),
         bad_arch_action: libc::SECCOMP_RET_KILL_PROCESS,
     };
     let program = bpf::generate(&filter);
@@ -329,6 +335,20 @@ fn architectures(listed: &[Arch]) -> Result<Vec<Abi>> {
         }
     }
     Ok(abis)
+}
+
+/// The action for syscalls with a number above every number the profile
+/// names on their ABI: ENOSYS when the default refuses calls, as runc does
+/// (libcontainer/seccomp/patchbpf). A profile older than the kernel and
+/// libc then makes new syscalls look unimplemented, and libc falls back to
+/// the old call it replaces (e.g. fchmodat2 -> fchmodat), where EPERM would
+/// be a hard failure. Unlike runc, this applies to the native arch also
+/// when the profile lists no architectures.
+fn newer_action(default: LinuxSeccompAction, default_action: u32) -> u32 {
+    match default {
+        LinuxSeccompAction::ScmpActAllow | LinuxSeccompAction::ScmpActLog => default_action,
+        _ => libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32,
+    }
 }
 
 /// One filter entry per audit arch value; x86_64 and x32 share one.

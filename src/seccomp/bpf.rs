@@ -11,8 +11,9 @@
 //! arch_1:
 //!   A = nr                            ; seccomp_data.nr
 //!   [if A >= X32_BIT goto x32 tree]   ; x86_64 and x32 share AUDIT_ARCH_X86_64
-//!   binary search over the syscall numbers that have rules, each leaf
-//!   jumping to that syscall's rule body, or returning default_action
+//!   binary search over runs of numbers with the same outcome; a leaf
+//!   returns an action (the default, ENOSYS above the profile's newest
+//!   syscall, or an unconditional rule's) or jumps to a rule body
 //! body:                               ; shared by every syscall with equal rules
 //!   rule 1: argument checks (AND) -> return action_1, else fall to rule 2
 //!   rule 2: ...
@@ -20,9 +21,10 @@
 //! ```
 //!
 //! Rules of one syscall are tried in profile order and the first rule whose
-//! argument checks all pass decides (libseccomp orders by its own priority
-//! instead; for the profiles engines ship, where one syscall's rules are
-//! either disjoint or ordered "specific before general", both agree).
+//! argument checks all pass decides. (libseccomp, behind runc and crun,
+//! orders rules by its own internal priority; for the profiles engines ship,
+//! whose rules for one syscall are disjoint or ordered "specific before
+//! general", the outcome is the same.)
 //!
 //! Classic BPF can only jump forward, and conditional jumps only 255
 //! instructions far. The generator therefore works with symbolic labels and
@@ -195,8 +197,8 @@ struct Gen {
     asm: Asm,
     default: u32,
     newer: u32,
-    /// Body label for each distinct rule list, so that the ~300 syscalls a
-    /// typical profile simply allows all share one `return ALLOW`.
+    /// Body label for each distinct conditional rule list, so that equal
+    /// lists (the same rules on x86_64, x86 and x32) share one body.
     bodies: HashMap<Vec<Rule>, Label>,
     /// Bodies referenced but not yet emitted, in first-use order.
     pending: Vec<(Label, Vec<Rule>)>,

@@ -57,3 +57,40 @@ pub fn send_listener(
         )
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn some_fd() -> OwnedFd {
+        std::fs::File::open("/dev/null").unwrap().into()
+    }
+
+    #[test]
+    fn unreachable_agent_is_an_error_naming_the_socket() {
+        let err = send_listener(
+            some_fd(),
+            Path::new("/nonexistent/agent.sock"),
+            r#"{"ociVersion":"1.2.0","pid":1}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(matches!(err, Error::Io { .. }), "{err:?}");
+        assert!(err.to_string().contains("/nonexistent/agent.sock"), "{err}");
+    }
+
+    #[test]
+    fn state_without_pid_is_refused_before_connecting() {
+        let err = send_listener(
+            some_fd(),
+            Path::new("/nonexistent"),
+            r#"{"ociVersion":"1.2.0"}"#,
+            None,
+        )
+        .unwrap_err();
+        assert!(
+            matches!(&err, Error::Config { field, .. } if field == "state.pid"),
+            "{err:?}"
+        );
+    }
+}

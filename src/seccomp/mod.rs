@@ -45,7 +45,7 @@ use std::os::fd::OwnedFd;
 
 use libc::c_ulong;
 use oci_spec::runtime::{
-    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompFilterFlag, LinuxSeccompOperator,
+    Arch, LinuxSeccomp, LinuxSeccompAction, LinuxSeccompArg, LinuxSeccompFilterFlag, LinuxSeccompOperator,
 };
 
 use crate::error::{Error, Result};
@@ -246,28 +246,7 @@ pub fn compile(profile: &LinuxSeccomp) -> Result<Program> {
                 ));
             }
         }
-        let args = sc.args().as_deref().unwrap_or_default();
-        let mut cmps = Vec::with_capacity(args.len());
-        for (k, a) in args.iter().enumerate() {
-            let index = u8::try_from(a.index()).ok().filter(|&x| x <= 5).ok_or_else(|| {
-                Error::config(
-                    format!("{field}.args[{k}].index"),
-                    format!("{} is out of range: syscalls have arguments 0 to 5", a.index()),
-                )
-            })?;
-            cmps.push((index, a.op(), a.value(), a.value_two().unwrap_or(0)));
-        }
-        // Comparisons on distinct arguments are AND-ed. When one argument
-        // is compared more than once, runc turns every comparison of the
-        // rule into a rule of its own (OR), since libseccomp cannot compare
-        // an argument twice in a rule; profiles rely on it, e.g. one
-        // personality rule listing allowed values (runc issue #1847).
-        let repeated = (0..cmps.len()).any(|k| cmps[..k].iter().any(|c| c.0 == cmps[k].0));
-        let alternatives: Vec<&[Cmp]> = if repeated {
-            cmps.chunks(1).collect()
-        } else {
-            vec![&cmps[..]]
-        };
+        let alternatives = alternatives(&field, sc.args().as_deref().unwrap_or_default())?;
 
         for (j, name) in sc.names().iter().enumerate() {
             let numbers = syscall_numbers(name).ok_or_else(|| {
@@ -386,6 +365,33 @@ fn simplify(rules: &mut Vec<Rule>, default_action: u32) -> bool {
 
 /// One validated OCI argument comparison: (index, op, value, valueTwo).
 type Cmp = (u8, LinuxSeccompOperator, u64, u64);
+
+/// Validates a rule's `args` and returns the comparisons as alternatives:
+/// the rule matches when every comparison of one alternative holds.
+///
+/// Comparisons on distinct arguments are AND-ed (one alternative). When
+/// one argument is compared more than once, runc turns every comparison of
+/// the rule into a rule of its own (OR), since libseccomp cannot compare an
+/// argument twice in a rule; profiles rely on it, e.g. one personality rule
+/// listing the allowed values (runc issue #1847).
+fn alternatives(field: &str, args: &[LinuxSeccompArg]) -> Result<Vec<Vec<Cmp>>> {
+    let mut cmps = Vec::with_capacity(args.len());
+    for (k, a) in args.iter().enumerate() {
+        let index = u8::try_from(a.index()).ok().filter(|&x| x <= 5).ok_or_else(|| {
+            Error::config(
+                format!("{field}.args[{k}].index"),
+                format!("{} is out of range: syscalls have arguments 0 to 5", a.index()),
+            )
+        })?;
+        cmps.push((index, a.op(), a.value(), a.value_two().unwrap_or(0)));
+    }
+    let repeated = (0..cmps.len()).any(|k| cmps[..k].iter().any(|c| c.0 == cmps[k].0));
+    Ok(if repeated {
+        cmps.into_iter().map(|c| vec![c]).collect()
+    } else {
+        vec![cmps]
+    })
+}
 
 /// Lowers one OCI rule for an ABI: None when the rule can never match there.
 ///

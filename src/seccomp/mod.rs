@@ -9,6 +9,16 @@
 //!   hand to the parent (over its sync socket, e.g. with `sys::send_fd`);
 //! * the parent then passes it to the seccomp agent with [`send_listener`].
 //!
+//! Where the init installs it (runc's order, for runc's reasons): with
+//! `process.noNewPrivileges`, set no_new_privs and install as the very last
+//! step before execve, after capabilities and ids are final, so the filter
+//! need not allow the runtime's own setup calls. Without it, installing
+//! needs CAP_SYS_ADMIN, so install *before* dropping capabilities and
+//! changing uid; the profile must then allow what the init still does
+//! (capset, setresuid, setgroups, prctl, close_range, execve), as under
+//! runc. Either way the listener (if any) goes out over the sync socket
+//! after install, which is why NOTIFY on `sendmsg`/`write` is refused.
+//!
 //! Why our own compiler rather than seccompiler or libseccomp: seccompiler
 //! 0.5 allows one match action per filter and one arch and has no NOTIFY;
 //! libseccomp is a C dependency. An OCI profile needs per-rule actions, three

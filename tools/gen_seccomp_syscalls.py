@@ -13,7 +13,10 @@ so they are read from authoritative sources on the build machine:
   installed headers (e.g. fchmodat2, mseal) and aarch64/arm, whose headers are
   not installed on an x86 host.
 
-The two sources are merged; a name with two different numbers aborts the
+* syscalls newer than both (Linux 6.2 to 6.17): tools/syscalls-newer.tbl, a
+  short transcription of the kernel's syscall tables, kept in the repo.
+
+The sources are merged; a name with two different numbers aborts the
 generator, so a disagreement can never be written silently.
 
 The table also lists, without numbers, every syscall name of every Linux
@@ -72,6 +75,18 @@ def from_libc(path):
     return table
 
 
+def from_newer(abi):
+    """tools/syscalls-newer.tbl lines: number name abi..."""
+    table = {}
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "syscalls-newer.tbl")
+    with open(path) as f:
+        for line in f:
+            fields = line.split("#", 1)[0].split()
+            if fields and abi in fields[2:]:
+                table[fields[1]] = int(fields[0]) + (X32_BIT if abi == "x32" else 0)
+    return table
+
+
 def merge(arch, *tables):
     out = {}
     for t in tables:
@@ -86,13 +101,14 @@ def main():
     lib = os.path.join(libc_dir(), "src/unix/linux_like/linux/gnu")
     arches = [
         ("x86_64", merge("x86_64", from_header(f"{HEADERS}/unistd_64.h"),
-                                   from_libc(f"{lib}/b64/x86_64/not_x32.rs"))),
+                         from_libc(f"{lib}/b64/x86_64/not_x32.rs"), from_newer("x86_64"))),
         ("x86 (i386)", merge("x86", from_header(f"{HEADERS}/unistd_32.h"),
-                                    from_libc(f"{lib}/b32/x86/mod.rs"))),
+                             from_libc(f"{lib}/b32/x86/mod.rs"), from_newer("x86"))),
         ("x32 (numbers include __X32_SYSCALL_BIT)",
-         merge("x32", from_header(f"{HEADERS}/unistd_x32.h"), from_libc(f"{lib}/b64/x86_64/x32.rs"))),
-        ("aarch64", from_libc(f"{lib}/b64/aarch64/mod.rs")),
-        ("arm (EABI)", from_libc(f"{lib}/b32/arm/mod.rs")),
+         merge("x32", from_header(f"{HEADERS}/unistd_x32.h"), from_libc(f"{lib}/b64/x86_64/x32.rs"),
+               from_newer("x32"))),
+        ("aarch64", merge("aarch64", from_libc(f"{lib}/b64/aarch64/mod.rs"), from_newer("aarch64"))),
+        ("arm (EABI)", merge("arm", from_libc(f"{lib}/b32/arm/mod.rs"), from_newer("arm"))),
     ]
     all_names = set()
     for path in glob.glob(os.path.join(os.path.dirname(lib), "**", "*.rs"), recursive=True):
@@ -114,8 +130,8 @@ def main():
     print("//! Syscall name -> number, per architecture, in one table sorted by name,")
     print("//! so a lookup is one binary search. Sources: the kernel UAPI headers")
     print(f"//! ({HEADERS}/unistd_*.h), the libc crate's SYS_* constants,")
-    print(f"//! and {GLIBC_NAMES}")
-    print("//! for names of other architectures.")
+    print("//! tools/syscalls-newer.tbl for calls newer than both, and")
+    print(f"//! {GLIBC_NAMES} for names of other architectures.")
     print()
     print("/// Columns, in this order:")
     for desc, table in arches:

@@ -2,15 +2,15 @@
 //! Syscall name -> number, per architecture, in one table sorted by name,
 //! so a lookup is one binary search. Sources: the kernel UAPI headers
 //! (/usr/include/x86_64-linux-gnu/asm/unistd_*.h), the libc crate's SYS_* constants,
-//! and /usr/include/x86_64-linux-gnu/bits/syscall.h
-//! for names of other architectures.
+//! tools/syscalls-newer.tbl for calls newer than both, and
+//! /usr/include/x86_64-linux-gnu/bits/syscall.h for names of other architectures.
 
 /// Columns, in this order:
-/// * x86_64: 364 syscalls.
-/// * x86 (i386): 442 syscalls.
-/// * x32 (numbers include __X32_SYSCALL_BIT): 352 syscalls.
-/// * aarch64: 302 syscalls.
-/// * arm (EABI): 383 syscalls.
+/// * x86_64: 381 syscalls.
+/// * x86 (i386): 458 syscalls.
+/// * x32 (numbers include __X32_SYSCALL_BIT): 369 syscalls.
+/// * aarch64: 320 syscalls.
+/// * arm (EABI): 400 syscalls.
 ///
 /// A name with no number anywhere is a syscall of another architecture.
 #[rustfmt::skip]
@@ -51,7 +51,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("brk", [Some(12), Some(45), Some(0x4000000c), Some(214), Some(45)]),
     ("cachectl", [None, None, None, None, None]),
     ("cacheflush", [None, None, None, None, None]),
-    ("cachestat", [None, None, None, None, None]),
+    ("cachestat", [Some(451), Some(451), Some(0x400001c3), Some(451), Some(451)]),
     ("capget", [Some(125), Some(184), Some(0x4000007d), Some(90), Some(184)]),
     ("capset", [Some(126), Some(185), Some(0x4000007e), Some(91), Some(185)]),
     ("chdir", [Some(80), Some(12), Some(0x40000050), Some(49), Some(12)]),
@@ -116,7 +116,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("fchdir", [Some(81), Some(133), Some(0x40000051), Some(50), Some(133)]),
     ("fchmod", [Some(91), Some(94), Some(0x4000005b), Some(52), Some(94)]),
     ("fchmodat", [Some(268), Some(306), Some(0x4000010c), Some(53), Some(333)]),
-    ("fchmodat2", [Some(452), Some(452), Some(0x400001c4), None, None]),
+    ("fchmodat2", [Some(452), Some(452), Some(0x400001c4), Some(452), Some(452)]),
     ("fchown", [Some(93), Some(95), Some(0x4000005d), Some(55), Some(95)]),
     ("fchown16", [None, None, None, None, None]),
     ("fchown32", [None, Some(207), None, None, Some(207)]),
@@ -126,7 +126,9 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("fdatasync", [Some(75), Some(148), Some(0x4000004b), Some(83), Some(148)]),
     ("fgetxattr", [Some(193), Some(231), Some(0x400000c1), Some(10), Some(231)]),
     ("file_get_attr", [None, None, None, None, None]),
+    ("file_getattr", [Some(468), Some(468), Some(0x400001d4), Some(468), Some(468)]),
     ("file_set_attr", [None, None, None, None, None]),
+    ("file_setattr", [Some(469), Some(469), Some(0x400001d5), Some(469), Some(469)]),
     ("finit_module", [Some(313), Some(350), Some(0x40000139), Some(273), Some(379)]),
     ("flistxattr", [Some(196), Some(234), Some(0x400000c4), Some(13), Some(234)]),
     ("flock", [Some(73), Some(143), Some(0x40000049), Some(32), Some(143)]),
@@ -149,12 +151,12 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("ftruncate", [Some(77), Some(93), Some(0x4000004d), Some(46), Some(93)]),
     ("ftruncate64", [None, Some(194), None, None, Some(194)]),
     ("futex", [Some(202), Some(240), Some(0x400000ca), Some(98), Some(240)]),
-    ("futex_requeue", [None, None, None, None, None]),
+    ("futex_requeue", [Some(456), Some(456), Some(0x400001c8), Some(456), Some(456)]),
     ("futex_time32", [None, None, None, None, None]),
     ("futex_time64", [None, Some(422), None, None, None]),
-    ("futex_wait", [None, None, None, None, None]),
+    ("futex_wait", [Some(455), Some(455), Some(0x400001c7), Some(455), Some(455)]),
     ("futex_waitv", [Some(449), Some(449), Some(0x400001c1), Some(449), Some(449)]),
-    ("futex_wake", [None, None, None, None, None]),
+    ("futex_wake", [Some(454), Some(454), Some(0x400001c6), Some(454), Some(454)]),
     ("futimesat", [Some(261), Some(299), Some(0x40000105), None, Some(326)]),
     ("futimesat_time32", [None, None, None, None, None]),
     ("get_kernel_syms", [Some(177), Some(130), None, None, None]),
@@ -209,7 +211,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("getuid32", [None, Some(199), None, None, Some(199)]),
     ("getunwind", [None, None, None, None, None]),
     ("getxattr", [Some(191), Some(229), Some(0x400000bf), Some(8), Some(229)]),
-    ("getxattrat", [None, None, None, None, None]),
+    ("getxattrat", [Some(464), Some(464), Some(0x400001d0), Some(464), Some(464)]),
     ("getxgid", [None, None, None, None, None]),
     ("getxpid", [None, None, None, None, None]),
     ("getxuid", [None, None, None, None, None]),
@@ -253,9 +255,9 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("link", [Some(86), Some(9), Some(0x40000056), None, Some(9)]),
     ("linkat", [Some(265), Some(303), Some(0x40000109), Some(37), Some(330)]),
     ("listen", [Some(50), Some(363), Some(0x40000032), Some(201), Some(284)]),
-    ("listmount", [None, None, None, None, None]),
+    ("listmount", [Some(458), Some(458), Some(0x400001ca), Some(458), Some(458)]),
     ("listxattr", [Some(194), Some(232), Some(0x400000c2), Some(11), Some(232)]),
-    ("listxattrat", [None, None, None, None, None]),
+    ("listxattrat", [Some(465), Some(465), Some(0x400001d1), Some(465), Some(465)]),
     ("llistxattr", [Some(195), Some(233), Some(0x400000c3), Some(12), Some(233)]),
     ("llseek", [None, None, None, None, None]),
     ("lock", [None, Some(53), None, None, None]),
@@ -263,13 +265,13 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("lremovexattr", [Some(198), Some(236), Some(0x400000c6), Some(15), Some(236)]),
     ("lseek", [Some(8), Some(19), Some(0x40000008), Some(62), Some(19)]),
     ("lsetxattr", [Some(189), Some(227), Some(0x400000bd), Some(6), Some(227)]),
-    ("lsm_get_self_attr", [None, None, None, None, None]),
-    ("lsm_list_modules", [None, None, None, None, None]),
-    ("lsm_set_self_attr", [None, None, None, None, None]),
+    ("lsm_get_self_attr", [Some(459), Some(459), Some(0x400001cb), Some(459), Some(459)]),
+    ("lsm_list_modules", [Some(461), Some(461), Some(0x400001cd), Some(461), Some(461)]),
+    ("lsm_set_self_attr", [Some(460), Some(460), Some(0x400001cc), Some(460), Some(460)]),
     ("lstat", [Some(6), Some(107), Some(0x40000006), None, Some(107)]),
     ("lstat64", [None, Some(196), None, None, Some(196)]),
     ("madvise", [Some(28), Some(219), Some(0x4000001c), Some(233), Some(220)]),
-    ("map_shadow_stack", [None, None, None, None, None]),
+    ("map_shadow_stack", [Some(453), None, None, Some(453), None]),
     ("mbind", [Some(237), Some(274), Some(0x400000ed), Some(235), Some(319)]),
     ("membarrier", [Some(324), Some(375), Some(0x40000144), Some(283), Some(389)]),
     ("memfd_create", [Some(319), Some(356), Some(0x4000013f), Some(279), Some(385)]),
@@ -304,7 +306,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("mq_timedsend_time64", [None, Some(418), None, None, None]),
     ("mq_unlink", [Some(241), Some(278), Some(0x400000f1), Some(181), Some(275)]),
     ("mremap", [Some(25), Some(163), Some(0x40000019), Some(216), Some(163)]),
-    ("mseal", [Some(462), Some(462), None, Some(462), Some(462)]),
+    ("mseal", [Some(462), Some(462), Some(0x400001ce), Some(462), Some(462)]),
     ("msgctl", [Some(71), Some(402), Some(0x40000047), Some(187), Some(304)]),
     ("msgget", [Some(68), Some(399), Some(0x40000044), Some(186), Some(303)]),
     ("msgrcv", [Some(70), Some(401), Some(0x40000046), Some(188), Some(302)]),
@@ -340,7 +342,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("open", [Some(2), Some(5), Some(0x40000002), None, Some(5)]),
     ("open_by_handle_at", [Some(304), Some(342), Some(0x40000130), Some(265), Some(371)]),
     ("open_tree", [Some(428), Some(428), Some(0x400001ac), Some(428), Some(428)]),
-    ("open_tree_attr", [None, None, None, None, None]),
+    ("open_tree_attr", [Some(467), Some(467), Some(0x400001d3), Some(467), Some(467)]),
     ("openat", [Some(257), Some(295), Some(0x40000101), Some(56), Some(322)]),
     ("openat2", [Some(437), Some(437), Some(0x400001b5), Some(437), Some(437)]),
     ("or1k_atomic", [None, None, None, None, None]),
@@ -512,7 +514,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("recvmsg", [Some(47), Some(372), Some(0x40000207), Some(212), Some(297)]),
     ("remap_file_pages", [Some(216), Some(257), Some(0x400000d8), Some(234), Some(253)]),
     ("removexattr", [Some(197), Some(235), Some(0x400000c5), Some(14), Some(235)]),
-    ("removexattrat", [None, None, None, None, None]),
+    ("removexattrat", [Some(466), Some(466), Some(0x400001d2), Some(466), Some(466)]),
     ("rename", [Some(82), Some(38), Some(0x40000052), None, Some(38)]),
     ("renameat", [Some(264), Some(302), Some(0x40000108), None, Some(329)]),
     ("renameat2", [Some(316), Some(353), Some(0x4000013c), Some(276), Some(382)]),
@@ -613,7 +615,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("setuid16", [None, None, None, None, None]),
     ("setuid32", [None, Some(213), None, None, Some(213)]),
     ("setxattr", [Some(188), Some(226), Some(0x400000bc), Some(5), Some(226)]),
-    ("setxattrat", [None, None, None, None, None]),
+    ("setxattrat", [Some(463), Some(463), Some(0x400001cf), Some(463), Some(463)]),
     ("sgetmask", [None, Some(68), None, None, None]),
     ("shmat", [Some(30), Some(397), Some(0x4000001e), Some(196), Some(305)]),
     ("shmctl", [Some(31), Some(396), Some(0x4000001f), Some(195), Some(308)]),
@@ -640,7 +642,7 @@ pub(super) static SYSCALLS: &[(&str, [Option<u32>; 5])] = &[
     ("stat64", [None, Some(195), None, None, Some(195)]),
     ("statfs", [Some(137), Some(99), Some(0x40000089), Some(43), Some(99)]),
     ("statfs64", [None, Some(268), None, None, Some(266)]),
-    ("statmount", [None, None, None, None, None]),
+    ("statmount", [Some(457), Some(457), Some(0x400001c9), Some(457), Some(457)]),
     ("statx", [Some(332), Some(383), Some(0x4000014c), Some(291), Some(397)]),
     ("stime", [None, Some(25), None, None, None]),
     ("stime32", [None, None, None, None, None]),

@@ -15,7 +15,7 @@ use serde_json::{json, Value};
 fn nook(root: &Path, args: &[&str]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_nook"));
     cmd.arg("--root").arg(root).args(args).stdin(Stdio::null());
-    if args.iter().any(|a| *a == "create") {
+    if args.contains(&"create") {
         cmd.stdout(Stdio::null()).stderr(Stdio::null());
     }
     cmd.output().unwrap()

@@ -4,7 +4,7 @@
 mod common;
 
 use std::io::Read;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 
 use common::{eventually, Fixture};
@@ -109,7 +109,8 @@ fn terminal_master_goes_to_the_console_socket() {
     };
     let c = f.create_with("tty", &opts).unwrap();
     let (conn, _) = listener.accept().unwrap();
-    let master = recv_fd(conn.as_raw_fd());
+    let (name, master) = common::agent::recv_with_fd(conn.as_raw_fd());
+    assert_eq!(name, b"/dev/ptmx");
     c.start().unwrap();
     let mut out = String::new();
     let mut file = std::fs::File::from(master);
@@ -123,21 +124,6 @@ fn terminal_master_goes_to_the_console_socket() {
     assert!(out.contains("/dev/pts/0"), "{out:?}");
     assert_eq!(c.wait().unwrap(), 0);
     c.delete(false).unwrap();
-}
-
-fn recv_fd(sock: i32) -> OwnedFd {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    let mut data = [0u8; 64];
-    let mut iov = [std::io::IoSliceMut::new(&mut data)];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let msg = recvmsg::<()>(sock, &mut iov, Some(&mut cmsg), MsgFlags::empty()).unwrap();
-    for c in msg.cmsgs().unwrap() {
-        if let ControlMessageOwned::ScmRights(fds) = c {
-            // SAFETY: the kernel just installed this fd for us.
-            return unsafe { OwnedFd::from_raw_fd(fds[0]) };
-        }
-    }
-    panic!("no fd received");
 }
 
 #[test]

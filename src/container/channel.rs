@@ -8,7 +8,9 @@
 //!    oom_score_adj and placed the child in its cgroup;
 //! 2. child -> parent `InitPid(pid)`, only when a second clone was needed
 //!    (the init is then the parent's child through CLONE_PARENT);
-//! 3. child -> parent `Ready` when the container is set up and init is about
+//! 3. child -> parent `SeccompFd` with the listener attached (SCM_RIGHTS),
+//!    only for profiles with NOTIFY rules; the parent hands it to the agent;
+//! 4. child -> parent `Ready` when the container is set up and init is about
 //!    to block on the exec FIFO, or `Failed(step, index, errno)` at any point.
 //!
 //! After `Ready` the parent returns from `create`; a failure after that (in
@@ -198,6 +200,8 @@ pub enum Message {
     Ready,
     /// Child: failed.
     Failed(ChildError),
+    /// Child: the seccomp notify listener, sent with SCM_RIGHTS.
+    SeccompFd,
 }
 
 /// Wire size of a message: four little u32/i32 words.
@@ -211,6 +215,7 @@ impl Message {
             Message::InitPid(p) => (2, 0, 0, p),
             Message::Ready => (3, 0, 0, 0),
             Message::Failed(e) => (4, e.step as u32, e.index, e.errno),
+            Message::SeccompFd => (5, 0, 0, 0),
         };
         let mut out = [0u8; WIRE];
         out[0..4].copy_from_slice(&kind.to_le_bytes());
@@ -232,6 +237,7 @@ impl Message {
                 index: word(8),
                 errno: word(12) as i32,
             }),
+            5 => Message::SeccompFd,
             _ => return None,
         })
     }
@@ -267,6 +273,7 @@ mod tests {
             Message::Ready,
             Message::Failed(ChildError::new(Step::Exec, 3, libc::ENOENT)),
             Message::Failed(ChildError::new(Step::Sync, 0, 1)),
+            Message::SeccompFd,
         ] {
             assert_eq!(Message::decode(&m.encode()), Some(m));
         }

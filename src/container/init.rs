@@ -75,10 +75,14 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
 
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
     // must happen before the capabilities are dropped; with it, as late as
-    // possible, so the filter constrains nothing of nook's own set-up.
+    // possible, so the filter constrains nothing of nook's own set-up. A
+    // notify listener must reach the parent while it still listens: early too.
     let nnp = plan.process.no_new_privileges;
-    if let (Some(prog), false) = (&plan.seccomp, nnp) {
-        prog.install().step(Step::Seccomp)?;
+    let late_seccomp = nnp && !plan.seccomp.as_ref().is_some_and(|p| p.has_listener());
+    if let (Some(prog), false) = (&plan.seccomp, late_seccomp) {
+        if let Some(listener) = prog.install().step(Step::Seccomp)? {
+            sys::send_fd(a.sync, &Message::SeccompFd.encode(), listener.as_fd()).step(Step::Seccomp)?;
+        }
     }
     process::apply_identity(&plan.process)?;
     Message::Ready.send(a.sync).step(Step::Sync)?;
@@ -86,14 +90,14 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // Block until `start` opens the FIFO for reading (runc's exec.fifo).
     let fifo = sys::openat(Some(a.state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
     sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
-    let result = exec(a, nnp);
+    let result = exec(a, late_seccomp);
     // `start` is still reading the FIFO until our end closes: tell it why.
     let _ = Message::Failed(result).send(fifo.as_fd());
     Err(result)
 }
 
-fn exec(a: &ChildArgs<'_>, nnp: bool) -> ChildError {
-    if let (Some(prog), true) = (&a.plan.seccomp, nnp) {
+fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
+    if let (Some(prog), true) = (&a.plan.seccomp, seccomp_now) {
         if let Err(e) = prog.install() {
             return ChildError::new(Step::Seccomp, 0, e);
         }

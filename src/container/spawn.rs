@@ -12,7 +12,7 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use super::channel::{ChildError, Message, Step};
+use super::channel::{self, ChildError, Message, Step};
 use super::init::{child_main, ChildArgs};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
@@ -112,7 +112,8 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
 
     let mut init = pid;
     loop {
-        match recv(&parent_sock)? {
+        let (msg, mut received) = recv(&parent_sock)?;
+        match msg {
             Some(Message::InitPid(p)) => {
                 reaper.0.push(p);
                 // The intermediate exits right after reporting; reap it.
@@ -121,6 +122,10 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
                 init = p;
             }
             Some(Message::Ready) => break,
+            Some(Message::SeccompFd) => {
+                let fd = received.take().ok_or_else(protocol_error)?;
+                forward_listener(plan, init, fd)?;
+            }
             Some(Message::Failed(e)) => return Err(describe(plan, e)),
             Some(Message::Go) => return Err(protocol_error()),
             None => {
@@ -152,11 +157,64 @@ fn send(sock: &OwnedFd, m: Message) -> Result<()> {
     })
 }
 
-fn recv(sock: &OwnedFd) -> Result<Option<Message>> {
-    Message::recv(sock.as_fd()).map_err(|e| Error::Sys {
-        call: "read(sync socket)".into(),
-        errno: e,
-    })
+/// Receives one message and the descriptor it may carry (SCM_RIGHTS).
+fn recv(sock: &OwnedFd) -> Result<(Option<Message>, Option<OwnedFd>)> {
+    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
+    use std::os::fd::{AsRawFd, FromRawFd};
+    let mut buf = [0u8; channel::WIRE];
+    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
+    let (n, fd) = loop {
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        match recvmsg::<()>(
+            sock.as_raw_fd(),
+            &mut iov,
+            Some(&mut cmsg),
+            MsgFlags::MSG_CMSG_CLOEXEC,
+        ) {
+            Ok(msg) => {
+                let raw = msg.cmsgs().ok().and_then(|mut c| {
+                    c.find_map(|c| match c {
+                        ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
+                        _ => None,
+                    })
+                });
+                #[allow(unsafe_code)]
+                // SAFETY: the kernel just installed this descriptor for us
+                // with SCM_RIGHTS; nothing else owns it.
+                let fd = raw.map(|f| unsafe { OwnedFd::from_raw_fd(f) });
+                break (msg.bytes, fd);
+            }
+            Err(nix::errno::Errno::EINTR) => continue,
+            Err(e) => return Err(Error::sys("recvmsg(sync socket)", e)),
+        }
+    };
+    if n == 0 {
+        return Ok((None, fd));
+    }
+    let msg = (n == channel::WIRE)
+        .then(|| Message::decode(&buf))
+        .flatten()
+        .ok_or_else(protocol_error)?;
+    Ok((Some(msg), fd))
+}
+
+/// Hands the seccomp notify listener to the agent at `linux.seccomp.listenerPath`,
+/// with the container state as runc sends it (status "creating").
+fn forward_listener(plan: &Plan, pid: i32, fd: OwnedFd) -> Result<()> {
+    let profile = plan.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+    let Some(path) = profile.and_then(|p| p.listener_path().as_ref()) else {
+        return Err(protocol_error());
+    };
+    let state = serde_json::json!({
+        "ociVersion": super::OCI_VERSION,
+        "id": plan.id,
+        "status": "creating",
+        "pid": pid,
+        "bundle": plan.bundle,
+        "annotations": plan.spec.annotations().clone().unwrap_or_default(),
+    });
+    let metadata = profile.and_then(|p| p.listener_metadata().as_deref());
+    crate::seccomp::send_listener(fd, path, &state.to_string(), metadata)
 }
 
 fn protocol_error() -> Error {

@@ -6,6 +6,8 @@
 //! leaking runtime fails the test that leaked.
 #![allow(dead_code)] // each test binary uses a different part of the fixture
 
+pub mod agent;
+
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 

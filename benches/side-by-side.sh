@@ -122,13 +122,25 @@ leftovers() {
     while IFS= read -r p; do
         echo "process left: $p"; found=1
     done < <(BENCH_TMP=$tmp python3 -c '
+# processes whose command line names the temp dir, and all their descendants
 import os
 me, t = os.getpid(), os.environ["BENCH_TMP"].encode()
-for p in os.listdir("/proc"):
-    if not p.isdigit() or int(p) in (me, os.getppid()): continue
-    try: cmd = open(f"/proc/{p}/cmdline", "rb").read()
-    except OSError: continue
-    if t in cmd: print(p, cmd.replace(b"\0", b" ").decode(errors="replace"))')
+cmd, kids = {}, {}
+for p in filter(str.isdigit, os.listdir("/proc")):
+    try:
+        cmd[int(p)] = open(f"/proc/{p}/cmdline", "rb").read()
+        ppid = int(open(f"/proc/{p}/stat").read().rsplit(")", 1)[1].split()[1])
+    except (OSError, IndexError, ValueError):
+        continue
+    kids.setdefault(ppid, []).append(int(p))
+todo = [p for p, c in cmd.items() if t in c and p not in (me, os.getppid())]
+seen = set()
+while todo:
+    p = todo.pop()
+    if p in seen or p == me: continue
+    seen.add(p); todo += kids.get(p, [])
+for p in sorted(seen):
+    print(p, cmd.get(p, b"").replace(b"\0", b" ").decode(errors="replace").strip())')
     return $((found))
 }
 
@@ -159,6 +171,11 @@ remove_leftovers() {
     while IFS= read -r m; do
         umount -l "$m" 2>/dev/null || true
     done < <(findmnt -rn -o TARGET | grep -F "$tmp" | sort -r || true)
+    # Processes whose command line names our unique temp dir are ours (a hung runtime).
+    while read -r p _; do
+        kill -9 "$p" 2>/dev/null || true
+    done < <(leftovers | sed -n 's/^process left: //p')
+    sleep 0.2
 }
 
 cleanup() {
@@ -244,10 +261,12 @@ for rnd in range(warmup + n):
     dt = floor()
     if rnd >= warmup:
         samples["(spawn floor)"].append(dt)
-    if rnd + 1 == warmup or (rnd >= warmup and (rnd - warmup + 1) % 10 == 0):
+    if sys.stderr.isatty() and (rnd + 1 == warmup or
+                                (rnd >= warmup and (rnd - warmup + 1) % 10 == 0)):
         sys.stderr.write(f"\rside-by-side: round {max(rnd - warmup + 1, 0)}/{n}")
         sys.stderr.flush()
-sys.stderr.write("\n")
+if sys.stderr.isatty():
+    sys.stderr.write("\n")
 
 def median(v):
     v = sorted(v); m = len(v) // 2

@@ -222,7 +222,13 @@ for rt in "${names[@]}"; do mkdir -p "$tmp/root-$rt"; done
 
 # ---- 3. the timer ---------------------------------------------------------------------
 cat >"$tmp/timer.py" <<'EOF'
-import os, subprocess, sys, time
+import os, signal, subprocess, sys, time
+
+# Ctrl-C: let the run in flight finish (the runtime got the SIGINT too), then stop,
+# so the EXIT trap never races a runtime that is still tearing its container down.
+stop = []
+signal.signal(signal.SIGINT, lambda *_: stop.append(1))
+signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 
 n, warmup, tmp, bundle, prefix = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:6]
 runtimes = [tuple(a.split("=", 1)) for a in sys.argv[6:]]    # name=binary, in order
@@ -237,6 +243,9 @@ def run(name, binary, seq):
     r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
                        stderr=logs[name])
     dt = time.monotonic_ns() - t0
+    if r.returncode != 0 and stop:
+        sys.stderr.write("\nside-by-side: interrupted\n")
+        sys.exit(130)
     if r.returncode != 0:
         logs[name].flush()
         sys.stderr.write(f"side-by-side: {name} run {cid} exited {r.returncode}: "
@@ -256,6 +265,9 @@ for rnd in range(warmup + n):
     order = runtimes[k:] + runtimes[:k]       # rotate: nobody always follows the same one
     for name, binary in order:
         dt = run(name, binary, rnd)
+        if stop:
+            sys.stderr.write("\nside-by-side: interrupted\n")
+            sys.exit(130)
         if rnd >= warmup:
             samples[name].append(dt)
     dt = floor()

@@ -16,6 +16,9 @@
 # each round) so drift and noise from the host hit all three alike.  The loop and the clock
 # live in a tiny python3 timer (time.monotonic_ns around subprocess.run, which spawns via
 # vfork): a bash `date +%s%N` before and after each run would add two forks per sample.
+# Before timing, each runtime must pass a probe (same rootfs, process
+# `sh -c 'echo nook-bench-probe; exit 7'`): stdout and exit status must come through, so a
+# stub or half-written nook that exits 0 without running anything is refused, not timed.
 # The row "(spawn floor)" times /bin/true through the same timer: it is the cost the timer
 # adds to every sample, and is shown, not subtracted.
 #
@@ -206,6 +209,7 @@ bundle=$tmp/bundle
 mkdir -p "$bundle/rootfs/bin" "$bundle/rootfs/proc" "$bundle/rootfs/sys" "$bundle/rootfs/dev"
 cp /bin/busybox "$bundle/rootfs/bin/busybox"
 ln -s busybox "$bundle/rootfs/bin/true"
+ln -s busybox "$bundle/rootfs/bin/sh"
 (cd "$bundle" && "$RUNC" spec) || die "runc spec failed"
 python3 - "$bundle/config.json" <<'EOF'
 import json, sys
@@ -219,6 +223,18 @@ with open(path, "w") as f:
     json.dump(c, f, indent=2)
 EOF
 for rt in "${names[@]}"; do mkdir -p "$tmp/root-$rt"; done
+# A probe bundle on the same rootfs whose process prints a marker and exits 7: a runtime
+# that exits 0 without running anything (a stub, a half-written CLI) must not be timed.
+mkdir -p "$tmp/probe"
+python3 - "$bundle/config.json" "$tmp/probe/config.json" "$bundle/rootfs" <<'EOF'
+import json, sys
+with open(sys.argv[1]) as f:
+    c = json.load(f)
+c["root"]["path"] = sys.argv[3]
+c["process"]["args"] = ["/bin/sh", "-c", "echo nook-bench-probe; exit 7"]
+with open(sys.argv[2], "w") as f:
+    json.dump(c, f, indent=2)
+EOF
 
 # ---- 3. the timer ---------------------------------------------------------------------
 cat >"$tmp/timer.py" <<'EOF'
@@ -306,6 +322,15 @@ if ((hide_unified)); then
     note "hybrid cgroups: all runtimes run in one private mount ns with $CG/unified hidden"
 fi
 note "N=$N rounds (+$WARMUP warm-up), interleaved, ids ${prefix}<runtime>-<round>"
+for rt in "${names[@]}"; do
+    out=$(in_ns "${bin[$rt]}" --root "$tmp/root-$rt" run -b "$tmp/probe" "${prefix}${rt}-probe" \
+          </dev/null 2>"$tmp/$rt.stderr") && rc=0 || rc=$?
+    if [[ $rc -ne 7 || $out != nook-bench-probe ]]; then
+        cat "$tmp/$rt.stderr" >&2
+        die "$rt (${bin[$rt]}) failed the probe: a container running" \
+            "sh -c 'echo nook-bench-probe; exit 7' gave exit $rc and stdout '$out'"
+    fi
+done
 status=0
 in_ns python3 "$tmp/timer.py" "$N" "$WARMUP" "$tmp" "$bundle" "$prefix" \
     "nook=$NOOK" "runc=$RUNC" "crun=$CRUN" || status=$?

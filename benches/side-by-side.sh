@@ -26,9 +26,11 @@
 # refuses that layout ("cgroups in hybrid mode not supported").  The fix is to hide
 # /sys/fs/cgroup/unified in a private mount namespace.  Wrapping each crun run in
 # `unshare -m sh -c 'umount /sys/fs/cgroup/unified && exec crun ...'` was measured on the
-# dev host at ~5.5 ms per run over a bare spawn (unshare + sh + umount are three extra
-# execs) - about a quarter of crun's whole run time - so a per-run wrapper would distort
-# the result, and subtracting a median from noisy samples is only approximate.  Instead the
+# dev host (60 interleaved runs, medians): the wrapper around /bin/true costs 5.6 ms over a
+# bare spawn (unshare + sh + umount are three extra execs), but crun wrapped per run was
+# 12.6 ms slower than crun run from inside one such namespace (27.5 vs 14.9 ms) - so a
+# per-run wrapper roughly doubles crun's time, and subtracting the wrapper-around-true
+# baseline would under-correct by half.  Neither is fair, so instead the
 # whole timer runs ONCE inside `unshare --mount --propagation private` with the cgroup2
 # mount unmounted, and all three runtimes are children of it: every runtime sees the same
 # pure-v1 /sys/fs/cgroup, does the same cgroup work (runc outside the namespace would also

@@ -29,3 +29,8 @@ pub mod sys;
 
 pub use container::{Container, ContainerState, Context, CreateOptions, Status};
 pub use error::{Error, ErrorKind, Result};
+
+/// The README's code blocks, compiled as doctests so they cannot rot.
+#[doc = include_str!("../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;

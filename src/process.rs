@@ -325,11 +325,16 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
     sys::setresuid(plan.uid).step(Step::SetUser)?;
     if let Some(c) = &plan.caps {
         sys::capset(c.effective, c.permitted, c.inheritable).step(Step::Capabilities)?;
+        // The kernel refuses an ambient capability that is not both permitted
+        // and inheritable (EPERM); runc's default spec asks for exactly that,
+        // and runc and crun skip such capabilities, so nook does too.
         for cap in 0..=plan.last_cap {
             if c.ambient & (1u64 << cap) != 0 {
                 let raise = libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong;
-                sys::prctl(libc::PR_CAP_AMBIENT, raise, cap as libc::c_ulong)
-                    .step_at(Step::Capabilities, cap as usize)?;
+                match sys::prctl(libc::PR_CAP_AMBIENT, raise, cap as libc::c_ulong) {
+                    Ok(_) | Err(libc::EPERM) => {}
+                    Err(e) => return Err(ChildError::new(Step::Capabilities, cap as usize, e)),
+                }
             }
         }
     }

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# The whole test suite, as root on a Debian machine: lint, unit and
+# integration tests against this kernel, the cgroup tests on a pure cgroup
+# v2 kernel (qemu), and the C and Go bindings. Installs what is missing.
+# Ends with a check that the run left no mount, cgroup or state behind.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+[ "$(id -u)" = 0 ] || { echo "tools/test.sh: run as root (containers need it)" >&2; exit 1; }
+tools/install-test-deps.sh
+
+snapshot() {
+	{
+		findmnt -rn -o TARGET | sort
+		find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d 2>/dev/null | sort
+		ls -A /run/nook 2>/dev/null | sed 's|^|/run/nook/|'
+	} | grep -v -e '^/tmp/v2vm' -e '^/proc/sys/fs/binfmt_misc' || true
+}
+before=$(snapshot)
+
+cargo fmt --all -- --check
+cargo clippy --workspace --all-targets -- -D warnings
+cargo test --workspace --all-targets
+if [ -x ffi/test.sh ]; then ffi/test.sh; fi
+if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
+
+after=$(snapshot)
+if [ "$before" != "$after" ]; then
+	echo "tools/test.sh: the run left things behind on the host:" >&2
+	diff <(echo "$before") <(echo "$after") >&2 || true
+	exit 1
+fi
+echo "tools/test.sh: all tests passed, host left as it was"

@@ -347,10 +347,22 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
 
 /// Child: executes the process. Returns only on failure: the errno of the
 /// most telling candidate (EACCES over ENOENT, as execvp reports).
+///
+/// ETXTBSY is retried for a while: another thread of the caller may be
+/// between clone and exec holding a write fd of the binary it just wrote
+/// (Go's os/exec retries for the same reason).
 pub fn exec(plan: &ProcessPlan, argv: &[*const libc::c_char], envp: &[*const libc::c_char]) -> ChildError {
     let mut err = libc::ENOENT;
     for path in &plan.exec_candidates {
-        match sys::execve(path, argv, envp) {
+        let mut e = sys::execve(path, argv, envp);
+        for _ in 0..50 {
+            if e != libc::ETXTBSY {
+                break;
+            }
+            sys::sleep_ms(10);
+            e = sys::execve(path, argv, envp);
+        }
+        match e {
             libc::ENOENT | libc::ENOTDIR => {}
             libc::EACCES => err = libc::EACCES,
             e => return ChildError::new(Step::Exec, 0, e),

@@ -95,6 +95,17 @@ pub fn execve(path: &CStr, argv: &[*const libc::c_char], envp: &[*const libc::c_
     last_errno()
 }
 
+/// Sleeps for `ms` milliseconds (`nanosleep`, restarted on EINTR).
+pub fn sleep_ms(ms: u64) {
+    let mut ts = libc::timespec {
+        tv_sec: (ms / 1000) as libc::time_t,
+        tv_nsec: ((ms % 1000) * 1_000_000) as libc::c_long,
+    };
+    // SAFETY: both pointers refer to the same live timespec, which the kernel
+    // updates with the time left when interrupted.
+    while unsafe { libc::nanosleep(&ts, &mut ts) } == -1 && last_errno() == libc::EINTR {}
+}
+
 /// `setsid()`.
 pub fn setsid() -> SysResult<()> {
     // SAFETY: no pointers involved.

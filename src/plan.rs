@@ -5,6 +5,7 @@
 //! here, and a bad config yields one [`Error`] naming the field.
 #![forbid(unsafe_code)]
 
+use std::ffi::CString;
 use std::path::PathBuf;
 
 use oci_spec::runtime::Spec;
@@ -22,6 +23,8 @@ use crate::seccomp::{self, Program};
 pub struct PlanOptions {
     /// `--no-pivot`.
     pub no_pivot: bool,
+    /// `--no-new-keyring`: keep the caller's session keyring.
+    pub no_new_keyring: bool,
 }
 
 /// Everything needed to create a container, validated and prepared.
@@ -45,6 +48,9 @@ pub struct Plan {
     pub cgroup: CgroupPlan,
     /// The compiled seccomp filter.
     pub seccomp: Option<Program>,
+    /// Name of the session keyring the init joins (the container id, as in
+    /// runc), or None with `--no-new-keyring`.
+    pub keyring: Option<CString>,
 }
 
 /// Checks a container id: runc's rule, letters, digits and `_ + - .`, not
@@ -88,7 +94,9 @@ impl Plan {
             Some(profile) => Some(seccomp::compile(profile)?),
             None => None,
         };
+        let keyring = (!opts.no_new_keyring).then(|| CString::new(id).expect("validated id has no NUL"));
         Ok(Plan {
+            keyring,
             id: id.to_string(),
             bundle: bundle.dir,
             rootfs,

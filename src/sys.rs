@@ -243,6 +243,14 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()>
     check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) }).map(drop)
 }
 
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a new session keyring
+/// named `name` for this process, so it does not share the caller's keys.
+pub fn join_session_keyring(name: &CStr) -> SysResult<()> {
+    const KEYCTL_JOIN_SESSION_KEYRING: c_long = 1;
+    // SAFETY: valid C string; integer operation code.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) }).map(drop)
+}
+
 // ------------------------------------------------------------- namespaces
 
 /// `unshare(flags)`.

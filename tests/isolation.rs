@@ -297,3 +297,118 @@ fn oom_score_adj_and_preserved_stdio() {
         .count()
         == 3));
 }
+
+/// Keyrings in /proc/keys (ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESC: ...) named `name`.
+fn keyrings_named(name: &str) -> usize {
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    let desc = format!("{name}:");
+    keys.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(7) == Some(&"keyring") && f.get(8) == Some(&desc.as_str()))
+        .count()
+}
+
+#[test]
+fn session_keyring_is_new_unless_asked_not_to() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("keyring-new").unwrap();
+    assert_eq!(
+        keyrings_named("keyring-new"),
+        1,
+        "{}",
+        std::fs::read_to_string("/proc/keys").unwrap()
+    );
+    c.delete(true).unwrap();
+    let opts = nook::CreateOptions {
+        no_new_keyring: true,
+        ..Default::default()
+    };
+    let c = f.create_with("keyring-none", &opts).unwrap();
+    assert_eq!(keyrings_named("keyring-none"), 0);
+    c.delete(true).unwrap();
+}
+
+#[test]
+fn no_pivot_uses_move_and_chroot() {
+    // MS_MOVE + chroot: the process's / is the rootfs (same inode as seen
+    // from the host), and the rootfs mount sits where / was.
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "stat -c %i /bin/busybox > /out/ino; grep ' / ' /proc/self/mountinfo > /out/root",
+    ])
+    .with_out();
+    let opts = nook::CreateOptions {
+        no_pivot: true,
+        ..Default::default()
+    };
+    let c = f.create_with("nopivot", &opts).unwrap();
+    c.start().unwrap();
+    assert_eq!(c.wait().unwrap(), 0);
+    c.delete(false).unwrap();
+    use std::os::unix::fs::MetadataExt;
+    let ino = std::fs::metadata(f.rootfs().join("bin/busybox")).unwrap().ino();
+    assert_eq!(f.read_out("ino").trim(), ino.to_string());
+    let root_line = f.read_out("root");
+    assert!(root_line.contains("/bundle/rootfs / "), "{root_line}");
+}
+
+#[test]
+fn time_namespace_offsets() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    f.config["linux"]["timeOffsets"] =
+        json!({"boottime": {"secs": 86400 * 365}, "monotonic": {"secs": 1000, "nanosecs": 5}});
+    let c = f.create("timens").unwrap();
+    let pid = c.pid().to_string();
+    assert_ne!(ns_inode(&pid, "time"), ns_inode("self", "time"));
+    let offsets = std::fs::read_to_string(format!("/proc/{pid}/timens_offsets")).unwrap();
+    assert!(
+        offsets.contains("monotonic") && offsets.contains("1000"),
+        "{offsets}"
+    );
+    assert!(
+        offsets
+            .lines()
+            .any(|l| l.starts_with("boottime") && l.contains(&(86400 * 365).to_string())),
+        "{offsets}"
+    );
+    c.start().unwrap();
+}
+
+#[test]
+fn recursive_readonly_and_rootfs_propagation() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    // A host tree with a submount: rro must make both read-only.
+    let tree = f.dir.path().join("tree");
+    std::fs::create_dir_all(tree.join("sub")).unwrap();
+    let status = std::process::Command::new("mount")
+        .args(["-t", "tmpfs", "tmpfs"])
+        .arg(tree.join("sub"))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    struct Umount(std::path::PathBuf);
+    impl Drop for Umount {
+        fn drop(&mut self) {
+            let _ = std::process::Command::new("umount").arg(&self.0).status();
+        }
+    }
+    let _guard = Umount(tree.join("sub"));
+    f.mounts()
+        .push(json!({"destination": "/tree", "type": "bind", "source": tree, "options": ["rbind", "rro"]}));
+    f.config["linux"]["rootfsPropagation"] = json!("private");
+    let c = f.create("rro").unwrap();
+    let mi = mountinfo(c.pid());
+    let opts = |p: &str| mi.iter().find(|(m, _)| m == p).map(|(_, o)| o.clone()).unwrap();
+    assert!(opts("/tree").starts_with("ro"), "{}", opts("/tree"));
+    assert!(opts("/tree/sub").starts_with("ro"), "{}", opts("/tree/sub"));
+    c.delete(true).unwrap();
+    let mut g = Fixture::new(&["true"]);
+    g.config["linux"]["rootfsPropagation"] = json!("sideways");
+    let err = g.create("badprop").unwrap_err();
+    assert!(err.to_string().contains("linux.rootfsPropagation"), "{err}");
+}

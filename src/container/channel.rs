@@ -61,12 +61,13 @@ pub enum Step {
     ExecFifo,
     CloseFds,
     Exec,
+    Keyring,
 }
 
 impl Step {
     fn from_u32(v: u32) -> Step {
         use Step::*;
-        const ALL: [Step; 34] = [
+        const ALL: [Step; 35] = [
             Sync,
             JoinNamespace,
             UnshareNamespace,
@@ -101,6 +102,7 @@ impl Step {
             ExecFifo,
             CloseFds,
             Exec,
+            Keyring,
         ];
         ALL.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Sync)
     }
@@ -144,6 +146,7 @@ impl fmt::Display for Step {
             ExecFifo => "waiting on the exec fifo",
             CloseFds => "closing inherited fds",
             Exec => "executing the process",
+            Keyring => "joining a new session keyring",
         };
         f.write_str(s)
     }
@@ -274,6 +277,7 @@ mod tests {
             Message::Failed(ChildError::new(Step::Exec, 3, libc::ENOENT)),
             Message::Failed(ChildError::new(Step::Sync, 0, 1)),
             Message::SeccompFd,
+            Message::Failed(ChildError::new(Step::Keyring, 1, 2)),
         ] {
             assert_eq!(Message::decode(&m.encode()), Some(m));
         }

@@ -64,6 +64,13 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         second_clone(a.sync, flags)?;
     }
     sys::setsid().step(Step::Setsid)?;
+    if let Some(name) = &plan.keyring {
+        // Kernels without keyrings (ENOSYS) run containers without one, as with runc.
+        match sys::join_session_keyring(name) {
+            Ok(()) | Err(libc::ENOSYS) => {}
+            Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
+        }
+    }
 
     mounts::setup_rootfs(&plan.mounts)?;
     if plan.process.terminal {

@@ -59,6 +59,8 @@ pub struct CreateOptions {
     pub no_pivot: bool,
     /// Pass the caller's fds 3 .. 3+N to the container.
     pub preserve_fds: u32,
+    /// Keep the caller's session keyring instead of a new one per container.
+    pub no_new_keyring: bool,
 }
 
 /// A container's status, as runc reports it.
@@ -169,6 +171,7 @@ impl Context {
             bundle,
             &PlanOptions {
                 no_pivot: opts.no_pivot,
+                no_new_keyring: opts.no_new_keyring,
             },
         )?;
         let dir = StateDir::create(&self.root, id)?;

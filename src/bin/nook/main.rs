@@ -66,7 +66,7 @@ struct CreateArgs {
     /// Use MS_MOVE + chroot instead of pivot_root.
     #[arg(long = "no-pivot")]
     no_pivot: bool,
-    /// Do not create a session keyring (nook never creates one).
+    /// Keep the caller's session keyring instead of a new one.
     #[arg(long = "no-new-keyring")]
     no_new_keyring: bool,
     /// Pass N extra fds (3 .. 3+N) to the container.
@@ -203,6 +203,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
+        no_new_keyring: a.no_new_keyring,
     }
 }
 

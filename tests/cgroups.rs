@@ -22,6 +22,12 @@ use oci_spec::runtime::{LinuxResources, Spec};
 
 const BUSYBOX: &str = "/bin/busybox";
 
+/// A shell that, once inside the cgroup, holds about 2 MB in a variable,
+/// so the memory is charged to the cgroup (pages touched before the move
+/// stay charged to the old one). The trailing echo keeps the shell (and
+/// its variable) alive: busybox would exec a final `sleep` in its place.
+const HOLD_2MB: &str = "read x; a=$(head -c 2000000 /dev/zero | tr '\\0' x); sleep 100; echo $a";
+
 fn is_root() -> bool {
     if nix::unistd::geteuid().is_root() {
         return true;
@@ -321,7 +327,10 @@ fn update_rewrites_limits() {
         return;
     }
     let mut g = Guard::new("update", serde_json::json!({"pids": {"limit": 10}}));
-    g.spawn("read x; exec sleep 100");
+    g.spawn(HOLD_2MB);
+    wait_until("2 MB in use", || {
+        g.cg.stats().unwrap().memory.usage.usage > 2_000_000
+    });
     let res: LinuxResources =
         serde_json::from_value(serde_json::json!({"pids": {"limit": 42}, "memory": {"limit": 33554432}}))
             .unwrap();
@@ -352,10 +361,13 @@ fn stats_count_cpu_and_memory() {
         return;
     }
     let mut g = Guard::new("stats", serde_json::json!({"memory": {"limit": 67108864}}));
-    g.spawn("read x; i=0; while [ $i -lt 20000 ]; do i=$((i+1)); done; exec sleep 100");
-    wait_until("some CPU time", || g.cg.stats().unwrap().cpu.usage.total > 0);
+    g.spawn(HOLD_2MB);
+    wait_until("2 MB in use", || {
+        g.cg.stats().unwrap().memory.usage.usage > 2_000_000
+    });
     let s = g.cg.stats().unwrap();
-    assert!(s.memory.usage.usage > 0, "{s:?}");
+    assert!(s.cpu.usage.total > 0, "{s:?}");
+    assert!(s.pids.current >= 2, "{s:?}");
     assert_eq!(s.memory.usage.limit, 67108864);
     let json = serde_json::to_value(&s).unwrap();
     assert!(json["cpu"]["usage"]["total"].as_u64().unwrap() > 0);
@@ -429,4 +441,143 @@ fn failed_create_leaves_nothing() {
     let e = again.create().unwrap_err().to_string();
     assert!(e.contains("File exists"), "{e}");
     g.finish();
+}
+
+#[test]
+fn io_throttle_is_written() {
+    if !is_root() {
+        return;
+    }
+    // Any whole block device will do; the VM has none, the host has vda.
+    let Some(dev) = fs::read_dir("/sys/block").unwrap().flatten().find_map(|e| {
+        let name = e.file_name().to_string_lossy().into_owned();
+        let dev = fs::read_to_string(e.path().join("dev")).ok()?;
+        (!name.starts_with("loop") && !name.starts_with("zram")).then(|| dev.trim().to_string())
+    }) else {
+        eprintln!("skipped: no block device");
+        return;
+    };
+    let (major, minor) = dev.split_once(':').unwrap();
+    let (major, minor): (i64, i64) = (major.parse().unwrap(), minor.parse().unwrap());
+    let g = Guard::new(
+        "io",
+        serde_json::json!({"blockIO": {
+            "throttleReadBpsDevice": [{"major": major, "minor": minor, "rate": 1048576}],
+            "throttleWriteIOPSDevice": [{"major": major, "minor": minor, "rate": 100}]
+        }}),
+    );
+    if g.is_v1("blkio") {
+        assert_eq!(
+            g.read("blkio", "blkio.throttle.read_bps_device", ""),
+            format!("{dev} 1048576")
+        );
+        assert_eq!(
+            g.read("blkio", "blkio.throttle.write_iops_device", ""),
+            format!("{dev} 100")
+        );
+    } else {
+        assert_eq!(
+            g.read("io", "", "io.max"),
+            format!("{dev} rbps=1048576 wbps=max riops=max wiops=100")
+        );
+    }
+    g.finish();
+}
+
+#[test]
+fn hugetlb_limit_where_the_controller_is_delegated() {
+    if !is_root() {
+        return;
+    }
+    if !Path::new("/sys/kernel/mm/hugepages/hugepages-2048kB").exists() {
+        eprintln!("skipped: no 2MB huge pages");
+        return;
+    }
+    let parent = format!("/nook-test-{}-hugetlb", std::process::id());
+    let s = spec(serde_json::json!({
+        "cgroupsPath": format!("{parent}/c"),
+        "resources": {"hugepageLimits": [{"pageSize": "2MB", "limit": 4194304}]}
+    }));
+    let plan = match cgroups::plan(&s, "x") {
+        Ok(p) => p,
+        Err(e) => {
+            // A v1-only host without a hugetlb hierarchy.
+            assert!(
+                e.to_string()
+                    .contains("hugetlb cgroup controller is not available"),
+                "{e}"
+            );
+            return;
+        }
+    };
+    match plan.create() {
+        Ok(cg) => {
+            let paths = cg.paths();
+            let f = match paths.get("hugetlb") {
+                Some(d) => d.join("hugetlb.2MB.limit_in_bytes"),
+                None => paths[""].join("hugetlb.2MB.max"),
+            };
+            let got = fs::read_to_string(&f).unwrap();
+            cg.remove().unwrap();
+            assert_eq!(got.trim(), "4194304", "{}", f.display());
+        }
+        Err(e) => {
+            // Hybrid hosts whose cgroup2 root does not delegate hugetlb:
+            // refused before anything was created.
+            let e = e.to_string();
+            assert!(
+                e.contains("cgroup.subtree_control") && e.contains("hugetlb"),
+                "{e}"
+            );
+            let p = Path::new("/sys/fs/cgroup/unified").join(parent.trim_start_matches('/'));
+            assert!(!p.exists(), "{} left behind", p.display());
+        }
+    }
+}
+
+#[test]
+fn default_path_is_id_under_own_cgroup() {
+    if !is_root() {
+        return;
+    }
+    let id = format!("nook-test-{}-default", std::process::id());
+    let cg = cgroups::plan(&spec(serde_json::json!({})), &id)
+        .unwrap()
+        .create()
+        .unwrap();
+    let paths = cg.paths();
+    let own = fs::read_to_string("/proc/self/cgroup").unwrap();
+    let result = std::panic::catch_unwind(|| {
+        for (ctrl, dir) in &paths {
+            assert_eq!(dir.file_name().unwrap().to_str().unwrap(), id);
+            let line = own
+                .lines()
+                .find(|l| {
+                    let c = l.split(':').nth(1).unwrap();
+                    if ctrl.is_empty() {
+                        c.is_empty()
+                    } else {
+                        c.split(',').any(|x| x == ctrl)
+                    }
+                })
+                .unwrap();
+            let own_path = Path::new(line.splitn(3, ':').nth(2).unwrap());
+            // runc: v1 under the own cgroup, cgroup2 under its parent.
+            let base = if ctrl.is_empty() {
+                own_path.parent().unwrap_or(own_path)
+            } else {
+                own_path
+            };
+            let rel = base.strip_prefix("/").unwrap().join(&id);
+            assert!(
+                dir.ends_with(&rel),
+                "{ctrl}: {} does not end in {}",
+                dir.display(),
+                rel.display()
+            );
+        }
+    });
+    cg.remove().unwrap();
+    result.unwrap();
+    assert!(paths.values().all(|p| !p.exists()));
 }

@@ -31,6 +31,11 @@
 #   V2VM_TIMEOUT  seconds before the VM is killed (900)
 #   V2VM_PASSENV  names of env vars to copy into the guest ("RUST_BACKTRACE RUST_LOG")
 #   V2VM_HOSTROOT 1 | 0 (see above)          V2VM_PVH=0  boot the bzImage, not vmlinux
+#   V2VM_CGROUP   v2 (default) | v1 | hybrid: the cgroup layout of the guest.
+#                 v1 mounts each controller on its own under a tmpfs at
+#                 /sys/fs/cgroup; hybrid adds cgroup2 at /sys/fs/cgroup/unified
+#                 (systemd's hybrid mode), so all three layouts nook supports
+#                 can be tested on one kernel.
 #   V2VM_DEBUG=1  show kernel messages on the console
 #   V2VM_SHOWBOOT=1  print guest uptime just before CMD starts
 #   V2VM_DMESG=FILE  save the guest's dmesg there after the run
@@ -51,6 +56,8 @@ MEM=${V2VM_MEM:-1024}
 SMP=${V2VM_SMP:-2}
 TIMEOUT=${V2VM_TIMEOUT:-900}
 HOSTROOT=${V2VM_HOSTROOT:-1}
+CGROUP=${V2VM_CGROUP:-v2}
+case $CGROUP in v1|v2|hybrid) ;; *) die "V2VM_CGROUP must be v1, v2 or hybrid";; esac
 ACCEL=${V2VM_ACCEL:-auto}
 PASSENV=${V2VM_PASSENV:-RUST_BACKTRACE RUST_LOG}
 QEMU=${V2VM_QEMU:-qemu-system-x86_64}
@@ -122,7 +129,7 @@ resolve_mod() {
 
 # ------------------------------------------------------------- initramfs ---
 # The guest init script (busybox ash).  Stage 1 runs from the initramfs,
-# builds the real root and switch_roots; stage 2 sets up cgroup2 and runs CMD.
+# builds the real root and switch_roots; stage 2 sets up the cgroup mounts and runs CMD.
 GUEST_INIT='#!/bin/busybox sh
 B=/bin/busybox
 if [ "$1" != stage2 ]; then
@@ -159,10 +166,22 @@ $B mount -t devpts -o newinstance,ptmxmode=0666 devpts /dev/pts
 $B mount -t tmpfs -o mode=1777 shm /dev/shm
 $B mount -t tmpfs -o mode=755 run /run
 $B mount -t tmpfs -o mode=1777 tmp /tmp
-$B mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
-for c in $($B cat /sys/fs/cgroup/cgroup.controllers); do
-  echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || echo "v2vm: cannot enable $c"
-done
+if [ "$V2VM_CGROUP" = v2 ]; then
+  $B mount -t cgroup2 -o nsdelegate,memory_recursiveprot cgroup2 /sys/fs/cgroup
+  for c in $($B cat /sys/fs/cgroup/cgroup.controllers); do
+    echo "+$c" > /sys/fs/cgroup/cgroup.subtree_control 2>/dev/null || echo "v2vm: cannot enable $c"
+  done
+else
+  $B mount -t tmpfs -o mode=755 cgroup /sys/fs/cgroup
+  for c in cpu,cpuacct cpuset memory devices freezer blkio pids hugetlb net_cls,net_prio perf_event rdma misc; do
+    $B mkdir /sys/fs/cgroup/$c
+    $B mount -t cgroup -o $c cgroup /sys/fs/cgroup/$c 2>/dev/null || $B rmdir /sys/fs/cgroup/$c
+  done
+  if [ "$V2VM_CGROUP" = hybrid ]; then
+    $B mkdir /sys/fs/cgroup/unified
+    $B mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified
+  fi
+fi
 $B hostname v2vm; $B ip link set lo up 2>/dev/null
 $B mkdir -p "$V2VM_DIR"
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 work "$V2VM_DIR" ||
@@ -214,7 +233,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
   append="console=ttyS0 panic=-1 rdinit=/init"
   if [ "${V2VM_DEBUG:-0}" = 1 ]; then append="$append loglevel=7"; else append="$append quiet loglevel=1"; fi
   # cgroup_no_v1=all: even if something tried, no v1 controller can be mounted
-  append="$append cgroup_no_v1=all"
+  [ "$CGROUP" = v2 ] && append="$append cgroup_no_v1=all"
   local virtfs_root=()
   [ "$HOSTROOT" = 1 ] && virtfs_root=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
   timeout -k 5 "${2:-$TIMEOUT}" "$QEMU" \
@@ -230,7 +249,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
 SQ="'\\''"   # inside '...', a ' is written as '\''
 prepare_ctl() {  # $@ = command
   CTL=$(mktemp -d "${TMPDIR:-/tmp}/v2vm-ctl.XXXXXX")
-  { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}"; } > "$CTL/env"
+  { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\nV2VM_CGROUP='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}" "$CGROUP"; } > "$CTL/env"
   {
     # POSIX single-quoting (the guest /bin/sh may be dash: no $'..' from %q)
     for v in $PASSENV; do [ -n "${!v+x}" ] && printf "export %s='%s'\n" "$v" "${!v//\'/$SQ}"; done

@@ -9,6 +9,9 @@
 # shared into the guest at the same path; the rest of the guest is the host's
 # root, read-only, with writes going to RAM.
 #
+# V2VM_CGROUP=v1 or V2VM_CGROUP=hybrid boots the same kernel with a pure v1
+# or a hybrid layout instead, which covers the two layouts a v2 host cannot.
+#
 # The VM runs under TCG when /dev/kvm is unusable: expect 5-40x slower tests
 # and a one-off kernel download on the first run.
 set -euo pipefail

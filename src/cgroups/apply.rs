@@ -215,3 +215,64 @@ pub(crate) fn check_memory_usage(dirs: &[Dir], res: &LinuxResources) -> Result<(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::super::resources::Write;
+    use super::*;
+
+    fn settings(controllers: &[&'static str]) -> Settings {
+        Settings {
+            writes: controllers
+                .iter()
+                .map(|c| Write {
+                    controller: c,
+                    candidates: vec![(format!("{c}.max"), "1".into())],
+                    optional: false,
+                })
+                .collect(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn delegation_is_checked_at_the_nearest_existing_ancestor() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("a")).unwrap();
+        fs::write(root.path().join("a/cgroup.subtree_control"), "memory pids\n").unwrap();
+        let leaf = root.path().join("a/b/c");
+        check_delegation(&leaf, &settings(&["memory", "pids", "cgroup"]), &[]).unwrap();
+        // hugetlb is handled by v1 here, so cgroup2 need not delegate it.
+        check_delegation(&leaf, &settings(&["hugetlb"]), &["hugetlb"]).unwrap();
+        let e = check_delegation(&leaf, &settings(&["memory", "hugetlb"]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("hugetlb") && e.contains("a/cgroup.subtree_control"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn created_dirs_are_recorded_even_when_a_step_fails() {
+        let root = tempfile::tempdir().unwrap();
+        let h = Hierarchy {
+            version: Version::V1,
+            mount_point: root.path().to_path_buf(),
+            root: "/".into(),
+            controllers: vec!["cpuset".into()],
+            own: "/".into(),
+        };
+        // A fake tree has no cpuset.cpus to inherit: the first copy fails
+        // after the first directory exists.
+        let mut created = Vec::new();
+        let leaf = root.path().join("x/y");
+        assert!(make_dirs(&h, &leaf, &mut created).is_err());
+        assert_eq!(created, vec![root.path().join("x")]);
+        // Outside the mount is refused before anything is made.
+        let mut created = Vec::new();
+        let other = tempfile::tempdir().unwrap();
+        assert!(make_dirs(&h, &other.path().join("z"), &mut created).is_err());
+        assert!(created.is_empty() && !other.path().join("z").exists());
+    }
+}

@@ -635,3 +635,36 @@ fn cpu_burst_is_written_where_supported() {
     assert_eq!(g.read("cpu", "cpu.cfs_burst_us", "cpu.max.burst"), "10000");
     g.finish();
 }
+
+#[test]
+fn unified_keys_need_cgroup2_controllers() {
+    if !is_root() {
+        return;
+    }
+    let parent = format!("/nook-test-{}-unified", std::process::id());
+    let s = spec(serde_json::json!({
+        "cgroupsPath": format!("{parent}/c"),
+        "resources": {"unified": {"memory.high": "50331648", "pids.max": "9"}}
+    }));
+    let plan = match cgroups::plan(&s, "x") {
+        Ok(p) => p,
+        Err(e) => {
+            // v1 and hybrid hosts: memory is not a cgroup2 controller there.
+            let e = e.to_string();
+            assert!(
+                e.contains("unified.memory.high")
+                    && (e.contains("need a cgroup v2") || e.contains("not available")),
+                "{e}"
+            );
+            return;
+        }
+    };
+    let cg = plan.create().unwrap();
+    let dir = cg.paths()[""].clone();
+    let got = (
+        fs::read_to_string(dir.join("memory.high")).unwrap(),
+        fs::read_to_string(dir.join("pids.max")).unwrap(),
+    );
+    cg.remove().unwrap();
+    assert_eq!((got.0.trim(), got.1.trim()), ("50331648", "9"));
+}

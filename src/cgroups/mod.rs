@@ -13,6 +13,26 @@
 //! * nook never writes to a cgroup it did not create, and never creates a
 //!   directory for a hierarchy that is not mounted.
 //!
+//! How `container/` uses it, step by step:
+//!
+//! | when                         | call                                              |
+//! |------------------------------|---------------------------------------------------|
+//! | validating the bundle        | [`plan`] (keep the [`CgroupPlan`] in the `Plan`)   |
+//! | `create`, before the clone   | [`CgroupPlan::create`]; store the [`Cgroup`] in state.json |
+//! | right after the clone        | [`Cgroup::add_process`] with the child's host pid, before releasing it |
+//! | OCI `cgroup` mounts          | [`Cgroup::mount_sources`] (bind each source read-only) |
+//! | `exec`                       | [`Cgroup::add_process`] for the new process        |
+//! | `pause` / `resume`           | [`Cgroup::freeze`] / [`Cgroup::thaw`]; status "paused" = [`Cgroup::is_frozen`] |
+//! | `kill --all`, `delete -f`    | [`Cgroup::kill_all`]                               |
+//! | `ps`                         | [`Cgroup::pids`]                                   |
+//! | `events --stats`             | [`Cgroup::stats`] (the `data` object), [`Cgroup::oom_kills`] for `oom` events |
+//! | `update`                     | [`Cgroup::update`]                                 |
+//! | state.json `cgroup_paths`    | [`Cgroup::paths`]                                  |
+//! | `delete`, after init is reaped | [`Cgroup::remove`] (empty cgroups only; kill first) |
+//!
+//! If anything after `create` fails, call [`Cgroup::remove`] (after killing
+//! what was started) so no directory is left behind.
+//!
 //! Hybrid hosts (v1 controllers plus a cgroup2 mount holding the rest, as
 //! systemd's "hybrid" mode sets up) get a directory in every v1 controller
 //! hierarchy and one in the cgroup2 mount; each resource goes to the
@@ -233,6 +253,8 @@ pub struct CgroupMount {
     /// Where it goes under the container's `/sys/fs/cgroup`: the host's
     /// mount point name (`memory`, `cpu,cpuacct`, `unified`), or the empty
     /// string on a pure v2 host, where the directory *is* `/sys/fs/cgroup`.
+    /// Co-mounted controllers (`cpu,cpuacct`) also want `cpu` and `cpuacct`
+    /// symlinks beside the mount, as the host has and runc creates.
     pub name: String,
 }
 

@@ -92,10 +92,18 @@ impl Guard {
         pid
     }
 
-    /// Waits for the `i`th child and returns (exit signal or code, stdout, stderr).
+    /// Waits (at most 20 s, so a bug fails the test instead of hanging it)
+    /// for the `i`th child; returns (exit signal or code, stdout, stderr).
     fn wait(&mut self, i: usize) -> (String, String, String) {
         let c = &mut self.children[i];
-        let status = c.wait().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(20);
+        let status = loop {
+            if let Some(status) = c.try_wait().unwrap() {
+                break status;
+            }
+            assert!(Instant::now() < deadline, "child {} did not exit", c.id());
+            std::thread::sleep(Duration::from_millis(10));
+        };
         let mut out = String::new();
         let mut err = String::new();
         c.stdout.take().unwrap().read_to_string(&mut out).unwrap();
@@ -667,4 +675,21 @@ fn unified_keys_need_cgroup2_controllers() {
     );
     cg.remove().unwrap();
     assert_eq!((got.0.trim(), got.1.trim()), ("50331648", "9"));
+}
+
+#[test]
+fn sigkill_reaches_a_frozen_cgroup() {
+    if !is_root() {
+        return;
+    }
+    let mut g = Guard::new("frozenkill", serde_json::json!({}));
+    g.spawn("read x; sleep 100 & exec sleep 100");
+    wait_until("two processes", || g.cg.pids().unwrap().len() == 2);
+    g.cg.freeze().unwrap();
+    g.cg.kill_all(Signal::SIGKILL).unwrap();
+    // Without a thaw, processes frozen by the v1 freezer never act on it.
+    let (status, _, _) = g.wait(0);
+    assert!(status.contains("signal: 9"), "{status}");
+    wait_until("an empty cgroup", || g.cg.pids().unwrap().is_empty());
+    g.finish();
 }

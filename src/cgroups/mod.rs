@@ -316,14 +316,21 @@ impl Cgroup {
     /// SIGKILL goes through `cgroup.kill` (Linux 5.14+, also on a hybrid
     /// host's cgroup2 directory), which cannot miss a process forked
     /// meanwhile. Otherwise the cgroup is frozen, each pid signalled, and
-    /// thawed again (unless it was frozen before and `sig` is not SIGKILL,
-    /// which a frozen process could not act on).
+    /// thawed again (unless it was frozen before and `sig` is not SIGKILL).
+    /// A SIGKILLed cgroup is always left thawed: a task stopped by the v1
+    /// freezer does not die until it runs again.
     pub fn kill_all(&self, sig: Signal) -> Result<()> {
         if sig == Signal::SIGKILL {
             if let Some(d) = self.dirs.iter().find(|d| d.version == Version::V2) {
                 let file = d.path.join("cgroup.kill");
                 if file.exists() {
-                    return write(&file, "1");
+                    write(&file, "1")?;
+                    if let Ok(f) = self.freezer_dir() {
+                        if freezer::is_frozen(f)? {
+                            freezer::set(f, false, FREEZE_TIMEOUT)?;
+                        }
+                    }
+                    return Ok(());
                 }
             }
         }

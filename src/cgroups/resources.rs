@@ -435,7 +435,8 @@ fn memory(m: &LinuxMemory, host: &HostInfo, s: &mut Settings) -> Result<()> {
                 w.push(Write::new("memory", "memory.soft_limit_in_bytes", r));
             }
             // `kernel` is ignored, as runc 1.2 does: kmem limits were
-            // deprecated in Linux 5.4 and writes fail on current kernels.
+            // deprecated in Linux 5.4, and current kernels accept the write
+            // but ignore it (the file reads back unlimited).
             if let Some(k) = kernel_tcp {
                 w.push(Write::new("memory", "memory.kmem.tcp.limit_in_bytes", k).optional());
             }
@@ -462,6 +463,9 @@ fn memory(m: &LinuxMemory, host: &HostInfo, s: &mut Settings) -> Result<()> {
                     "not supported on cgroup v2",
                 ));
             }
+            // kernel, kernelTCP and useHierarchy have no v2 counterpart
+            // (kernel memory is always charged, the tree always
+            // hierarchical); like runc, nook ignores them there.
             if let Some(l) = limit {
                 w.push(Write::new("memory", "memory.max", max_or(l)));
             }

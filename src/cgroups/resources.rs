@@ -936,6 +936,36 @@ mod tests {
     }
 
     #[test]
+    fn rdma_blkio_network_devices_on_v1() {
+        let r = res(r#"{"rdma":{"mlx5_1":{"hcaHandles":3,"hcaObjects":10000}},
+                "blockIO":{"weight":300,"leafWeight":200,"weightDevice":[{"major":8,"minor":0,"weight":400}]},
+                "network":{"classID":65537,"priorities":[{"name":"eth0","priority":2}]},
+                "devices":[{"allow":false,"access":"rwm"}]}"#);
+        let mut h = host(&["rdma", "blkio", "net_cls", "net_prio", "devices"], &["memory"]);
+        h.has_v2 = true;
+        let s = compile(&r, &h).unwrap();
+        let want = [
+            ("blkio.weight", "300"),
+            ("blkio.leaf_weight", "200"),
+            ("blkio.weight_device", "8:0 400"),
+            ("rdma.max", "mlx5_1 hca_handle=3 hca_object=10000"),
+            ("net_cls.classid", "65537"),
+            ("net_prio.ifpriomap", "eth0 2"),
+            ("devices.deny", "a *:* rwm"),
+        ];
+        assert_eq!(files(&s), want.map(|(a, b)| (a.to_string(), b.to_string())));
+        // CFQ's weight file is gone on current kernels; BFQ's is the fallback.
+        assert_eq!(
+            s.writes[0].candidates[1],
+            ("blkio.bfq.weight".to_string(), "300".to_string())
+        );
+        // The v1 devices controller wins over BPF on a hybrid host.
+        assert_eq!(s.bpf_devices, None);
+        let s = compile(&res(r#"{"devices":[{"allow":false}]}"#), &host(&[], V2)).unwrap();
+        assert!(s.writes.is_empty() && s.bpf_devices.unwrap().len() == 1);
+    }
+
+    #[test]
     fn list_parser() {
         assert_eq!(parse_list("0-2,5").unwrap(), [0, 1, 2, 5].into());
         assert!(parse_list("a").is_err());

@@ -43,6 +43,10 @@ pub(crate) fn set(dir: FreezerDir<'_>, frozen: bool, timeout: Duration) -> Resul
             return Ok(());
         }
         if Instant::now() >= deadline {
+            if frozen {
+                // Do not leave the container half-frozen: undo, then report.
+                let _ = set(dir, false, timeout);
+            }
             let (FreezerDir::V1(p) | FreezerDir::V2(p)) = dir;
             return Err(Error::Sys {
                 call: format!(

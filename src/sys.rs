@@ -680,8 +680,8 @@ pub fn bpf_detach_device_prog(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> S
 }
 
 /// `BPF_PROG_QUERY`: fills `ids` with the ids of the device programs attached
-/// directly to `cgroup` and returns how many there are (which may exceed
-/// `ids.len()`, in which case only that many were written).
+/// directly to `cgroup` and returns how many there are; ENOSPC when there
+/// are more than `ids.len()`.
 pub fn bpf_query_device_progs(cgroup: BorrowedFd<'_>, ids: &mut [u32]) -> SysResult<usize> {
     #[repr(C)]
     struct Query {

@@ -182,7 +182,7 @@ fn install_device_filter(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
         .map_err(|e| Error::sys(call("BPF_PROG_LOAD"), nix::errno::Errno::from_raw(e)))?;
     sys::bpf_attach_device_prog(cg.as_fd(), fd.as_fd())
         .map_err(|e| Error::sys(call("BPF_PROG_ATTACH"), nix::errno::Errno::from_raw(e)))?;
-    for id in &ids[..n] {
+    for id in &ids[..n.min(ids.len())] {
         let old = sys::bpf_prog_fd_by_id(*id).map_err(|e| {
             Error::sys(
                 format!("bpf(BPF_PROG_GET_FD_BY_ID, {id})"),

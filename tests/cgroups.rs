@@ -693,3 +693,29 @@ fn sigkill_reaches_a_frozen_cgroup() {
     wait_until("an empty cgroup", || g.cg.pids().unwrap().is_empty());
     g.finish();
 }
+
+#[test]
+fn sibling_containers_share_a_parent() {
+    if !is_root() {
+        return;
+    }
+    let parent = format!("/nook-test-{}-shared", std::process::id());
+    let make = |name: &str| {
+        let s = spec(serde_json::json!({"cgroupsPath": format!("{parent}/{name}")}));
+        cgroups::plan(&s, name).unwrap().create().unwrap()
+    };
+    let a = make("a");
+    let b = make("b");
+    let (pa, pb) = (a.paths(), b.paths());
+    // a created the parent, but b lives in it now: a's removal leaves it.
+    let t = Instant::now();
+    a.remove().unwrap();
+    assert!(t.elapsed() < Duration::from_millis(500), "{:?}", t.elapsed());
+    assert!(pa.values().all(|p| !p.exists() && p.parent().unwrap().exists()));
+    b.remove().unwrap();
+    assert!(pb.values().all(|p| !p.exists()));
+    // b did not create the parent, so it stays; it is empty.
+    for p in pb.values() {
+        fs::remove_dir(p.parent().unwrap()).unwrap();
+    }
+}

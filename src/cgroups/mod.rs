@@ -283,12 +283,20 @@ impl Cgroup {
     /// be empty; a directory whose last process is still exiting is retried
     /// for a moment (EBUSY). Directories already gone are fine, so a second
     /// call (e.g. after a crash between removal and the state update) works.
+    /// A parent this container created but another container now also uses
+    /// (`/pod/a` and `/pod/b`) is busy and left in place, like runc does
+    /// with every parent.
     pub fn remove(&self) -> Result<()> {
         let mut first_err = None;
         for d in self.dirs.iter().rev() {
-            for dir in d.created.iter().rev() {
-                if let Err(e) = rmdir_retry(dir) {
-                    first_err.get_or_insert(e);
+            for (i, dir) in d.created.iter().enumerate().rev() {
+                let is_leaf = i + 1 == d.created.len();
+                if let Err(e) = rmdir_retry(dir, is_leaf) {
+                    // A busy parent holds another container's cgroup: not an error.
+                    if is_leaf || e.errno() != libc::EBUSY {
+                        first_err.get_or_insert(e);
+                    }
+                    break;
                 }
             }
         }
@@ -481,16 +489,16 @@ fn write(path: &Path, value: &str) -> Result<()> {
     })
 }
 
-/// `rmdir`, tolerating a directory that is already gone and retrying
-/// EBUSY for up to a second (a killed process leaves its cgroup a moment
-/// after it became a zombie).
-fn rmdir_retry(dir: &Path) -> Result<()> {
+/// `rmdir`, tolerating a directory that is already gone. With `wait_busy`,
+/// EBUSY is retried for up to a second (a killed process leaves its cgroup
+/// a moment after it became a zombie); without, EBUSY fails at once.
+fn rmdir_retry(dir: &Path, wait_busy: bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            Err(e) if e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+            Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => return Err(Error::io("removing cgroup", dir, e)),

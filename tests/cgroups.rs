@@ -719,3 +719,46 @@ fn sibling_containers_share_a_parent() {
         fs::remove_dir(p.parent().unwrap()).unwrap();
     }
 }
+
+#[test]
+fn concurrent_creates_under_a_new_parent() {
+    if !is_root() {
+        return;
+    }
+    // Six creates race to make the same new parent; the race is real but
+    // not hit every round, hence the rounds.
+    for round in 0..50 {
+        let parent = format!("/nook-test-{}-race{round}", std::process::id());
+        let results: Vec<_> = std::thread::scope(|s| {
+            let handles: Vec<_> = (0..6)
+                .map(|i| {
+                    let parent = &parent;
+                    s.spawn(move || {
+                        let sp = spec(serde_json::json!({"cgroupsPath": format!("{parent}/c{i}")}));
+                        cgroups::plan(&sp, "x").unwrap().create()
+                    })
+                })
+                .collect();
+            handles.into_iter().map(|h| h.join().unwrap()).collect()
+        });
+        // Clean up first, so a failure leaves nothing behind.
+        let mut parents = Vec::new();
+        for cg in results.iter().flatten() {
+            parents.extend(cg.paths().values().map(|p| p.parent().unwrap().to_path_buf()));
+            cg.remove().unwrap();
+        }
+        // Whoever created the parent may have found it busy; clear it.
+        for p in parents {
+            match fs::remove_dir(&p) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => panic!("{}: {e}", p.display()),
+            }
+        }
+        for r in results {
+            if let Err(e) = r {
+                panic!("round {round}: {e}");
+            }
+        }
+    }
+}

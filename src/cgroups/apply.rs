@@ -79,8 +79,14 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
     };
     let cpuset = h.version == Version::V1 && h.controllers.iter().any(|c| c == "cpuset");
     for (i, dir) in todo.iter().enumerate() {
-        fs::create_dir(dir).map_err(|e| Error::io("creating cgroup", dir, e))?;
-        created.push(dir.clone());
+        let is_leaf = i + 1 == todo.len();
+        match fs::create_dir(dir) {
+            Ok(()) => created.push(dir.clone()),
+            // Another container's create made this parent meanwhile: it is
+            // theirs (to configure and to remove), and fine to live under.
+            Err(e) if !is_leaf && e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("creating cgroup", dir, e)),
+        }
         if cpuset {
             // A new v1 cpuset starts with no CPUs and no memory nodes, and
             // refuses tasks until given some: inherit the parent's.
@@ -90,7 +96,6 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
                 write(&dir.join(f), v.trim())?;
             }
         }
-        let is_leaf = i + 1 == todo.len();
         if !is_leaf && !delegate.trim().is_empty() {
             let plus: Vec<String> = delegate.split_whitespace().map(|c| format!("+{c}")).collect();
             write(&dir.join("cgroup.subtree_control"), &plus.join(" "))?;

@@ -82,8 +82,8 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
         let is_leaf = i + 1 == todo.len();
         match fs::create_dir(dir) {
             Ok(()) => created.push(dir.clone()),
-            // Another container's create made this parent meanwhile: it is
-            // theirs (to configure and to remove), and fine to live under.
+            // Made meanwhile by someone else (nook itself holds the
+            // hierarchy lock, see lock.rs): theirs to configure and remove.
             Err(e) if !is_leaf && e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io("creating cgroup", dir, e)),
         }

@@ -43,6 +43,7 @@ mod apply;
 mod devices;
 mod freezer;
 mod layout;
+mod lock;
 mod resources;
 mod stats;
 
@@ -181,6 +182,7 @@ impl CgroupPlan {
     /// Creates the cgroup(s) and applies the resources. On failure every
     /// directory made so far is removed again.
     pub fn create(&self) -> Result<Cgroup> {
+        let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
             .targets
@@ -206,7 +208,7 @@ impl CgroupPlan {
             Ok(()) => Ok(cg),
             Err(e) => {
                 // Best effort: the original error is the one worth reporting.
-                let _ = cg.remove();
+                let _ = cg.remove_locked();
                 Err(e)
             }
         }
@@ -287,6 +289,11 @@ impl Cgroup {
     /// (`/pod/a` and `/pod/b`) is busy and left in place, like runc does
     /// with every parent.
     pub fn remove(&self) -> Result<()> {
+        let _lock = lock::lock(self.dirs.iter().map(|d| d.mount_point.as_path()))?;
+        self.remove_locked()
+    }
+
+    fn remove_locked(&self) -> Result<()> {
         let mut first_err = None;
         for d in self.dirs.iter().rev() {
             for (i, dir) in d.created.iter().enumerate().rev() {

@@ -224,16 +224,17 @@ impl CgroupPlan {
                 path: path.clone(),
                 created: Vec::new(),
             };
-            let made = apply::make_dirs(&t.hierarchy, &path, &mut dir.created);
+            let made = apply::make_dirs(&t.hierarchy, &path, &mut dir.created).and_then(|()| {
+                // What this directory really got, which may be less than the mount offers.
+                if dir.version == Version::V2 {
+                    let text = read(&dir.path.join("cgroup.controllers"))?;
+                    dir.controllers = text.split_whitespace().map(str::to_string).collect();
+                }
+                Ok(())
+            });
+            // Recorded before the error is returned, so cleanup sees it.
             cg.dirs.push(dir);
             made?;
-            let dir = cg.dirs.last_mut().expect("just pushed");
-            if dir.version == Version::V2 {
-                dir.controllers = read(&dir.path.join("cgroup.controllers"))?
-                    .split_whitespace()
-                    .map(str::to_string)
-                    .collect();
-            }
         }
         apply::apply(&cg.dirs, &self.settings)
     }

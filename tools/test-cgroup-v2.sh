@@ -13,7 +13,9 @@
 # or a hybrid layout instead, which covers the two layouts a v2 host cannot.
 #
 # The VM runs under TCG when /dev/kvm is unusable: expect 5-40x slower tests
-# and a one-off kernel download on the first run.
+# and a one-off kernel download on the first run (about 40 s). With a warm
+# cache and a built test binary a run takes 20-40 s on two shared cores
+# (boot plus ~10-30 s of tests; the concurrent-create test is the slowest).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)

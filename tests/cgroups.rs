@@ -768,3 +768,29 @@ fn concurrent_creates_under_a_new_parent() {
         }
     }
 }
+
+#[test]
+fn update_raises_memory_and_swap_in_the_order_v1_needs() {
+    if !is_root() {
+        return;
+    }
+    let g = Guard::new(
+        "memswap",
+        serde_json::json!({"memory": {"limit": 33554432, "swap": 67108864}}),
+    );
+    let mem = |limit: i64, swap: i64| -> LinuxResources {
+        serde_json::from_value(serde_json::json!({"memory": {"limit": limit, "swap": swap}})).unwrap()
+    };
+    // Raising: v1 refuses memory above memory+swap, so memsw must go first.
+    g.cg.update(&mem(134217728, 268435456)).unwrap();
+    // Lowering: the other way round.
+    g.cg.update(&mem(16777216, 16777216)).unwrap();
+    if g.is_v1("memory") {
+        assert_eq!(g.read("memory", "memory.limit_in_bytes", ""), "16777216");
+        assert_eq!(g.read("memory", "memory.memsw.limit_in_bytes", ""), "16777216");
+    } else {
+        assert_eq!(g.read("memory", "", "memory.max"), "16777216");
+        assert_eq!(g.read("memory", "", "memory.swap.max"), "0");
+    }
+    g.finish();
+}

@@ -717,3 +717,145 @@ mod tests {
         );
     }
 }
+
+// ---------------------------------------------------------------------- bpf
+//
+// Just enough of bpf(2) to enforce device rules on cgroup v2, which has no
+// devices controller: load a BPF_PROG_TYPE_CGROUP_DEVICE program, attach it
+// to a cgroup directory, and list/detach the programs attached there so an
+// update can swap one program for another. The attr structs are prefixes of
+// the kernel's `union bpf_attr`; the kernel zero-extends shorter ones.
+
+/// One eBPF instruction (`struct bpf_insn`).
+#[repr(C)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BpfInsn {
+    /// Opcode.
+    pub code: u8,
+    /// Destination register in the low nibble, source in the high one.
+    pub regs: u8,
+    /// Signed jump or memory offset.
+    pub off: i16,
+    /// Signed immediate.
+    pub imm: i32,
+}
+
+const BPF_PROG_LOAD: c_int = 5;
+const BPF_PROG_ATTACH: c_int = 8;
+const BPF_PROG_DETACH: c_int = 9;
+const BPF_PROG_GET_FD_BY_ID: c_int = 13;
+const BPF_PROG_QUERY: c_int = 16;
+const BPF_PROG_TYPE_CGROUP_DEVICE: u32 = 15;
+const BPF_CGROUP_DEVICE: u32 = 6;
+/// Lets several programs share the hook, so a new one can be attached
+/// before the old one is detached and no access slips through in between.
+const BPF_F_ALLOW_MULTI: u32 = 2;
+
+fn bpf<T>(cmd: c_int, attr: &mut T) -> SysResult<c_long> {
+    // SAFETY: `attr` is a live, properly sized prefix of `union bpf_attr` for
+    // `cmd`; the kernel reads (and for queries writes) at most size_of::<T>() bytes.
+    check(unsafe { libc::syscall(libc::SYS_bpf, cmd, attr as *mut T, std::mem::size_of::<T>()) })
+}
+
+/// `BPF_PROG_LOAD` of a cgroup device program under the
+/// project's license string (the program calls no GPL-only helper). The kernel's verifier log is not requested:
+/// the generated programs are fixed-shape and tested.
+pub fn bpf_load_device_prog(insns: &[BpfInsn]) -> SysResult<OwnedFd> {
+    #[repr(C)]
+    struct Load {
+        prog_type: u32,
+        insn_cnt: u32,
+        insns: u64,
+        license: u64,
+        log_level: u32,
+        log_size: u32,
+        log_buf: u64,
+        kern_version: u32,
+        prog_flags: u32,
+    }
+    let mut attr = Load {
+        prog_type: BPF_PROG_TYPE_CGROUP_DEVICE,
+        insn_cnt: insns.len() as u32,
+        insns: insns.as_ptr() as u64,
+        license: c"Apache-2.0".as_ptr() as u64,
+        log_level: 0,
+        log_size: 0,
+        log_buf: 0,
+        kern_version: 0,
+        prog_flags: 0,
+    };
+    bpf(BPF_PROG_LOAD, &mut attr).map(owned)
+}
+
+#[repr(C)]
+struct Attach {
+    target_fd: u32,
+    attach_bpf_fd: u32,
+    attach_type: u32,
+    attach_flags: u32,
+}
+
+/// `BPF_PROG_ATTACH` of device program `prog` to cgroup directory `cgroup`, with BPF_F_ALLOW_MULTI.
+pub fn bpf_attach_device_prog(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysResult<()> {
+    let mut attr = Attach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: BPF_F_ALLOW_MULTI,
+    };
+    bpf(BPF_PROG_ATTACH, &mut attr).map(drop)
+}
+
+/// `BPF_PROG_DETACH` of device program `prog` from cgroup directory `cgroup`.
+pub fn bpf_detach_device_prog(cgroup: BorrowedFd<'_>, prog: BorrowedFd<'_>) -> SysResult<()> {
+    let mut attr = Attach {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_bpf_fd: prog.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        attach_flags: 0,
+    };
+    bpf(BPF_PROG_DETACH, &mut attr).map(drop)
+}
+
+/// `BPF_PROG_QUERY`: fills `ids` with the ids of the device programs attached
+/// directly to `cgroup` and returns how many there are; ENOSPC when there
+/// are more than `ids.len()`.
+pub fn bpf_query_device_progs(cgroup: BorrowedFd<'_>, ids: &mut [u32]) -> SysResult<usize> {
+    #[repr(C)]
+    struct Query {
+        target_fd: u32,
+        attach_type: u32,
+        query_flags: u32,
+        attach_flags: u32,
+        prog_ids: u64,
+        prog_cnt: u32,
+        _pad: u32,
+    }
+    let mut attr = Query {
+        target_fd: cgroup.as_raw_fd() as u32,
+        attach_type: BPF_CGROUP_DEVICE,
+        query_flags: 0,
+        attach_flags: 0,
+        prog_ids: ids.as_mut_ptr() as u64,
+        prog_cnt: ids.len() as u32,
+        _pad: 0,
+    };
+    bpf(BPF_PROG_QUERY, &mut attr)?;
+    Ok(attr.prog_cnt as usize)
+}
+
+/// `BPF_PROG_GET_FD_BY_ID`: a descriptor for a loaded program.
+pub fn bpf_prog_fd_by_id(id: u32) -> SysResult<OwnedFd> {
+    #[repr(C)]
+    struct ById {
+        prog_id: u32,
+        next_id: u32,
+        open_flags: u32,
+    }
+    let mut attr = ById {
+        prog_id: id,
+        next_id: 0,
+        open_flags: 0,
+    };
+    bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned)
+}

@@ -1,52 +1,606 @@
 //! Cgroups on v1, pure v2 and hybrid hosts.
 //!
 //! Contract with the rest of nook:
-//! * [`plan`] is pure: it validates `linux.cgroupsPath` and `linux.resources`
-//!   (errors name the field) and returns a [`CgroupPlan`]; nothing is touched.
+//! * [`plan`] validates `linux.cgroupsPath` and `linux.resources` (errors name
+//!   the field) and returns a [`CgroupPlan`]. It only reads the host (mounts,
+//!   online CPUs, huge page sizes); nothing is created.
 //! * [`CgroupPlan::create`] creates the container's cgroup(s) and applies the
-//!   resources; [`Cgroup`] is serialised into the container's state so later
-//!   commands (kill --all, pause, delete) find it again.
-//! * nook never writes to a cgroup it did not create.
+//!   resources, removing what it made if any step fails. Call it before the
+//!   container's init is cloned, then [`Cgroup::add_process`] with the
+//!   child's pid before the child runs anything of the container.
+//! * [`Cgroup`] is serialised into the container's state, so later commands
+//!   (kill --all, pause, resume, update, events, ps, delete) find it again.
+//! * nook never writes to a cgroup it did not create, and never creates a
+//!   directory for a hierarchy that is not mounted.
+//!
+//! How `container/` uses it, step by step:
+//!
+//! | when                         | call                                              |
+//! |------------------------------|---------------------------------------------------|
+//! | validating the bundle        | [`plan`] (keep the [`CgroupPlan`] in the `Plan`)   |
+//! | `create`, before the clone   | [`CgroupPlan::create`]; store the [`Cgroup`] in state.json |
+//! | right after the clone        | [`Cgroup::add_process`] with the child's host pid, before releasing it |
+//! | OCI `cgroup` mounts          | [`Cgroup::mount_sources`] (bind each source read-only) |
+//! | `exec`                       | [`Cgroup::add_process`] for the new process        |
+//! | `pause` / `resume`           | [`Cgroup::freeze`] / [`Cgroup::thaw`]; status "paused" = [`Cgroup::is_frozen`] |
+//! | `kill --all`, `delete -f`    | [`Cgroup::kill_all`]                               |
+//! | `ps`                         | [`Cgroup::pids`]                                   |
+//! | `events --stats`             | [`Cgroup::stats`] (the `data` object), [`Cgroup::oom_kills`] for `oom` events |
+//! | `update`                     | [`Cgroup::update`]                                 |
+//! | state.json `cgroup_paths`    | [`Cgroup::paths`]                                  |
+//! | `delete`, after init is reaped | [`Cgroup::remove`] (empty cgroups only; kill first) |
+//!
+//! If anything after `create` fails, call [`Cgroup::remove`] (after killing
+//! what was started) so no directory is left behind.
+//!
+//! Hybrid hosts (v1 controllers plus a cgroup2 mount holding the rest, as
+//! systemd's "hybrid" mode sets up) get a directory in every v1 controller
+//! hierarchy and one in the cgroup2 mount; each resource goes to the
+//! hierarchy that owns its controller. crun refuses such hosts.
 #![forbid(unsafe_code)]
 
-use oci_spec::runtime::Spec;
+mod apply;
+mod devices;
+mod freezer;
+mod layout;
+mod lock;
+mod resources;
+mod stats;
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Component, Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+use nix::unistd::Pid;
+use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
+pub use layout::Version;
+use layout::{Hierarchy, Layout};
+use resources::{HostInfo, Settings};
+pub use stats::{
+    BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Stats,
+    Throttling,
+};
 
 /// The validated cgroup configuration of a container.
 #[derive(Debug, Clone)]
-pub struct CgroupPlan {}
+pub struct CgroupPlan {
+    /// One target per mounted hierarchy the container joins.
+    targets: Vec<Target>,
+    settings: Settings,
+}
 
-/// Validates the cgroup part of `spec` for container `id`.
-pub fn plan(_spec: &Spec, _id: &str) -> Result<CgroupPlan> {
-    Ok(CgroupPlan {})
+#[derive(Debug, Clone)]
+struct Target {
+    hierarchy: Hierarchy,
+    /// The cgroup, as a path inside the hierarchy (`/a/b`).
+    cgroup: PathBuf,
+}
+
+/// Validates the cgroup part of `spec` for container `id` on this host.
+pub fn plan(spec: &Spec, id: &str) -> Result<CgroupPlan> {
+    let layout = Layout::detect()?;
+    let host = HostInfo::read(&layout);
+    plan_on(spec, id, &layout, &host)
+}
+
+fn plan_on(spec: &Spec, id: &str, layout: &Layout, host: &HostInfo) -> Result<CgroupPlan> {
+    let linux = spec.linux().as_ref();
+    let path = cgroups_path(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let empty = LinuxResources::default();
+    let res = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&empty);
+    let settings = resources::compile(res, host)?;
+    let targets = layout
+        .hierarchies
+        .iter()
+        .map(|h| {
+            let cgroup = if path.is_absolute() {
+                path.clone()
+            } else {
+                // runc: relative paths are relative to the caller's own
+                // cgroup; on cgroup2 to its parent, because the caller's
+                // own cgroup has processes in it and so cannot delegate
+                // controllers to a child ("no internal processes" rule).
+                let base = match h.version {
+                    Version::V1 => h.own.clone(),
+                    Version::V2 => h.own.parent().map_or_else(|| h.own.clone(), Path::to_path_buf),
+                };
+                base.join(&path)
+            };
+            if cgroup == Path::new("/") {
+                return Err(Error::config("linux.cgroupsPath", "must not be the root cgroup"));
+            }
+            // Fail now if the mount cannot show this cgroup.
+            h.dir_of(&cgroup)?;
+            Ok(Target {
+                hierarchy: h.clone(),
+                cgroup,
+            })
+        })
+        .collect::<Result<_>>()?;
+    Ok(CgroupPlan { targets, settings })
+}
+
+/// Checks `linux.cgroupsPath` and returns it cleaned; empty means runc's
+/// default, the relative path `<id>`.
+fn cgroups_path(path: Option<&Path>, id: &str) -> Result<PathBuf> {
+    const F: &str = "linux.cgroupsPath";
+    let Some(p) = path.filter(|p| !p.as_os_str().is_empty()) else {
+        if id.is_empty() || id.contains('/') || id == "." || id == ".." {
+            return Err(Error::config(
+                F,
+                format!("container id {id:?} cannot name a cgroup"),
+            ));
+        }
+        return Ok(PathBuf::from(id));
+    };
+    let s = p.to_string_lossy();
+    if s.contains(':') {
+        return Err(Error::Unsupported {
+            what: format!(
+                "{F} {s:?}: the systemd \"slice:prefix:name\" form (nook only drives cgroupfs directly)"
+            ),
+        });
+    }
+    let mut out = PathBuf::new();
+    for c in p.components() {
+        match c {
+            Component::RootDir => out.push("/"),
+            Component::Normal(n) => out.push(n),
+            Component::CurDir => {}
+            Component::ParentDir | Component::Prefix(_) => {
+                return Err(Error::config(F, format!("{s:?} must not contain \"..\"")));
+            }
+        }
+    }
+    if out.as_os_str().is_empty() {
+        return Err(Error::config(F, format!("{s:?} names no cgroup")));
+    }
+    Ok(out)
+}
+
+/// One directory of the container's cgroup, in one hierarchy.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+struct Dir {
+    version: Version,
+    /// v1: the hierarchy's controllers; v2: this directory's `cgroup.controllers`.
+    controllers: Vec<String>,
+    /// Where the hierarchy is mounted.
+    mount_point: PathBuf,
+    /// The container's cgroup directory.
+    path: PathBuf,
+    /// The directories nook created for it, parents first; removed in reverse.
+    created: Vec<PathBuf>,
 }
 
 impl CgroupPlan {
-    /// Creates the cgroup(s) and applies the resources.
+    /// Creates the cgroup(s) and applies the resources. On failure every
+    /// directory made so far is removed again.
     pub fn create(&self) -> Result<Cgroup> {
-        Ok(Cgroup {})
+        let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
+        // Checked before the first mkdir so a refusal leaves nothing behind.
+        let on_v1: Vec<&str> = self
+            .targets
+            .iter()
+            .filter(|t| t.hierarchy.version == Version::V1)
+            .flat_map(|t| t.hierarchy.controllers.iter().map(String::as_str))
+            .collect();
+        for t in &self.targets {
+            let path = t.hierarchy.dir_of(&t.cgroup)?;
+            if path.exists() {
+                return Err(Error::io(
+                    "creating cgroup (nook only uses cgroups it creates)",
+                    path,
+                    io::Error::from_raw_os_error(libc::EEXIST),
+                ));
+            }
+            if t.hierarchy.version == Version::V2 {
+                apply::check_delegation(&path, &self.settings, &on_v1)?;
+            }
+        }
+        let mut cg = Cgroup { dirs: Vec::new() };
+        match self.create_into(&mut cg) {
+            Ok(()) => Ok(cg),
+            Err(e) => {
+                // Best effort: the original error is the one worth reporting.
+                let _ = cg.remove_locked();
+                Err(e)
+            }
+        }
+    }
+
+    fn create_into(&self, cg: &mut Cgroup) -> Result<()> {
+        for t in &self.targets {
+            let path = t.hierarchy.dir_of(&t.cgroup)?;
+            let mut dir = Dir {
+                version: t.hierarchy.version,
+                controllers: t.hierarchy.controllers.clone(),
+                mount_point: t.hierarchy.mount_point.clone(),
+                path: path.clone(),
+                created: Vec::new(),
+            };
+            let made = apply::make_dirs(&t.hierarchy, &path, &mut dir.created).and_then(|()| {
+                // What this directory really got, which may be less than the mount offers.
+                if dir.version == Version::V2 {
+                    let text = read(&dir.path.join("cgroup.controllers"))?;
+                    dir.controllers = text.split_whitespace().map(str::to_string).collect();
+                }
+                Ok(())
+            });
+            // Recorded before the error is returned, so cleanup sees it.
+            cg.dirs.push(dir);
+            made?;
+        }
+        apply::apply(&cg.dirs, &self.settings)
     }
 }
 
 /// A cgroup nook created for a container.
-#[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct Cgroup {}
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Cgroup {
+    dirs: Vec<Dir>,
+}
+
+/// A cgroup directory to mount into the container for an OCI `cgroup` mount.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CgroupMount {
+    /// The container's cgroup directory on the host (bind-mount source).
+    pub source: PathBuf,
+    /// The hierarchy's version.
+    pub version: Version,
+    /// Where it goes under the container's `/sys/fs/cgroup`: the host's
+    /// mount point name (`memory`, `cpu,cpuacct`, `unified`), or the empty
+    /// string on a pure v2 host, where the directory *is* `/sys/fs/cgroup`.
+    /// Co-mounted controllers (`cpu,cpuacct`) also want `cpu` and `cpuacct`
+    /// symlinks beside the mount, as the host has and runc creates.
+    pub name: String,
+}
+
+/// How long a freeze or thaw may take before nook gives up.
+const FREEZE_TIMEOUT: Duration = Duration::from_secs(5);
 
 impl Cgroup {
-    /// Moves process `pid` into the cgroup.
-    pub fn add_process(&self, _pid: i32) -> Result<()> {
+    /// Moves process `pid` into the cgroup, in every hierarchy.
+    pub fn add_process(&self, pid: i32) -> Result<()> {
+        for d in &self.dirs {
+            write(&d.path.join("cgroup.procs"), &pid.to_string())?;
+        }
         Ok(())
     }
 
     /// Host pids of every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
-        Ok(Vec::new())
+        let Some(d) = self.dirs.first() else {
+            return Ok(Vec::new());
+        };
+        let text = read(&d.path.join("cgroup.procs"))?;
+        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
     }
 
-    /// Removes every directory nook created (the cgroup must be empty).
+    /// Removes every directory nook created, deepest first. The cgroup must
+    /// be empty; a directory whose last process is still exiting is retried
+    /// for a moment (EBUSY). Directories already gone are fine, so a second
+    /// call (e.g. after a crash between removal and the state update) works.
+    /// A parent this container created but another container now also uses
+    /// (`/pod/a` and `/pod/b`) is busy and left in place, like runc does
+    /// with every parent.
     pub fn remove(&self) -> Result<()> {
-        Ok(())
+        let _lock = lock::lock(self.dirs.iter().map(|d| d.mount_point.as_path()))?;
+        self.remove_locked()
+    }
+
+    fn remove_locked(&self) -> Result<()> {
+        let mut first_err = None;
+        for d in self.dirs.iter().rev() {
+            for (i, dir) in d.created.iter().enumerate().rev() {
+                let is_leaf = i + 1 == d.created.len();
+                if let Err(e) = rmdir_retry(dir, is_leaf) {
+                    // A busy parent holds another container's cgroup: not an error.
+                    if is_leaf || e.errno() != libc::EBUSY {
+                        first_err.get_or_insert(e);
+                    }
+                    break;
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Freezes every process (v1 freezer, or v2 `cgroup.freeze`) and waits
+    /// until the kernel reports the cgroup frozen.
+    pub fn freeze(&self) -> Result<()> {
+        freezer::set(self.freezer_dir()?, true, FREEZE_TIMEOUT)
+    }
+
+    /// Thaws the processes and waits until the cgroup is no longer frozen.
+    pub fn thaw(&self) -> Result<()> {
+        freezer::set(self.freezer_dir()?, false, FREEZE_TIMEOUT)
+    }
+
+    /// Whether the cgroup is frozen (or freezing).
+    pub fn is_frozen(&self) -> Result<bool> {
+        freezer::is_frozen(self.freezer_dir()?)
+    }
+
+    /// Sends `sig` to every process in the cgroup.
+    ///
+    /// SIGKILL goes through `cgroup.kill` (Linux 5.14+, also on a hybrid
+    /// host's cgroup2 directory), which cannot miss a process forked
+    /// meanwhile. Otherwise the cgroup is frozen, each pid signalled, and
+    /// thawed again (unless it was frozen before and `sig` is not SIGKILL).
+    /// A SIGKILLed cgroup is always left thawed: a task stopped by the v1
+    /// freezer does not die until it runs again.
+    pub fn kill_all(&self, sig: Signal) -> Result<()> {
+        if sig == Signal::SIGKILL {
+            if let Some(d) = self.dirs.iter().find(|d| d.version == Version::V2) {
+                let file = d.path.join("cgroup.kill");
+                if file.exists() {
+                    write(&file, "1")?;
+                    if let Ok(f) = self.freezer_dir() {
+                        if freezer::is_frozen(f)? {
+                            freezer::set(f, false, FREEZE_TIMEOUT)?;
+                        }
+                    }
+                    return Ok(());
+                }
+            }
+        }
+        let freezer = self.freezer_dir().ok();
+        let was_frozen = match freezer {
+            Some(f) => freezer::is_frozen(f)?,
+            None => false,
+        };
+        if let Some(f) = freezer {
+            freezer::set(f, true, FREEZE_TIMEOUT)?;
+        }
+        let mut result = Ok(());
+        for pid in self.pids()? {
+            match nix::sys::signal::kill(Pid::from_raw(pid), sig) {
+                Ok(()) | Err(nix::errno::Errno::ESRCH) => {}
+                Err(e) => {
+                    result = Err(Error::sys(format!("kill({pid}, {sig})"), e));
+                    break;
+                }
+            }
+        }
+        if let Some(f) = freezer {
+            if !was_frozen || sig == Signal::SIGKILL {
+                freezer::set(f, false, FREEZE_TIMEOUT)?;
+            }
+        }
+        result
+    }
+
+    /// Usage counters in the shape of runc's `events --stats`.
+    pub fn stats(&self) -> Result<Stats> {
+        stats::collect(|c| self.dir_of(c).map(|d| (d.path.as_path(), d.version)))
+    }
+
+    /// How many processes the kernel's OOM killer has killed in this cgroup
+    /// (for runc-style `oom` events and for tests).
+    pub fn oom_kills(&self) -> Result<u64> {
+        let d = self.dir_of("memory").ok_or_else(|| Error::Unsupported {
+            what: "OOM accounting without a memory controller".into(),
+        })?;
+        Ok(stats::oom_kills(&d.path, d.version))
+    }
+
+    /// Applies new resource limits (`nook update`). Validated first against
+    /// the controllers this cgroup has; with `memory.checkBeforeUpdate`, a
+    /// memory limit below the current usage is refused.
+    pub fn update(&self, res: &LinuxResources) -> Result<()> {
+        let mut host = HostInfo::read(&Layout::detect()?);
+        host.v1.clear();
+        host.v2.clear();
+        for d in &self.dirs {
+            match d.version {
+                Version::V1 => host.v1.extend(d.controllers.iter().cloned()),
+                Version::V2 => host.v2.extend(d.controllers.iter().cloned()),
+            }
+        }
+        let settings = resources::compile(res, &host)?;
+        if settings.check_before_update {
+            apply::check_memory_usage(&self.dirs, res)?;
+        }
+        apply::apply(&self.dirs, &settings)
+    }
+
+    /// The directories to bind into the container for an OCI `cgroup` mount.
+    pub fn mount_sources(&self) -> Vec<CgroupMount> {
+        let pure_v2 = self.dirs.len() == 1 && self.dirs[0].version == Version::V2;
+        self.dirs
+            .iter()
+            .map(|d| CgroupMount {
+                source: d.path.clone(),
+                version: d.version,
+                name: if pure_v2 {
+                    String::new()
+                } else {
+                    d.mount_point
+                        .file_name()
+                        .map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+                },
+            })
+            .collect()
+    }
+
+    /// runc's `cgroup_paths` for state.json: controller -> directory, with
+    /// `""` for the cgroup2 directory on a hybrid or pure v2 host.
+    pub fn paths(&self) -> BTreeMap<String, PathBuf> {
+        let mut out = BTreeMap::new();
+        for d in &self.dirs {
+            match d.version {
+                Version::V1 => {
+                    for c in &d.controllers {
+                        out.insert(c.clone(), d.path.clone());
+                    }
+                }
+                Version::V2 => {
+                    out.insert(String::new(), d.path.clone());
+                }
+            }
+        }
+        out
+    }
+
+    /// The directory that holds `controller`: its v1 hierarchy if mounted,
+    /// else the cgroup2 directory if the controller is enabled there.
+    fn dir_of(&self, controller: &str) -> Option<&Dir> {
+        self.dirs
+            .iter()
+            .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller))
+            .or_else(|| {
+                self.dirs
+                    .iter()
+                    .find(|d| d.version == Version::V2 && d.controllers.iter().any(|c| c == controller))
+            })
+    }
+
+    /// The v1 freezer hierarchy if mounted, else the cgroup2 directory
+    /// (`cgroup.freeze` is core, Linux 5.2+, and needs no controller).
+    fn freezer_dir(&self) -> Result<freezer::FreezerDir<'_>> {
+        if let Some(d) = self.dir_of("freezer") {
+            return Ok(freezer::FreezerDir::V1(&d.path));
+        }
+        self.dirs
+            .iter()
+            .find(|d| d.version == Version::V2)
+            .map(|d| freezer::FreezerDir::V2(&d.path))
+            .ok_or_else(|| Error::Unsupported {
+                what: "freezing: no freezer cgroup hierarchy is mounted".into(),
+            })
+    }
+}
+
+/// Reads a cgroup file.
+fn read(path: &Path) -> Result<String> {
+    fs::read_to_string(path).map_err(|e| Error::io("reading", path, e))
+}
+
+/// Writes `value` into an existing cgroup file (never creates one), with
+/// an strace-style error carrying the value, since the kernel's EINVAL is
+/// only useful together with what was written.
+fn write(path: &Path, value: &str) -> Result<()> {
+    use std::io::Write as _;
+    let res = fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(value.as_bytes()));
+    res.map_err(|e| Error::Sys {
+        call: format!("write({}, {value:?})", path.display()),
+        errno: e.raw_os_error().unwrap_or(libc::EIO),
+    })
+}
+
+/// `rmdir`, tolerating a directory that is already gone. With `wait_busy`,
+/// EBUSY is retried for up to a second (a killed process leaves its cgroup
+/// a moment after it became a zombie); without, EBUSY fails at once.
+fn rmdir_retry(dir: &Path, wait_busy: bool) -> Result<()> {
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        match fs::remove_dir(dir) {
+            Ok(()) => return Ok(()),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            Err(e) => return Err(Error::io("removing cgroup", dir, e)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::layout::tests::FakeHost;
+    use super::*;
+
+    fn spec(json: &str) -> Spec {
+        let mut v: serde_json::Value = serde_json::from_str(
+            r#"{"ociVersion":"1.0.2","root":{"path":"rootfs"},"process":{"cwd":"/","args":["sh"],"user":{"uid":0,"gid":0}}}"#,
+        )
+        .unwrap();
+        v["linux"] = serde_json::from_str(json).unwrap();
+        serde_json::from_value(v).unwrap()
+    }
+
+    fn plan_fake(host: &FakeHost, linux: &str, id: &str) -> Result<CgroupPlan> {
+        let layout = host.layout();
+        let info = HostInfo::read(&layout);
+        plan_on(&spec(linux), id, &layout, &info)
+    }
+
+    #[test]
+    fn placement_follows_runc() {
+        let host = FakeHost::new(&["memory", "cpu,cpuacct"], Some("hugetlb"));
+        let base = host.dir.path();
+        // Empty: relative "<id>": under the own v1 cgroup, under the parent of the own v2 one.
+        let p = plan_fake(&host, "{}", "c1").unwrap();
+        let dirs: Vec<_> = p
+            .targets
+            .iter()
+            .map(|t| t.hierarchy.dir_of(&t.cgroup).unwrap())
+            .collect();
+        assert_eq!(
+            dirs,
+            vec![
+                base.join("memory/user.slice/c1"),
+                base.join("cpu,cpuacct/user.slice/c1"),
+                base.join("unified/c1")
+            ]
+        );
+        let p = plan_fake(&host, r#"{"cgroupsPath":"/a/./b"}"#, "c1").unwrap();
+        assert_eq!(p.targets[0].cgroup, Path::new("/a/b"));
+    }
+
+    #[test]
+    fn bad_paths_are_refused() {
+        let host = FakeHost::new(&["memory"], None);
+        let e = plan_fake(&host, r#"{"cgroupsPath":"system.slice:nook:c1"}"#, "c1").unwrap_err();
+        assert!(
+            e.to_string().contains("not supported") && e.to_string().contains("slice"),
+            "{e}"
+        );
+        let e = plan_fake(&host, r#"{"cgroupsPath":"/a/../../b"}"#, "c1").unwrap_err();
+        assert!(e.to_string().contains("linux.cgroupsPath"), "{e}");
+        let e = plan_fake(&host, r#"{"cgroupsPath":"/"}"#, "c1").unwrap_err();
+        assert!(e.to_string().contains("root cgroup"), "{e}");
+        let e = plan_fake(&host, r#"{"resources":{"memory":{"limit":-7}}}"#, "c1").unwrap_err();
+        assert!(e.to_string().contains("linux.resources.memory.limit"), "{e}");
+    }
+
+    #[test]
+    fn mount_sources_and_paths() {
+        let cg = Cgroup {
+            dirs: vec![
+                Dir {
+                    version: Version::V1,
+                    controllers: vec!["cpu".into(), "cpuacct".into()],
+                    mount_point: "/sys/fs/cgroup/cpu,cpuacct".into(),
+                    path: "/sys/fs/cgroup/cpu,cpuacct/c1".into(),
+                    created: vec![],
+                },
+                Dir {
+                    version: Version::V2,
+                    controllers: vec![],
+                    mount_point: "/sys/fs/cgroup/unified".into(),
+                    path: "/sys/fs/cgroup/unified/c1".into(),
+                    created: vec![],
+                },
+            ],
+        };
+        let m = cg.mount_sources();
+        assert_eq!(m[0].name, "cpu,cpuacct");
+        assert_eq!(m[1].name, "unified");
+        let p = cg.paths();
+        assert_eq!(p["cpuacct"], Path::new("/sys/fs/cgroup/cpu,cpuacct/c1"));
+        assert_eq!(p[""], Path::new("/sys/fs/cgroup/unified/c1"));
+        // The state round-trips through JSON.
+        let json = serde_json::to_string(&cg).unwrap();
+        assert_eq!(serde_json::from_str::<Cgroup>(&json).unwrap(), cg);
     }
 }

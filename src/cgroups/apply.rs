@@ -1,0 +1,283 @@
+//! Creating cgroup directories and writing the compiled settings into them.
+#![forbid(unsafe_code)]
+
+use std::collections::BTreeSet;
+use std::fs;
+use std::os::fd::AsFd;
+use std::path::{Path, PathBuf};
+
+use oci_spec::runtime::LinuxResources;
+
+use super::devices::{self, DeviceRule};
+use super::layout::{Hierarchy, Version};
+use super::resources::Settings;
+use super::{read, write, Dir};
+use crate::error::{Error, Result};
+use crate::sys;
+
+/// The nearest existing ancestor of `path` (a mount point always exists).
+fn existing_ancestor(path: &Path) -> &Path {
+    let mut p = path;
+    while !p.exists() {
+        match p.parent() {
+            Some(parent) => p = parent,
+            None => break,
+        }
+    }
+    p
+}
+
+/// On cgroup2 a controller only reaches a new child when its parent lists
+/// it in `cgroup.subtree_control`. nook enables controllers only in
+/// directories it created, so every controller the settings need must
+/// already be enabled in the nearest existing ancestor.
+pub(crate) fn check_delegation(path: &Path, settings: &Settings, on_v1: &[&str]) -> Result<()> {
+    let anc = existing_ancestor(path);
+    let enabled = read(&anc.join("cgroup.subtree_control"))?;
+    let enabled: BTreeSet<&str> = enabled.split_whitespace().collect();
+    for w in &settings.writes {
+        let c = w.controller;
+        if c != "cgroup" && !on_v1.contains(&c) && !enabled.contains(c) {
+            return Err(Error::Unsupported {
+                what: format!(
+                    "limiting {c}: the {c} controller is not enabled in {}/cgroup.subtree_control, \
+                     and nook does not write to cgroups it did not create",
+                    anc.display()
+                ),
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Creates `path` and its missing parents inside hierarchy `h`, recording
+/// each directory made in `created` (parents first) as soon as it exists,
+/// so a failure half-way can still be cleaned up.
+pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    let anc = existing_ancestor(path).to_path_buf();
+    if !anc.starts_with(&h.mount_point) {
+        return Err(Error::Unsupported {
+            what: format!(
+                "creating cgroup {} outside {}",
+                path.display(),
+                h.mount_point.display()
+            ),
+        });
+    }
+    let mut todo: Vec<PathBuf> = path
+        .ancestors()
+        .take_while(|p| *p != anc)
+        .map(Path::to_path_buf)
+        .collect();
+    todo.reverse();
+    // Controllers the ancestor hands down; intermediate directories we make
+    // pass them on, the leaf keeps its subtree_control empty because it
+    // will hold processes (cgroup2's "no internal processes" rule).
+    let delegate = match h.version {
+        Version::V2 => read(&anc.join("cgroup.subtree_control"))?,
+        Version::V1 => String::new(),
+    };
+    let cpuset = h.version == Version::V1 && h.controllers.iter().any(|c| c == "cpuset");
+    for (i, dir) in todo.iter().enumerate() {
+        let is_leaf = i + 1 == todo.len();
+        match fs::create_dir(dir) {
+            Ok(()) => created.push(dir.clone()),
+            // Made meanwhile by someone else (nook itself holds the
+            // hierarchy lock, see lock.rs): theirs to configure and remove.
+            Err(e) if !is_leaf && e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+            Err(e) => return Err(Error::io("creating cgroup", dir, e)),
+        }
+        if cpuset {
+            // A new v1 cpuset starts with no CPUs and no memory nodes, and
+            // refuses tasks until given some: inherit the parent's.
+            let parent = dir.parent().unwrap_or(dir);
+            for f in ["cpuset.cpus", "cpuset.mems"] {
+                let v = read(&parent.join(f))?;
+                write(&dir.join(f), v.trim())?;
+            }
+        }
+        if !is_leaf && !delegate.trim().is_empty() {
+            let plus: Vec<String> = delegate.split_whitespace().map(|c| format!("+{c}")).collect();
+            write(&dir.join("cgroup.subtree_control"), &plus.join(" "))?;
+        }
+    }
+    Ok(())
+}
+
+/// The directory whose hierarchy holds `controller`; `cgroup` (core files
+/// named in `unified`) means the cgroup2 directory.
+fn dir_for<'a>(dirs: &'a [Dir], controller: &str) -> Result<&'a Dir> {
+    let v1 = dirs
+        .iter()
+        .find(|d| d.version == Version::V1 && d.controllers.iter().any(|c| c == controller));
+    let v2 = || {
+        dirs.iter().find(|d| {
+            d.version == Version::V2
+                && (controller == "cgroup" || d.controllers.iter().any(|c| c == controller))
+        })
+    };
+    v1.or_else(v2).ok_or_else(|| Error::Unsupported {
+        what: format!("the {controller} controller in this container's cgroup"),
+    })
+}
+
+/// Writes `settings` into `dirs`, in order.
+pub(crate) fn apply(dirs: &[Dir], settings: &Settings) -> Result<()> {
+    let writes = &settings.writes;
+    let mut i = 0;
+    while i < writes.len() {
+        let w = &writes[i];
+        let dir = dir_for(dirs, w.controller)?;
+        let Some((file, value)) = w.candidates.iter().find(|(f, _)| dir.path.join(f).exists()) else {
+            if w.optional {
+                i += 1;
+                continue;
+            }
+            let path = dir.path.join(&w.candidates[0].0);
+            return Err(Error::io(
+                "writing",
+                path,
+                std::io::Error::new(
+                    std::io::ErrorKind::NotFound,
+                    "this kernel has no such cgroup file",
+                ),
+            ));
+        };
+        match write(&dir.path.join(file), value) {
+            Ok(()) => i += 1,
+            // v1 wants memory+swap >= memory at every moment: when raising
+            // both, the memsw limit has to go first. Retry in that order.
+            Err(e)
+                if e.errno() == libc::EINVAL
+                    && file == "memory.limit_in_bytes"
+                    && writes
+                        .get(i + 1)
+                        .is_some_and(|n| n.candidates[0].0 == "memory.memsw.limit_in_bytes") =>
+            {
+                let next = &writes[i + 1].candidates[0];
+                write(&dir.path.join(&next.0), &next.1)?;
+                write(&dir.path.join(file), value)?;
+                i += 2;
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    if let Some(rules) = &settings.bpf_devices {
+        let dir = dirs
+            .iter()
+            .find(|d| d.version == Version::V2)
+            .ok_or_else(|| Error::Unsupported {
+                what: "device rules without a devices controller or a cgroup2 directory".into(),
+            })?;
+        install_device_filter(&dir.path, rules)?;
+    }
+    Ok(())
+}
+
+/// Attaches a device program for `rules` to `dir`, then detaches the ones
+/// attached before (an update), so there is no moment without a filter.
+fn install_device_filter(dir: &Path, rules: &[DeviceRule]) -> Result<()> {
+    let cg = fs::File::open(dir).map_err(|e| Error::io("opening cgroup", dir, e))?;
+    let call = |what: &str| format!("bpf({what}, {})", dir.display());
+    let mut ids = [0u32; 64];
+    let n = sys::bpf_query_device_progs(cg.as_fd(), &mut ids)
+        .map_err(|e| Error::sys(call("BPF_PROG_QUERY"), nix::errno::Errno::from_raw(e)))?;
+    let prog = devices::bpf_program(rules);
+    let fd = sys::bpf_load_device_prog(&prog)
+        .map_err(|e| Error::sys(call("BPF_PROG_LOAD"), nix::errno::Errno::from_raw(e)))?;
+    sys::bpf_attach_device_prog(cg.as_fd(), fd.as_fd())
+        .map_err(|e| Error::sys(call("BPF_PROG_ATTACH"), nix::errno::Errno::from_raw(e)))?;
+    for id in &ids[..n.min(ids.len())] {
+        let old = sys::bpf_prog_fd_by_id(*id).map_err(|e| {
+            Error::sys(
+                format!("bpf(BPF_PROG_GET_FD_BY_ID, {id})"),
+                nix::errno::Errno::from_raw(e),
+            )
+        })?;
+        sys::bpf_detach_device_prog(cg.as_fd(), old.as_fd())
+            .map_err(|e| Error::sys(call("BPF_PROG_DETACH"), nix::errno::Errno::from_raw(e)))?;
+    }
+    Ok(())
+}
+
+/// `memory.checkBeforeUpdate`: refuse a new memory limit below what the
+/// cgroup already uses, instead of letting the kernel reclaim or OOM-kill.
+pub(crate) fn check_memory_usage(dirs: &[Dir], res: &LinuxResources) -> Result<()> {
+    let Some(limit) = res.memory().as_ref().and_then(|m| m.limit()).filter(|l| *l > 0) else {
+        return Ok(());
+    };
+    let dir = dir_for(dirs, "memory")?;
+    let file = match dir.version {
+        Version::V1 => "memory.usage_in_bytes",
+        Version::V2 => "memory.current",
+    };
+    let usage: i64 = read(&dir.path.join(file))?.trim().parse().unwrap_or(0);
+    if limit < usage {
+        return Err(Error::config(
+            "linux.resources.memory.limit",
+            format!("{limit} is below the current usage {usage} (checkBeforeUpdate is set)"),
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::resources::Write;
+    use super::*;
+
+    fn settings(controllers: &[&'static str]) -> Settings {
+        Settings {
+            writes: controllers
+                .iter()
+                .map(|c| Write {
+                    controller: c,
+                    candidates: vec![(format!("{c}.max"), "1".into())],
+                    optional: false,
+                })
+                .collect(),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn delegation_is_checked_at_the_nearest_existing_ancestor() {
+        let root = tempfile::tempdir().unwrap();
+        fs::create_dir(root.path().join("a")).unwrap();
+        fs::write(root.path().join("a/cgroup.subtree_control"), "memory pids\n").unwrap();
+        let leaf = root.path().join("a/b/c");
+        check_delegation(&leaf, &settings(&["memory", "pids", "cgroup"]), &[]).unwrap();
+        // hugetlb is handled by v1 here, so cgroup2 need not delegate it.
+        check_delegation(&leaf, &settings(&["hugetlb"]), &["hugetlb"]).unwrap();
+        let e = check_delegation(&leaf, &settings(&["memory", "hugetlb"]), &[])
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("hugetlb") && e.contains("a/cgroup.subtree_control"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn created_dirs_are_recorded_even_when_a_step_fails() {
+        let root = tempfile::tempdir().unwrap();
+        let h = Hierarchy {
+            version: Version::V1,
+            mount_point: root.path().to_path_buf(),
+            root: "/".into(),
+            controllers: vec!["cpuset".into()],
+            own: "/".into(),
+        };
+        // A fake tree has no cpuset.cpus to inherit: the first copy fails
+        // after the first directory exists.
+        let mut created = Vec::new();
+        let leaf = root.path().join("x/y");
+        assert!(make_dirs(&h, &leaf, &mut created).is_err());
+        assert_eq!(created, vec![root.path().join("x")]);
+        // Outside the mount is refused before anything is made.
+        let mut created = Vec::new();
+        let other = tempfile::tempdir().unwrap();
+        assert!(make_dirs(&h, &other.path().join("z"), &mut created).is_err());
+        assert!(created.is_empty() && !other.path().join("z").exists());
+    }
+}

@@ -92,11 +92,11 @@ impl Guard {
         pid
     }
 
-    /// Waits (at most 20 s, so a bug fails the test instead of hanging it)
+    /// Waits (at most 30 s, so a bug fails the test instead of hanging it)
     /// for the `i`th child; returns (exit signal or code, stdout, stderr).
     fn wait(&mut self, i: usize) -> (String, String, String) {
         let c = &mut self.children[i];
-        let deadline = Instant::now() + Duration::from_secs(20);
+        let deadline = Instant::now() + Duration::from_secs(30);
         let status = loop {
             if let Some(status) = c.try_wait().unwrap() {
                 break status;
@@ -188,8 +188,9 @@ fn proc_state(pid: u32) -> String {
         .to_string()
 }
 
+/// Polls `f` for up to 30 s: generous, because the VM runs 5-40x slower.
 fn wait_until(what: &str, mut f: impl FnMut() -> bool) {
-    let deadline = Instant::now() + Duration::from_secs(10);
+    let deadline = Instant::now() + Duration::from_secs(30);
     while !f() {
         assert!(Instant::now() < deadline, "timed out waiting for {what}");
         std::thread::sleep(Duration::from_millis(10));

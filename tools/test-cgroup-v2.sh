@@ -21,7 +21,10 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 echo "test-cgroup-v2: building the cgroup tests on the host" >&2
+# Pick the test artifact: cargo also reports the `nook` binary it builds for
+# integration tests, in no fixed order.
 bin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
+      grep '"kind":\["test"\],[^}]*"name":"cgroups"' |
       sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
 [ -x "$bin" ] || { echo "test-cgroup-v2: no test binary (run cargo test --no-run --test cgroups)" >&2; exit 1; }
 

@@ -89,7 +89,7 @@ impl Plan {
         let namespaces = NamespacePlan::from_spec(&spec)?;
         let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot)?;
         let process = ProcessPlan::from_spec(&spec, &namespaces)?;
-        let cgroup = cgroups::plan(&spec, id)?;
+        let cgroup = cgroups::plan(&with_default_device_rules(&spec), id)?;
         let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
             Some(profile) => Some(seccomp::compile(profile)?),
             None => None,
@@ -108,6 +108,20 @@ impl Plan {
             seccomp,
         })
     }
+}
+
+/// The spec as the cgroup code should see it: runc appends the devices every
+/// container may use (and the `linux.devices` it creates) to the device rules.
+fn with_default_device_rules(spec: &Spec) -> Spec {
+    let mut spec = spec.clone();
+    if let Some(linux) = spec.linux_mut() {
+        if let Some(res) = linux.resources() {
+            let devices = linux.devices().clone().unwrap_or_default();
+            let res = cgroups::with_runtime_defaults(res, &devices);
+            linux.set_resources(Some(res));
+        }
+    }
+    spec
 }
 
 #[cfg(test)]

@@ -546,7 +546,7 @@ fn hugetlb_limit_where_the_controller_is_delegated() {
 }
 
 #[test]
-fn default_path_is_id_under_own_cgroup() {
+fn default_path_is_id_at_the_hierarchy_root_not_in_our_cgroup() {
     if !is_root() {
         return;
     }
@@ -559,33 +559,19 @@ fn default_path_is_id_under_own_cgroup() {
     let own = fs::read_to_string("/proc/self/cgroup").unwrap();
     let result = std::panic::catch_unwind(|| {
         for (ctrl, dir) in &paths {
+            // <mount point>/<id>: directly under the hierarchy's root (as
+            // crun does), never inside the caller's own cgroup.
             assert_eq!(dir.file_name().unwrap().to_str().unwrap(), id);
-            let line = own
-                .lines()
-                .find(|l| {
-                    let c = l.split(':').nth(1).unwrap();
-                    if ctrl.is_empty() {
-                        c.is_empty()
-                    } else {
-                        c.split(',').any(|x| x == ctrl)
-                    }
-                })
-                .unwrap();
-            let own_path = Path::new(line.splitn(3, ':').nth(2).unwrap());
-            // runc: v1 under the own cgroup, cgroup2 under its parent.
-            let base = if ctrl.is_empty() {
-                own_path.parent().unwrap_or(own_path)
-            } else {
-                own_path
-            };
-            let rel = base.strip_prefix("/").unwrap().join(&id);
+            let mount = dir.parent().unwrap();
+            let mi = fs::read_to_string("/proc/self/mountinfo").unwrap();
             assert!(
-                dir.ends_with(&rel),
-                "{ctrl}: {} does not end in {}",
-                dir.display(),
-                rel.display()
+                mi.lines()
+                    .any(|l| l.split(' ').nth(4) == Some(mount.to_str().unwrap())),
+                "{ctrl}: {} is not directly under a cgroup mount",
+                dir.display()
             );
         }
+        assert!(!own.contains(&id));
     });
     cg.remove().unwrap();
     result.unwrap();

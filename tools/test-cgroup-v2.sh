@@ -21,12 +21,19 @@ cd "$(dirname "$0")/.."
 repo=$(pwd)
 
 echo "test-cgroup-v2: building the cgroup tests on the host" >&2
-# Pick the test artifact: cargo also reports the `nook` binary it builds for
-# integration tests, in no fixed order.
-bin=$(cargo test --no-run --test cgroups --message-format=json 2>/dev/null |
-      grep '"kind":\["test"\],[^}]*"name":"cgroups"' |
+# tests/cgroups.rs drives the cgroup module directly; tests/container_cgroups.rs
+# runs whole containers (limits, cgroup mount, pause, devices) on the same kernel.
+bins=()
+for t in cgroups container_cgroups; do
+  # The JSON also lists the nook binary the tests depend on: pick the test target.
+  b=$(cargo test --no-run --test "$t" --message-format=json 2>/dev/null |
+      grep -F '"kind":["test"]' | grep -F "\"name\":\"$t\"" |
       sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$bin" ] || { echo "test-cgroup-v2: no test binary (run cargo test --no-run --test cgroups)" >&2; exit 1; }
+  [ -x "$b" ] || { echo "test-cgroup-v2: no test binary for $t (run cargo test --no-run --test $t)" >&2; exit 1; }
+  bins+=("$b")
+done
 
 # Two threads: the guest has two vCPUs, and each test waits on the kernel.
-exec tools/run-in-v2-vm.sh "$repo" "$bin" --test-threads=2 "$@"
+# Libtest args after the filter apply to both binaries; both must pass.
+script='rc=0; for b in '"${bins[*]}"'; do "$b" --test-threads=2 "$@" || rc=1; done; exit $rc'
+exec tools/run-in-v2-vm.sh "$repo" sh -c "$script" sh "$@"

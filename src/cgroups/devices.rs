@@ -9,7 +9,7 @@
 //! that checks the rules last-first and returns the first match.
 #![forbid(unsafe_code)]
 
-use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType};
+use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::resources::Write;
 use crate::error::{Error, Result};
@@ -37,6 +37,46 @@ pub(crate) struct DeviceRule {
 }
 
 /// Validates the spec's device rules.
+/// The devices every container may use whatever its rules say, appended by
+/// runc after the spec's rules (libcontainer/specconv AllowedDevices): mknod
+/// of anything, the standard nodes, ptys and tun. Each `linux.devices` node
+/// is allowed too, since the runtime creates it. Only when the spec has
+/// device rules at all: otherwise the cgroup keeps the kernel's default.
+pub fn with_runtime_defaults(res: &LinuxResources, devices: &[LinuxDevice]) -> LinuxResources {
+    let mut res = res.clone();
+    let Some(rules) = res.devices().clone().filter(|r| !r.is_empty()) else {
+        return res;
+    };
+    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+        let mut r = LinuxDeviceCgroup::default();
+        r.set_allow(true);
+        r.set_typ(Some(typ));
+        r.set_major(major);
+        r.set_minor(minor);
+        r.set_access(Some(access.to_string()));
+        r
+    };
+    let mut all = rules;
+    for d in devices {
+        all.push(LinuxDeviceCgroup::from(d));
+    }
+    all.extend([
+        rule(LinuxDeviceType::C, None, None, "m"),
+        rule(LinuxDeviceType::B, None, None, "m"),
+        rule(LinuxDeviceType::C, Some(1), Some(3), "rwm"),
+        rule(LinuxDeviceType::C, Some(1), Some(8), "rwm"),
+        rule(LinuxDeviceType::C, Some(1), Some(7), "rwm"),
+        rule(LinuxDeviceType::C, Some(5), Some(0), "rwm"),
+        rule(LinuxDeviceType::C, Some(1), Some(5), "rwm"),
+        rule(LinuxDeviceType::C, Some(1), Some(9), "rwm"),
+        rule(LinuxDeviceType::C, Some(136), None, "rwm"),
+        rule(LinuxDeviceType::C, Some(5), Some(2), "rwm"),
+        rule(LinuxDeviceType::C, Some(10), Some(200), "rwm"),
+    ]);
+    res.set_devices(Some(all));
+    res
+}
+
 pub(crate) fn parse(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>> {
     rules
         .iter()

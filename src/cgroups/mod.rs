@@ -59,6 +59,7 @@ use oci_spec::runtime::{LinuxResources, Spec};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+pub use devices::with_runtime_defaults;
 pub use layout::Version;
 use layout::{Hierarchy, Layout};
 use resources::{HostInfo, Settings};
@@ -126,8 +127,10 @@ fn plan_on(spec: &Spec, id: &str, layout: &Layout, host: &HostInfo) -> Result<Cg
     Ok(CgroupPlan { targets, settings })
 }
 
-/// Checks `linux.cgroupsPath` and returns it cleaned; empty means runc's
-/// default, the relative path `<id>`.
+/// Checks `linux.cgroupsPath` and returns it cleaned. Empty means `/<id>`
+/// at the hierarchy's root, as crun does: runc's relative `<id>` would put
+/// the container inside the caller's own cgroup (on this kind of host, the
+/// service manager's), which the container must never join by accident.
 fn cgroups_path(path: Option<&Path>, id: &str) -> Result<PathBuf> {
     const F: &str = "linux.cgroupsPath";
     let Some(p) = path.filter(|p| !p.as_os_str().is_empty()) else {
@@ -137,7 +140,7 @@ fn cgroups_path(path: Option<&Path>, id: &str) -> Result<PathBuf> {
                 format!("container id {id:?} cannot name a cgroup"),
             ));
         }
-        return Ok(PathBuf::from(id));
+        return Ok(Path::new("/").join(id));
     };
     let s = p.to_string_lossy();
     if s.contains(':') {

@@ -166,7 +166,7 @@ impl Context {
     /// Creates container `id` from a loaded bundle: validate, plan, then set up.
     /// On failure nothing is left behind: no state, cgroup, mount or process.
     pub fn create_from(&self, id: &str, bundle: Bundle, opts: &CreateOptions) -> Result<Container> {
-        let plan = Plan::new(
+        let mut plan = Plan::new(
             id,
             bundle,
             &PlanOptions {
@@ -187,6 +187,10 @@ impl Context {
             .map_err(|e| Error::io("chmod", dir.fifo(), e))?;
         let cgroup = plan.cgroup.create()?;
         guard.cgroup = Some(cgroup.clone());
+        plan.mounts.set_cgroup_sources(
+            &cgroup.mount_sources(),
+            plan.namespaces.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
+        )?;
 
         let pid = spawn::spawn(
             &plan,
@@ -297,9 +301,52 @@ impl Container {
             Status::Stopped
         } else if self.dir.fifo().exists() {
             Status::Created
+        } else if self.persisted.cgroup.is_frozen().unwrap_or(false) {
+            Status::Paused
         } else {
             Status::Running
         }
+    }
+
+    /// Freezes every process of the container (`nook pause`).
+    pub fn pause(&self) -> Result<()> {
+        let _lock = self.dir.lock(&self.id)?;
+        match self.status() {
+            Status::Running => self.persisted.cgroup.freeze(),
+            Status::Paused => Err(Error::state(&self.id, "container already paused")),
+            _ => Err(Error::state(&self.id, "container not running")),
+        }
+    }
+
+    /// Thaws a paused container (`nook resume`).
+    pub fn resume(&self) -> Result<()> {
+        let _lock = self.dir.lock(&self.id)?;
+        match self.status() {
+            Status::Paused => self.persisted.cgroup.thaw(),
+            _ => Err(Error::state(&self.id, "container not paused")),
+        }
+    }
+
+    /// Host pids of every process of the container (`nook ps`).
+    pub fn processes(&self) -> Result<Vec<i32>> {
+        self.persisted.cgroup.pids()
+    }
+
+    /// Resource usage, in the shape of runc's `events --stats` data.
+    pub fn stats(&self) -> Result<crate::cgroups::Stats> {
+        if self.status() == Status::Stopped {
+            return Err(Error::state(&self.id, "container not running"));
+        }
+        self.persisted.cgroup.stats()
+    }
+
+    /// Applies new resource limits (`nook update`).
+    pub fn update(&self, resources: &oci_spec::runtime::LinuxResources) -> Result<()> {
+        let _lock = self.dir.lock(&self.id)?;
+        if self.status() == Status::Stopped {
+            return Err(Error::state(&self.id, "container not running"));
+        }
+        self.persisted.cgroup.update(resources)
     }
 
     /// The state as `runc state` reports it.
@@ -446,7 +493,10 @@ impl Container {
             }
             _ => {}
         }
-        if self.alive() {
+        // Everything left in the cgroup dies with the container (a frozen
+        // cgroup is thawed by kill_all, or its tasks could not die).
+        if self.alive() || !self.persisted.cgroup.pids()?.is_empty() {
+            self.persisted.cgroup.kill_all(Signal::SIGKILL)?;
             let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
             self.wait_gone()?;
         }

@@ -49,12 +49,17 @@ pub enum MountKind {
     Cgroup(CgroupMount),
 }
 
-/// What a `cgroup` mount shows, filled in once the container's cgroup exists.
+/// What a `cgroup` mount shows, filled in once the container's cgroup exists
+/// (see [`MountPlan::set_cgroup_sources`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct CgroupMount {
-    /// Pure cgroup v2 with a cgroup namespace: mount cgroup2 directly.
+    /// Pure cgroup v2 with a cgroup namespace: mount cgroup2 directly (the
+    /// namespace makes the container's cgroup its root).
     pub cgroup2: bool,
-    /// Otherwise a tmpfs with one bind per hierarchy: (subdirectory, host directory).
+    /// Otherwise one bind per hierarchy of the container's own directory:
+    /// (name under the destination, host directory). An empty name binds
+    /// onto the destination itself (pure v2 without a cgroup namespace);
+    /// other names go into a tmpfs, like the host's /sys/fs/cgroup.
     pub binds: Vec<(CString, CString)>,
 }
 
@@ -419,6 +424,27 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
     if cg.cgroup2 {
         return sys::mount(Some(c"cgroup2"), path.as_cstr(), Some(c"cgroup2"), op.flags, None);
     }
+    if let [(name, host)] = cg.binds.as_slice() {
+        if name.is_empty() {
+            sys::mount(
+                Some(host),
+                path.as_cstr(),
+                None,
+                libc::MS_BIND | libc::MS_REC,
+                None,
+            )?;
+            if op.flags & libc::MS_RDONLY != 0 {
+                let bound = open_dest(root, &op.dest, Create::Nothing)?;
+                let bp = FdPath::new(bound.as_fd());
+                remount(
+                    bound.as_fd(),
+                    bp.as_cstr(),
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                )?;
+            }
+            return Ok(());
+        }
+    }
     let ro = op.flags & libc::MS_RDONLY;
     let tmpfs_flags = (op.flags & !libc::MS_RDONLY) | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
     sys::mount(
@@ -591,11 +617,30 @@ pub fn known_options() -> &'static [&'static str] {
     ]
 }
 
-/// The container's cgroup mount targets, filled in by the runtime once the
-/// cgroup exists (see [`CgroupMount`]).
-pub fn cgroup_mounts_mut(plan: &mut MountPlan) -> impl Iterator<Item = &mut CgroupMount> {
-    plan.mounts.iter_mut().filter_map(|m| match &mut m.kind {
-        MountKind::Cgroup(c) => Some(c),
-        _ => None,
-    })
+impl MountPlan {
+    /// Fills every `cgroup` mount with the container's cgroup directories,
+    /// once they exist. Runs in the parent, before the clone.
+    pub fn set_cgroup_sources(
+        &mut self,
+        sources: &[crate::cgroups::CgroupMount],
+        cgroupns: bool,
+    ) -> Result<()> {
+        let pure_v2 = matches!(sources, [one] if one.name.is_empty());
+        let mut binds = Vec::new();
+        for s in sources {
+            binds.push((
+                cstr(s.name.as_bytes(), "mounts (cgroup)")?,
+                cstr(s.source.as_os_str().as_bytes(), "mounts (cgroup)")?,
+            ));
+        }
+        for m in &mut self.mounts {
+            if let MountKind::Cgroup(c) = &mut m.kind {
+                *c = CgroupMount {
+                    cgroup2: pure_v2 && cgroupns,
+                    binds: binds.clone(),
+                };
+            }
+        }
+        Ok(())
+    }
 }

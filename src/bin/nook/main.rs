@@ -76,6 +76,44 @@ struct CreateArgs {
     id: String,
 }
 
+#[derive(Args, Debug)]
+struct UpdateArgs {
+    /// linux.resources as JSON, from a file or "-" for stdin.
+    #[arg(short = 'r', long)]
+    resources: Option<PathBuf>,
+    /// Memory limit in bytes.
+    #[arg(long)]
+    memory: Option<i64>,
+    /// Memory plus swap limit in bytes (-1 for unlimited).
+    #[arg(long = "memory-swap")]
+    memory_swap: Option<i64>,
+    /// Memory soft limit in bytes.
+    #[arg(long = "memory-reservation")]
+    memory_reservation: Option<i64>,
+    /// CPU shares (relative weight).
+    #[arg(long = "cpu-shares")]
+    cpu_shares: Option<u64>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long = "cpu-quota")]
+    cpu_quota: Option<i64>,
+    /// CPU CFS period in microseconds.
+    #[arg(long = "cpu-period")]
+    cpu_period: Option<u64>,
+    /// CPUs the container may use (cpuset).
+    #[arg(long = "cpuset-cpus")]
+    cpuset_cpus: Option<String>,
+    /// Memory nodes the container may use (cpuset).
+    #[arg(long = "cpuset-mems")]
+    cpuset_mems: Option<String>,
+    /// Maximum number of processes.
+    #[arg(long = "pids-limit")]
+    pids_limit: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
+    id: String,
+}
+
 #[derive(Subcommand, Debug)]
 enum Command {
     /// Create a container; its process waits for `start`.
@@ -119,6 +157,32 @@ enum Command {
         #[arg(short = 'q', long)]
         quiet: bool,
     },
+    /// Freeze every process of a container.
+    Pause { id: String },
+    /// Thaw a paused container.
+    Resume { id: String },
+    /// List a container's processes.
+    Ps {
+        /// table or json (json: an array of host pids).
+        #[arg(short = 'f', long, default_value = "table")]
+        format: String,
+        id: String,
+        /// Options for ps(1) in table format (default -ef).
+        #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+        ps_args: Vec<String>,
+    },
+    /// Print resource usage events as JSON lines.
+    Events {
+        /// Print one stats event and exit.
+        #[arg(long)]
+        stats: bool,
+        /// Time between stats events (e.g. 5s, 500ms).
+        #[arg(long, default_value = "5s")]
+        interval: String,
+        id: String,
+    },
+    /// Change a running container's resource limits.
+    Update(UpdateArgs),
     /// Print the features document.
     Features,
     /// Write a default config.json.
@@ -191,6 +255,11 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             Err(e) => return Err(e),
         },
         Command::List { format, quiet } => list(&ctx, &format, quiet)?,
+        Command::Pause { id } => ctx.load(&id)?.pause()?,
+        Command::Resume { id } => ctx.load(&id)?.resume()?,
+        Command::Ps { format, id, ps_args } => ps(&ctx.load(&id)?, &format, &ps_args)?,
+        Command::Events { stats, interval, id } => events(&ctx.load(&id)?, stats, &interval)?,
+        Command::Update(a) => ctx.load(&a.id)?.update(&update_resources(&a)?)?,
         Command::Features => print_json(&nook::features::features()),
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,
     }
@@ -315,6 +384,151 @@ fn write_spec(bundle: &std::path::Path, rootless: bool) -> nook::Result<()> {
         path,
         source: e,
     })
+}
+
+/// `ps`: json is the array of host pids; table is ps(1)'s output for them.
+fn ps(c: &nook::Container, format: &str, ps_args: &[String]) -> nook::Result<()> {
+    let pids = c.processes()?;
+    match format {
+        "json" => print_json(&pids),
+        "table" => {
+            let args: Vec<&str> = if ps_args.is_empty() {
+                vec!["-ef"]
+            } else {
+                ps_args.iter().map(String::as_str).collect()
+            };
+            let out = std::process::Command::new("ps")
+                .args(&args)
+                .output()
+                .map_err(|e| Error::Io {
+                    action: "running",
+                    path: "ps".into(),
+                    source: e,
+                })?;
+            let text = String::from_utf8_lossy(&out.stdout);
+            let mut lines = text.lines();
+            let header = lines.next().unwrap_or_default();
+            let col = header
+                .split_whitespace()
+                .position(|h| h == "PID")
+                .ok_or_else(|| Error::Config {
+                    field: "ps options".into(),
+                    reason: "ps output has no PID column".into(),
+                })?;
+            println!("{header}");
+            for line in lines {
+                let pid = line
+                    .split_whitespace()
+                    .nth(col)
+                    .and_then(|p| p.parse::<i32>().ok());
+                if pid.is_some_and(|p| pids.contains(&p)) {
+                    println!("{line}");
+                }
+            }
+        }
+        other => {
+            return Err(Error::Config {
+                field: "--format".into(),
+                reason: format!("invalid format {other:?} (table or json)"),
+            })
+        }
+    }
+    Ok(())
+}
+
+/// `events`: runc's `{"type":"stats","id":...,"data":{...}}` lines, once
+/// with --stats, else every interval until the container stops.
+fn events(c: &nook::Container, once: bool, interval: &str) -> nook::Result<()> {
+    let every = humantime::parse_duration(interval).map_err(|e| Error::Config {
+        field: "--interval".into(),
+        reason: e.to_string(),
+    })?;
+    loop {
+        let stats = c.stats()?;
+        let event = serde_json::json!({ "type": "stats", "id": c.id(), "data": stats });
+        println!("{event}");
+        let _ = std::io::stdout().flush();
+        if once {
+            return Ok(());
+        }
+        std::thread::sleep(every);
+        if c.status() == nook::Status::Stopped {
+            return Ok(());
+        }
+    }
+}
+
+/// `update`: linux.resources from --resources, then the single-value flags on top.
+fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxResources> {
+    use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+    let mut r: LinuxResources = match &a.resources {
+        None => LinuxResources::default(),
+        Some(p) => {
+            let text = if p.as_os_str() == "-" {
+                let mut s = String::new();
+                std::io::Read::read_to_string(&mut std::io::stdin(), &mut s).map(|_| s)
+            } else {
+                std::fs::read_to_string(p)
+            }
+            .map_err(|e| Error::Io {
+                action: "reading",
+                path: p.clone(),
+                source: e,
+            })?;
+            serde_json::from_str(&text).map_err(|e| Error::Config {
+                field: "--resources".into(),
+                reason: e.to_string(),
+            })?
+        }
+    };
+    if a.memory.is_some() || a.memory_swap.is_some() || a.memory_reservation.is_some() {
+        let mut m = r.memory().clone().unwrap_or_else(LinuxMemory::default);
+        if let Some(v) = a.memory {
+            m.set_limit(Some(v));
+        }
+        if let Some(v) = a.memory_swap {
+            m.set_swap(Some(v));
+        }
+        if let Some(v) = a.memory_reservation {
+            m.set_reservation(Some(v));
+        }
+        r.set_memory(Some(m));
+    }
+    if a.cpu_shares.is_some()
+        || a.cpu_quota.is_some()
+        || a.cpu_period.is_some()
+        || a.cpuset_cpus.is_some()
+        || a.cpuset_mems.is_some()
+    {
+        let mut c = r.cpu().clone().unwrap_or_else(LinuxCpu::default);
+        if let Some(v) = a.cpu_shares {
+            c.set_shares(Some(v));
+        }
+        if let Some(v) = a.cpu_quota {
+            c.set_quota(Some(v));
+        }
+        if let Some(v) = a.cpu_period {
+            c.set_period(Some(v));
+        }
+        if let Some(v) = &a.cpuset_cpus {
+            c.set_cpus(Some(v.clone()));
+        }
+        if let Some(v) = &a.cpuset_mems {
+            c.set_mems(Some(v.clone()));
+        }
+        r.set_cpu(Some(c));
+    }
+    if let Some(v) = a.pids_limit {
+        let mut p = LinuxPids::default();
+        p.set_limit(v);
+        r.set_pids(Some(p));
+    }
+    if let Some(v) = a.blkio_weight {
+        let mut b = r.block_io().clone().unwrap_or_else(LinuxBlockIo::default);
+        b.set_weight(Some(v));
+        r.set_block_io(Some(b));
+    }
+    Ok(r)
 }
 
 fn print_json(v: &impl serde::Serialize) {

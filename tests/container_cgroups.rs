@@ -1,0 +1,190 @@
+//! Cgroups through the whole runtime, on whatever layout the host has (this
+//! suite also runs in the pure cgroup v2 VM, see tools/test-cgroup-v2.sh):
+//! limits read back from the cgroup files and from inside the container,
+//! pause/resume, kill --all, update, and nothing left after delete.
+
+mod common;
+
+use std::path::PathBuf;
+
+use common::{eventually, Fixture};
+use nook::Status;
+use serde_json::json;
+
+/// The container's directory holding `v1` (v1 controller `ctl`) or `v2`.
+fn cg_file(c: &nook::Container, ctl: &str, v1: &str, v2: &str) -> PathBuf {
+    let paths = c.cgroup().paths();
+    match paths.get(ctl) {
+        Some(dir) => dir.join(v1),
+        None => paths[""].join(v2),
+    }
+}
+
+fn read(p: &PathBuf) -> String {
+    std::fs::read_to_string(p)
+        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn limits_show_in_the_cgroup_files_and_inside() {
+    let mut f = Fixture::new(&[
+        "sh",
+        "-c",
+        "cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/memory.max > /out/mem 2>/dev/null; \
+         cat /sys/fs/cgroup/pids/pids.max /sys/fs/cgroup/pids.max >> /out/mem 2>/dev/null; \
+         cat /proc/self/cgroup > /out/self; sleep 100",
+    ])
+    .with_out();
+    f.mounts().push(json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro", "nosuid", "nodev", "noexec"]}));
+    f.config["linux"]["resources"] =
+        json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 42}, "cpu": {"shares": 512}});
+    let c = f.create("cglimits").unwrap();
+    assert_eq!(
+        read(&cg_file(&c, "memory", "memory.limit_in_bytes", "memory.max")),
+        (64u64 << 20).to_string()
+    );
+    assert_eq!(read(&cg_file(&c, "pids", "pids.max", "pids.max")), "42");
+    let cpu = cg_file(&c, "cpu", "cpu.shares", "cpu.weight");
+    let want = if cpu.ends_with("cpu.shares") { "512" } else { "20" }; // runc: 1 + (512-2)*9999/262142
+    assert_eq!(read(&cpu), want);
+    // The init is in the cgroup before it runs anything of the container.
+    assert!(c.processes().unwrap().contains(&c.pid()));
+    c.start().unwrap();
+    assert!(eventually(
+        || f.read_out("self").contains("0::/") || f.read_out("self").contains(":memory:")
+    ));
+    let inside = f.read_out("mem");
+    assert!(
+        inside.contains(&(64u64 << 20).to_string()) && inside.contains("42"),
+        "{inside:?}"
+    );
+    // With a cgroup namespace the container sees its own cgroup as /.
+    assert!(
+        f.read_out("self").lines().all(|l| l.ends_with(":/")),
+        "{}",
+        f.read_out("self")
+    );
+    let dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
+    c.delete(true).unwrap();
+    for d in dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn pause_resume_kill_all_and_update() {
+    let f = Fixture::new(&[
+        "sh",
+        "-c",
+        "sleep 100 & i=0; while true; do i=$((i+1)); echo $i > /n; sleep 0.05; done",
+    ]);
+    let c = f.create("cgops").unwrap();
+    c.start().unwrap();
+    let n = f.rootfs().join("n");
+    let count = || {
+        std::fs::read_to_string(&n)
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .unwrap_or(0)
+    };
+    assert!(eventually(|| count() > 2));
+    assert!(eventually(|| c.processes().unwrap().len() >= 2));
+
+    c.pause().unwrap();
+    assert_eq!(c.status(), Status::Paused);
+    assert_eq!(c.state().status, Status::Paused);
+    let frozen = count();
+    std::thread::sleep(std::time::Duration::from_millis(400));
+    assert_eq!(count(), frozen, "processes ran while paused");
+    assert!(c.pause().unwrap_err().to_string().contains("paused"));
+    c.resume().unwrap();
+    assert_eq!(c.status(), Status::Running);
+    assert!(eventually(|| count() > frozen + 2));
+    assert!(c.resume().unwrap_err().to_string().contains("not paused"));
+
+    let mut res = oci_spec::runtime::LinuxResources::default();
+    let mut pids = oci_spec::runtime::LinuxPids::default();
+    pids.set_limit(77);
+    res.set_pids(Some(pids));
+    c.update(&res).unwrap();
+    assert_eq!(read(&cg_file(&c, "pids", "pids.max", "pids.max")), "77");
+    let stats = c.stats().unwrap();
+    let data = serde_json::to_value(&stats).unwrap();
+    assert!(data["pids"]["current"].as_u64().unwrap() >= 2, "{data}");
+
+    let before = c.processes().unwrap();
+    c.kill(libc::SIGKILL, true).unwrap();
+    assert!(
+        eventually(|| c.processes().unwrap().is_empty()),
+        "left: {:?} of {before:?}",
+        c.processes()
+    );
+    c.wait().unwrap();
+    c.delete(false).unwrap();
+}
+
+#[test]
+fn paused_container_can_be_force_deleted() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("cgfrozen").unwrap();
+    c.start().unwrap();
+    c.pause().unwrap();
+    let dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
+    assert!(c
+        .delete(false)
+        .unwrap_err()
+        .to_string()
+        .contains("not stopped: paused"));
+    c.delete(true).unwrap();
+    for d in dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+#[test]
+fn bad_resources_are_rejected_before_anything_is_created() {
+    let mut f = Fixture::new(&["true"]);
+    f.config["linux"]["resources"] = json!({"memory": {"limit": -5}});
+    let err = f.create("cgbad").unwrap_err();
+    assert!(err.to_string().contains("linux.resources.memory"), "{err}");
+    f.config["linux"]["resources"] = json!({"pids": {"limit": 10}});
+    f.config["linux"]["cgroupsPath"] = json!("system.slice:nook:x");
+    let err = f.create("cgbad").unwrap_err();
+    assert!(err.to_string().contains("cgroupsPath"), "{err}");
+    assert!(!f.ctx.root().join("cgbad").exists());
+}
+
+#[test]
+fn device_rules_deny_and_allow_with_runtime_defaults() {
+    for allow in [false, true] {
+        let mut f = Fixture::new(&[
+            "sh",
+            "-c",
+            "echo x > /dev/null && echo null-ok > /out/null; (exec 3<> /fuse) 2> /out/dev && echo dev-ok >> /out/dev; true",
+        ])
+        .with_out();
+        // A device node in the image itself (not created by the runtime):
+        // /dev/fuse's numbers, which root may open without capabilities.
+        let node = f.rootfs().join("fuse");
+        let c_path = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+        // SAFETY: mknod on a path in this test's own temp directory.
+        assert_eq!(
+            unsafe { libc::mknod(c_path.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(10, 229)) },
+            0
+        );
+        let mut rules = vec![json!({"allow": false, "access": "rwm"})];
+        if allow {
+            rules.push(json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}));
+        }
+        f.config["linux"]["resources"] = json!({"devices": rules});
+        assert_eq!(f.run("cgdev").unwrap(), 0);
+        assert_eq!(f.read_out("null"), "null-ok\n");
+        // Allowed: the cgroup lets the open through (a kernel without the
+        // fuse driver may still say ENXIO); denied: EPERM from the cgroup.
+        let dev = f.read_out("dev");
+        let denied = dev.contains("Operation not permitted");
+        assert_eq!(denied, !allow, "allow={allow}: {dev:?}");
+    }
+}

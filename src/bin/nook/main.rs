@@ -460,7 +460,7 @@ fn events(c: &nook::Container, once: bool, interval: &str) -> nook::Result<()> {
 
 /// `update`: linux.resources from --resources, then the single-value flags on top.
 fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxResources> {
-    use oci_spec::runtime::{LinuxBlockIo, LinuxCpu, LinuxMemory, LinuxPids, LinuxResources};
+    use oci_spec::runtime::{LinuxPids, LinuxResources};
     let mut r: LinuxResources = match &a.resources {
         None => LinuxResources::default(),
         Some(p) => {
@@ -482,7 +482,7 @@ fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxReso
         }
     };
     if a.memory.is_some() || a.memory_swap.is_some() || a.memory_reservation.is_some() {
-        let mut m = r.memory().clone().unwrap_or_else(LinuxMemory::default);
+        let mut m = r.memory().unwrap_or_default();
         if let Some(v) = a.memory {
             m.set_limit(Some(v));
         }
@@ -500,7 +500,7 @@ fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxReso
         || a.cpuset_cpus.is_some()
         || a.cpuset_mems.is_some()
     {
-        let mut c = r.cpu().clone().unwrap_or_else(LinuxCpu::default);
+        let mut c = r.cpu().clone().unwrap_or_default();
         if let Some(v) = a.cpu_shares {
             c.set_shares(Some(v));
         }
@@ -524,7 +524,7 @@ fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxReso
         r.set_pids(Some(p));
     }
     if let Some(v) = a.blkio_weight {
-        let mut b = r.block_io().clone().unwrap_or_else(LinuxBlockIo::default);
+        let mut b = r.block_io().clone().unwrap_or_default();
         b.set_weight(Some(v));
         r.set_block_io(Some(b));
     }

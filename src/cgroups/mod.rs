@@ -538,10 +538,10 @@ mod tests {
     }
 
     #[test]
-    fn placement_follows_runc() {
+    fn placement() {
         let host = FakeHost::new(&["memory", "cpu,cpuacct"], Some("hugetlb"));
         let base = host.dir.path();
-        // Empty: relative "<id>": under the own v1 cgroup, under the parent of the own v2 one.
+        // Empty: "/<id>" at each hierarchy's root, never in our own cgroup.
         let p = plan_fake(&host, "{}", "c1").unwrap();
         let dirs: Vec<_> = p
             .targets
@@ -550,11 +550,7 @@ mod tests {
             .collect();
         assert_eq!(
             dirs,
-            vec![
-                base.join("memory/user.slice/c1"),
-                base.join("cpu,cpuacct/user.slice/c1"),
-                base.join("unified/c1")
-            ]
+            vec![base.join("memory/c1"), base.join("cpu,cpuacct/c1"), base.join("unified/c1")]
         );
         let p = plan_fake(&host, r#"{"cgroupsPath":"/a/./b"}"#, "c1").unwrap();
         assert_eq!(p.targets[0].cgroup, Path::new("/a/b"));

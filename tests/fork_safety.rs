@@ -10,11 +10,97 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use common::Fixture;
+use serde_json::json;
 
 const CONTAINERS: usize = 200;
 
+/// An allocator that refuses to work in any process but the test's own:
+/// the only such processes are nook's clones before they execve, which
+/// must not allocate. It makes a stray allocation fail every time, not
+/// only when another thread happens to hold the allocator's lock.
+struct ParentOnly;
+
+static PARENT: std::sync::atomic::AtomicI32 = std::sync::atomic::AtomicI32::new(0);
+
+// SAFETY: delegates to the system allocator; the check only reads getpid.
+unsafe impl std::alloc::GlobalAlloc for ParentOnly {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        check_pid();
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        check_pid();
+        // SAFETY: same contract as ours.
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+fn check_pid() {
+    // SAFETY: getpid has no preconditions.
+    let me = unsafe { libc::getpid() };
+    match PARENT.compare_exchange(0, me, Ordering::Relaxed, Ordering::Relaxed) {
+        Ok(_) => {}
+        Err(parent) if parent == me => {}
+        Err(_) => {
+            let msg = b"fork_safety: allocation in a cloned child before execve\n";
+            // SAFETY: write and _exit are async-signal-safe and allocate nothing.
+            unsafe {
+                libc::write(2, msg.as_ptr().cast(), msg.len());
+                libc::_exit(99);
+            }
+        }
+    }
+}
+
+#[global_allocator]
+static ALLOC: ParentOnly = ParentOnly;
+
+/// Every set-up path of the child, under the allocator above: user
+/// namespace and id maps, devices, tmpcopyup, masked and read-only paths,
+/// sysctl, rlimits, capabilities, seccomp (late and with a listener-free
+/// profile), hostname, a new cgroup and time namespace, the keyring.
+#[test]
+fn the_child_never_allocates_on_any_path() {
+    let mut f = Fixture::new(&["sh", "-c", "test -c /dev/mynull && test -f /etc/conf/a"]);
+    std::fs::create_dir_all(f.rootfs().join("etc/conf")).unwrap();
+    std::fs::write(f.rootfs().join("etc/conf/a"), "x").unwrap();
+    f.mounts().push(
+        json!({"destination": "/etc/conf", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
+    );
+    f.mounts().push(
+        json!({"destination": "/sys/fs/cgroup", "type": "cgroup", "source": "cgroup", "options": ["ro"]}),
+    );
+    f.config["linux"]["devices"] = json!([{"path": "/dev/mynull", "type": "c", "major": 1, "minor": 3}]);
+    f.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "time"}));
+    f.config["linux"]["timeOffsets"] = json!({"monotonic": {"secs": 5}});
+    f.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["reboot"], "action": "SCMP_ACT_ERRNO"}]});
+    f.config["linux"]["resources"] = json!({"pids": {"limit": 100}});
+    f.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]);
+    f.config["domainname"] = json!("example.org");
+    assert_eq!(f.run("kitchen").unwrap(), 0);
+    // And with a user namespace (no mknod: devices are bind-mounted).
+    let mut g = Fixture::new(&["true"]);
+    g.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!({"type": "user"}));
+    g.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    g.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    assert_eq!(g.run("kitchen-userns").unwrap(), 0);
+}
+
 #[test]
 fn containers_from_a_busy_multithreaded_process() {
+    // One malloc arena for every thread: glibc otherwise gives each thread
+    // its own, and a child that allocated would rarely meet a held lock.
+    // SAFETY: mallopt only tunes the allocator; called before any thread starts.
+    assert_eq!(unsafe { libc::mallopt(libc::M_ARENA_MAX, 1) }, 1);
     let f = Fixture::new(&["true"]);
     f.write_config();
     let stop = Arc::new(AtomicBool::new(false));

@@ -550,7 +550,11 @@ mod tests {
             .collect();
         assert_eq!(
             dirs,
-            vec![base.join("memory/c1"), base.join("cpu,cpuacct/c1"), base.join("unified/c1")]
+            vec![
+                base.join("memory/c1"),
+                base.join("cpu,cpuacct/c1"),
+                base.join("unified/c1")
+            ]
         );
         let p = plan_fake(&host, r#"{"cgroupsPath":"/a/./b"}"#, "c1").unwrap();
         assert_eq!(p.targets[0].cgroup, Path::new("/a/b"));

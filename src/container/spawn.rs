@@ -129,10 +129,19 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
             Some(Message::Failed(e)) => return Err(describe(plan, e)),
             Some(Message::Go) => return Err(protocol_error()),
             None => {
+                // The child died without a word (killed, or it crashed):
+                // say how, from its wait status.
+                let last = *reaper.0.last().unwrap_or(&pid);
+                let how = match waitpid(Pid::from_raw(last), None) {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
+                    other => format!("ended ({other:?})"),
+                };
+                reaper.0.retain(|&p| p != last);
                 return Err(Error::Child {
-                    step: "exited during set-up".into(),
+                    step: format!("the container's init {how} during set-up"),
                     errno: libc::ECHILD,
-                })
+                });
             }
         }
     }

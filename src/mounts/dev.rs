@@ -21,6 +21,8 @@ use crate::sys::{self, FdPath};
 pub struct DeviceOp {
     /// Where, in the container.
     pub dest: Dest,
+    /// Its parent directory (resolved in the child to create the node in).
+    pub parent: Dest,
     /// File type and permission bits (S_IFCHR | 0o666 ...).
     pub mode: u32,
     /// Device number.
@@ -85,6 +87,7 @@ pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<DeviceOp>> {
         }
         ops.push(DeviceOp {
             host: cstring(&dest.path),
+            parent: parent_dest(&dest),
             dest,
             mode: kind | perm,
             rdev: libc::makedev(d.major() as u32, d.minor() as u32),
@@ -99,6 +102,7 @@ pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<DeviceOp>> {
         let dest = Dest::new(Path::new(path)).expect("static device path");
         ops.push(DeviceOp {
             host: cstring(&dest.path),
+            parent: parent_dest(&dest),
             dest,
             mode: libc::S_IFCHR | 0o666,
             rdev: libc::makedev(major, minor),
@@ -109,13 +113,24 @@ pub fn plan(devices: &[LinuxDevice]) -> Result<Vec<DeviceOp>> {
     Ok(ops)
 }
 
+/// The parent of a validated `/dev/...` destination.
+fn parent_dest(dest: &Dest) -> Dest {
+    Dest::new(dest.path.parent().unwrap_or(Path::new("/dev"))).expect("parent of a valid path")
+}
+
 fn cstring(p: &Path) -> CString {
     use std::os::unix::ffi::OsStrExt;
     CString::new(p.as_os_str().as_bytes()).expect("validated path has no NUL")
 }
 
-/// Child: creates the devices and /dev symlinks under `root` (before pivot_root).
-pub fn create(root: BorrowedFd<'_>, devices: &[DeviceOp], userns: bool) -> Result<(), ChildError> {
+/// Child: creates the devices and /dev symlinks under `root` (before
+/// pivot_root). `dev` is the prepared destination of /dev itself.
+pub fn create(
+    root: BorrowedFd<'_>,
+    dev: &Dest,
+    devices: &[DeviceOp],
+    userns: bool,
+) -> Result<(), ChildError> {
     for (i, d) in devices.iter().enumerate() {
         let is_fifo = d.mode & libc::S_IFMT == libc::S_IFIFO;
         if userns && !is_fifo {
@@ -125,7 +140,12 @@ pub fn create(root: BorrowedFd<'_>, devices: &[DeviceOp], userns: bool) -> Resul
                 .step_at(Step::CreateDevice, i)?;
             continue;
         }
-        let (parent, name) = parent_of(root, &d.dest).step_at(Step::CreateDevice, i)?;
+        let parent = open_dest(root, &d.parent, Create::Dir).step_at(Step::CreateDevice, i)?;
+        let name = d
+            .dest
+            .names
+            .last()
+            .ok_or(ChildError::new(Step::CreateDevice, i, libc::EINVAL))?;
         match sys::mknodat(parent.as_fd(), name, d.mode, d.rdev) {
             Ok(()) | Err(libc::EEXIST) => {}
             Err(e) => return Err(ChildError::new(Step::CreateDevice, i, e)),
@@ -137,8 +157,7 @@ pub fn create(root: BorrowedFd<'_>, devices: &[DeviceOp], userns: bool) -> Resul
         let path = FdPath::new(node.as_fd());
         sys::chmod(path.as_cstr(), d.mode & 0o7777).step_at(Step::CreateDevice, i)?;
     }
-    let dev = open_dest(root, &Dest::new(Path::new("/dev")).expect("static"), Create::Dir)
-        .step(Step::DevSymlink)?;
+    let dev = open_dest(root, dev, Create::Dir).step(Step::DevSymlink)?;
     for (i, (name, target)) in SYMLINKS.iter().enumerate() {
         match sys::symlinkat(target, dev.as_fd(), name) {
             Ok(()) | Err(libc::EEXIST) => {}
@@ -146,26 +165,6 @@ pub fn create(root: BorrowedFd<'_>, devices: &[DeviceOp], userns: bool) -> Resul
         }
     }
     Ok(())
-}
-
-/// The resolved parent directory of `dest` and its last component (created if missing).
-fn parent_of<'a>(
-    root: BorrowedFd<'_>,
-    dest: &'a Dest,
-) -> sys::SysResult<(std::os::fd::OwnedFd, &'a std::ffi::CStr)> {
-    let n = dest.names.len();
-    if n < 2 {
-        return Err(libc::EINVAL);
-    }
-    let parent = Dest {
-        path: Default::default(),
-        rel: dest.prefixes[n - 2].clone(),
-        prefixes: Vec::new(),
-        names: Vec::new(),
-    };
-    // The parent was created by the /dev mount or by an earlier device; resolve it in-root.
-    let fd = open_dest(root, &parent, Create::Nothing)?;
-    Ok((fd, &dest.names[n - 1]))
 }
 
 #[cfg(test)]

@@ -112,6 +112,8 @@ pub struct MountPlan {
     pub setup_dev: bool,
     /// Device nodes for /dev.
     pub devices: Vec<DeviceOp>,
+    /// `/dev` itself, for the standard symlinks.
+    pub dev: Dest,
     /// `linux.readonlyPaths`.
     pub readonly_paths: Vec<CString>,
     /// `linux.maskedPaths`.
@@ -194,6 +196,7 @@ impl MountPlan {
             mounts,
             setup_dev,
             devices,
+            dev: Dest::new(Path::new("/dev")).expect("static path"),
             readonly_paths: paths("linux.readonlyPaths", linux.readonly_paths())?,
             masked_paths: paths("linux.maskedPaths", linux.masked_paths())?,
             userns: ns.has(LinuxNamespaceType::User),
@@ -329,7 +332,7 @@ pub fn setup_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
         mount_one(root.as_fd(), op, plan.userns)?;
     }
     if plan.setup_dev {
-        dev::create(root.as_fd(), &plan.devices, plan.userns)?;
+        dev::create(root.as_fd(), &plan.dev, &plan.devices, plan.userns)?;
     }
     if let Some(cwd) = &plan.cwd {
         open_dest(root.as_fd(), cwd, Create::Dir).step(Step::Chdir)?;

@@ -1,0 +1,365 @@
+package nook_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"nook.dev/nook"
+)
+
+// exampleConfig is the repository's example bundle; tests copy it.
+const exampleConfig = "../../examples/hello/config.json"
+
+// newBundle writes a copy of examples/hello whose process runs args into a
+// temporary directory, with an empty rootfs.
+func newBundle(t *testing.T, args ...string) string {
+	t.Helper()
+	raw, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["process"].(map[string]any)["args"] = args
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(spec)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// newContext opens a state root in a temporary directory and, at cleanup,
+// checks that nothing was left behind under it or in the bundles.
+func newContext(t *testing.T, watch ...string) *nook.Context {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	root := filepath.Join(t.TempDir(), "state")
+	ctx, err := nook.NewContext(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		defer ctx.Close()
+		assertNothingLeft(t, ctx, append(watch, root)...)
+	})
+	return ctx
+}
+
+// assertNothingLeft checks what the kernel and the file system can see:
+// no container state, no mount under the given directories, and no child
+// process (running or zombie) of this test process.
+func assertNothingLeft(t *testing.T, ctx *nook.Context, dirs ...string) {
+	t.Helper()
+	if list, err := ctx.List(); err != nil || len(list) != 0 {
+		t.Errorf("containers left: %v (err %v)", list, err)
+	}
+	if ents, err := os.ReadDir(ctx.Root()); err == nil && len(ents) != 0 {
+		t.Errorf("state dirs left under %s: %d", ctx.Root(), len(ents))
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mi), "\n") {
+		for _, d := range dirs {
+			if d != "" && strings.Contains(line, d) {
+				t.Errorf("mount left: %s", line)
+			}
+		}
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("child processes left: %v", kids)
+	}
+}
+
+// children lists the pids whose parent is this process.
+func children(t *testing.T) []string {
+	t.Helper()
+	me := strconv.Itoa(os.Getpid())
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may contain spaces.
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == me {
+			out = append(out, e.Name()+"("+f[0]+")")
+		}
+	}
+	return out
+}
+
+func TestVersionAndFeatures(t *testing.T) {
+	if nook.Version() == "" {
+		t.Fatal("empty version")
+	}
+	raw, err := nook.Features()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		OCIVersionMax string `json:"ociVersionMax"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || f.OCIVersionMax == "" {
+		t.Fatalf("features: %s (%v)", raw, err)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	bundle := newBundle(t, "/bin/sh", "-c", "exit 7")
+	ctx := newContext(t, bundle)
+
+	c, err := ctx.Create("life", bundle, &nook.CreateOptions{PidFile: filepath.Join(bundle, "pid")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.State()
+	if err != nil || st.Status != nook.StatusCreated || st.ID != "life" || st.Pid != c.Pid() || st.Pid <= 0 {
+		t.Fatalf("state after create: %+v, %v", st, err)
+	}
+	if pid, _ := os.ReadFile(filepath.Join(bundle, "pid")); string(pid) != strconv.Itoa(c.Pid()) {
+		t.Errorf("pid file %q, pid %d", pid, c.Pid())
+	}
+	if list, err := ctx.List(); err != nil || len(list) != 1 || list[0].ID != "life" {
+		t.Errorf("list: %+v, %v", list, err)
+	}
+	// A second create with the same id is EEXIST and changes nothing.
+	if _, err := ctx.Create("life", bundle, nil); !errors.Is(err, os.ErrExist) {
+		t.Errorf("second create: %v", err)
+	}
+	// Another handle on the same container, from Load.
+	c2, err := ctx.Load("life")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("second start: %v", err)
+	}
+	code, err := c.Wait()
+	if err != nil || code != 7 {
+		t.Fatalf("wait: %d, %v", code, err)
+	}
+	if s, err := c.Status(); err != nil || s != nook.StatusStopped {
+		t.Errorf("status after wait: %s, %v", s, err)
+	}
+	if err := c.Kill(syscall.SIGTERM); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("kill of a stopped container: %v", err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ctx.Load("life")
+	var nerr *nook.Error
+	if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &nerr) || nerr.Kind != nook.KindNotFound || nerr.Errno != syscall.ENOENT {
+		t.Errorf("load after delete: %#v", err)
+	}
+}
+
+func TestRun(t *testing.T) {
+	bundle := newBundle(t, "/bin/sh", "-c", "exit 3")
+	ctx := newContext(t, bundle)
+	code, err := ctx.Run("run", bundle, nil)
+	if err != nil || code != 3 {
+		t.Fatalf("run: %d, %v", code, err)
+	}
+}
+
+func TestKillAndForceDelete(t *testing.T) {
+	bundle := newBundle(t, "/bin/sleep", "1000")
+	ctx := newContext(t, bundle)
+	c, err := ctx.Create("sleeper", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.Status(); s != nook.StatusRunning {
+		t.Errorf("status: %s", s)
+	}
+	if err := c.Delete(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("delete of a running container: %v", err)
+	}
+	if err := c.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
+		t.Errorf("wait: %d, %v", code, err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err = ctx.Create("sleeper2", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForceDelete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	bundle := newBundle(t, "/nonexistent")
+	ctx := newContext(t, bundle)
+	_, err := ctx.Create("bad id/..", bundle, nil)
+	var nerr *nook.Error
+	if !errors.As(err, &nerr) || nerr.Errno != syscall.EINVAL {
+		t.Errorf("bad id: %#v", err)
+	}
+	if _, err := ctx.Create("nobundle", filepath.Join(bundle, "missing"), nil); err == nil {
+		t.Error("create from a missing bundle succeeded")
+	}
+	// The program does not exist: start reports it, with ENOENT.
+	c, err := ctx.Create("noprog", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("start of a missing program: %v", err)
+	}
+	c.Wait()
+	if err := c.Delete(); err != nil {
+		t.Error(err)
+	}
+	c.Close()
+	if err := c.Start(); !errors.Is(err, nook.ErrClosed) {
+		t.Errorf("use after close: %v", err)
+	}
+}
+
+// TestManyContainersFromManyGoroutines is the multithreaded-host test: 100
+// containers created, started, waited for and deleted from 8 goroutines at
+// once while other goroutines allocate non-stop (so the Go heap and the
+// libc allocator are busy on other threads at every clone). It must not
+// hang, and must leave nothing behind.
+func TestManyContainersFromManyGoroutines(t *testing.T) {
+	const total, workers = 100, 8
+	bundle := newBundle(t, "/bin/true")
+	ctx := newContext(t, bundle)
+
+	stop := make(chan struct{})
+	var allocs int64
+	var churn sync.WaitGroup
+	for i := 0; i < 2; i++ {
+		churn.Add(1)
+		go func() {
+			defer churn.Done()
+			var keep [][]byte
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				keep = append(keep, make([]byte, 4096))
+				if len(keep) > 1024 {
+					keep = nil
+					runtime.GC()
+				}
+				atomic.AddInt64(&allocs, 1)
+			}
+		}()
+	}
+
+	var next int64 = -1
+	errs := make(chan error, total)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := atomic.AddInt64(&next, 1)
+				if i >= total {
+					return
+				}
+				errs <- runOne(ctx, fmt.Sprintf("many-%03d", i), bundle)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Minute):
+		buf := make([]byte, 1<<20)
+		t.Fatalf("hang: not done after 5 minutes; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+	}
+	close(stop)
+	churn.Wait()
+	close(errs)
+	failed := 0
+	for err := range errs {
+		if err != nil {
+			failed++
+			if failed <= 10 {
+				t.Error(err)
+			}
+		}
+	}
+	t.Logf("%d containers from %d goroutines, %d failed; %d allocations meanwhile", total, workers, failed, allocs)
+}
+
+func runOne(ctx *nook.Context, id, bundle string) error {
+	c, err := ctx.Create(id, bundle, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		c.ForceDelete()
+		return err
+	}
+	code, err := c.Wait()
+	if err != nil {
+		c.ForceDelete()
+		return err
+	}
+	if err := c.Delete(); err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("%s: exit code %d", id, code)
+	}
+	return nil
+}

@@ -6,7 +6,8 @@
 # 1. builds the ffi crate (libnook.so.0, libnook.a, include/nook.h);
 # 2. checks include/nook.h for drift (tools/check-header.sh);
 # 3. installs into a temporary PREFIX (and a DESTDIR staging install);
-# 4. compiles examples/c with pkg-config (shared and static) and runs it;
+# 4. compiles and runs ffi/tests/abi.c (ABI contract) and examples/c
+#    (shared and static) with pkg-config;
 # 5. runs `go vet` and `go test ./...` in ffi/go;
 # 6. builds and runs examples/go.
 # Containers run from a copy of examples/hello with state roots under one
@@ -121,6 +122,11 @@ header_cxx() {
     echo '#include <nook.h>' | c++ -x c++ -fsyntax-only -Wall -Werror $(pkg-config --cflags nook) -
 }
 step "nook.h compiles as C++" header_cxx
+abi_test() {
+    cc -Wall -Wextra -Werror -std=c11 -pthread -o "$TMP/abi" ffi/tests/abi.c $(pkg-config --cflags --libs nook) &&
+        "$TMP/abi" "$TMP/state-abi"
+}
+step "C ABI contract tests" abi_test
 step "examples/c build" make -s -C examples/c OUT="$TMP" all static
 step "examples/c run (shared)" "$TMP/hello" "$TMP/bundle" "$TMP/state-c" c-shared
 step "examples/c run (static)" "$TMP/hello-static" "$TMP/bundle" "$TMP/state-c" c-static

@@ -302,21 +302,27 @@ func TestManyContainersFromManyGoroutines(t *testing.T) {
 			atomic.AddInt64(&allocs, 1)
 		}
 	}()
-	go func() { // malloc, on whatever thread cgo uses
-		defer churn.Done()
-		for {
-			select {
-			case <-stop:
-				return
-			default:
+	// Several callers, so that some OS thread is inside malloc at most
+	// moments (cgo runs each call on the calling goroutine's thread).
+	const mallocChurners = 4
+	churn.Add(mallocChurners - 1)
+	for i := 0; i < mallocChurners; i++ {
+		go func() { // malloc, through libnook
+			defer churn.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := nook.Features(); err != nil {
+					t.Error(err)
+					return
+				}
+				atomic.AddInt64(&mallocs, 1)
 			}
-			if _, err := nook.Features(); err != nil {
-				t.Error(err)
-				return
-			}
-			atomic.AddInt64(&mallocs, 1)
-		}
-	}()
+		}()
+	}
 
 	var next int64 = -1
 	var quit int32

@@ -152,11 +152,14 @@ pub unsafe extern "C" fn nook_container_free(container: *mut NookContainer) {
 /// `nook_container_free()`, do not free it. NULL if `container` is NULL.
 #[no_mangle]
 pub unsafe extern "C" fn nook_container_id(container: *const NookContainer) -> *const c_char {
-    // SAFETY: NULL or live, per the contract.
-    match unsafe { container_ref(container) } {
-        Ok(c) => c.id.as_ptr(),
-        Err(_) => std::ptr::null(),
-    }
+    std::panic::catch_unwind(|| {
+        // SAFETY: NULL or live, per the contract.
+        match unsafe { container_ref(container) } {
+            Ok(c) => c.id.as_ptr(),
+            Err(_) => std::ptr::null(),
+        }
+    })
+    .unwrap_or(std::ptr::null())
 }
 
 /// Host pid of the container's init, as recorded at create time (it may

@@ -179,7 +179,10 @@ pub unsafe extern "C" fn nook_container_pid(container: *const NookContainer) -> 
 /// Returns 0, or a negative errno: -EBUSY if the container is not in the
 /// "created" state, -ENOENT if its program does not exist, ...
 #[no_mangle]
-pub unsafe extern "C" fn nook_container_start(container: *const NookContainer, err: *mut *mut NookError) -> c_int {
+pub unsafe extern "C" fn nook_container_start(
+    container: *const NookContainer,
+    err: *mut *mut NookError,
+) -> c_int {
     ffi_call("nook_container_start", err, || {
         // SAFETY: NULL (rejected) or live, per the contract.
         unsafe { container_ref(container) }?.inner.start()?;

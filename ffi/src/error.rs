@@ -152,9 +152,11 @@ where
             NookErrorKind::NOOK_ERROR_KIND_INVALID_ARGUMENT,
             format!("{name}: {message}"),
         ),
-        Ok(Err(FfiError::Os { errno, message })) => {
-            (errno, NookErrorKind::NOOK_ERROR_KIND_OS, format!("{name}: {message}"))
-        }
+        Ok(Err(FfiError::Os { errno, message })) => (
+            errno,
+            NookErrorKind::NOOK_ERROR_KIND_OS,
+            format!("{name}: {message}"),
+        ),
         Err(p) => (
             libc::ENOTRECOVERABLE,
             NookErrorKind::NOOK_ERROR_KIND_INTERNAL,

@@ -73,7 +73,10 @@ const MAX_EXTENSIBLE_SIZE: usize = 4096;
 /// # Safety
 /// `p` points to at least `struct_size` readable bytes, where `struct_size`
 /// is its own first field.
-pub(crate) unsafe fn copy_from_extensible_struct<T: Copy>(p: *const T, min_size: usize) -> Result<T, FfiError> {
+pub(crate) unsafe fn copy_from_extensible_struct<T: Copy>(
+    p: *const T,
+    min_size: usize,
+) -> Result<T, FfiError> {
     // SAFETY: every such struct starts with a size_t, which we may read.
     let size = unsafe { (p as *const usize).read_unaligned() };
     let ours = std::mem::size_of::<T>();

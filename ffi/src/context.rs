@@ -53,6 +53,8 @@ const CREATE_OPTS_SIZE_VER0: usize = std::mem::size_of::<NookCreateOpts>();
 ///
 /// # Safety
 /// `opts` is NULL or points to a struct of at least `opts->struct_size` bytes.
+// needless_update: the `..default()` is for core fields added later.
+#[allow(clippy::needless_update)]
 pub(crate) unsafe fn create_options(opts: *const NookCreateOpts) -> Result<CreateOptions, FfiError> {
     if opts.is_null() {
         return Ok(CreateOptions::default());
@@ -67,6 +69,9 @@ pub(crate) unsafe fn create_options(opts: *const NookCreateOpts) -> Result<Creat
         console_socket: unsafe { opt_path_arg(o.console_socket, "console_socket") }?,
         no_pivot: o.flags & NOOK_CREATE_NO_PIVOT != 0,
         preserve_fds: o.preserve_fds,
+        // Options the library gains before this struct exposes them keep
+        // their defaults (a new NOOK_CREATE_* flag or trailing field adds them).
+        ..CreateOptions::default()
     })
 }
 

@@ -107,6 +107,8 @@ need() {
 
 [ "$(id -u)" -eq 0 ] || { echo "ffi/test.sh: must run as root" >&2; exit 1; }
 need cc gcc
+need c++ g++
+need readelf binutils
 need make make
 need pkg-config pkg-config
 need go golang-go
@@ -128,11 +130,27 @@ staged() {
 }
 step "install (DESTDIR, SONAME)" staged
 
+# Only the API is exported (crun's LIBCRUN_PUBLIC habit): every dynamic
+# symbol libnook defines is a nook_* function, and each is in nook.h.
+exports() {
+    local syms bad=0 s
+    syms="$(nm -D --defined-only "$TMP/prefix/lib/libnook.so" | awk '$2 == "T" { print $3 }')"
+    [ -n "$syms" ] || return 1
+    for s in $syms; do
+        case "$s" in nook_*) ;; *) echo "unexpected export: $s" >&2; bad=1 ;; esac
+        grep -q "\b$s(" include/nook.h || { echo "exported but not in nook.h: $s" >&2; bad=1; }
+    done
+    echo "$(echo "$syms" | wc -l) symbols, all nook_* and declared in nook.h"
+    return $bad
+}
+step "exported symbols" exports
+
 export PKG_CONFIG_PATH="$TMP/prefix/lib/pkgconfig"
 export LD_LIBRARY_PATH="$TMP/prefix/lib"
 # No module may come from the network: the binding has no dependencies.
 export GOPROXY=off
 export GOCACHE="${GOCACHE:-$TMP/gocache}"
+[ -n "${HOME:-}" ] || export HOME="$TMP" # go needs one for GOPATH
 
 # The example bundle, copied: nook creates mount points in its rootfs.
 mkdir -p "$TMP/bundle/rootfs"

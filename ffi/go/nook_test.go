@@ -427,3 +427,32 @@ func runOne(ctx *nook.Context, id, bundle string) error {
 	}
 	return nil
 }
+
+// TestNoHostFdLeaksUnderConcurrency checks, from inside the containers,
+// that a container created while other goroutines create containers (and
+// so hold sockets, FIFOs and state directories open on other threads) sees
+// no fd but its stdio: `ls /proc/self/fd` lists 0, 1, 2 and its own
+// directory fd.
+func TestNoHostFdLeaksUnderConcurrency(t *testing.T) {
+	const workers, each = 8, 5
+	bundle := newBundle(t, "/bin/sh", "-c", `n=$(ls /proc/self/fd | wc -l); [ "$n" -le 4 ] || { ls -l /proc/self/fd >&2; exit 9; }`)
+	ctx := newContext(t, bundle)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				errs <- runOne(ctx, fmt.Sprintf("fds-%d-%d", w, i), bundle)
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

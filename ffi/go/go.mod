@@ -1,0 +1,3 @@
+module nook.dev/nook
+
+go 1.19

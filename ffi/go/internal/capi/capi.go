@@ -1,0 +1,284 @@
+// Package capi is the flat cgo layer over libnook's C API (include/nook.h):
+// one Go function per C function, taking and returning plain Go values.
+// It has no logic beyond converting values; package nook builds the
+// idiomatic API on top of it.
+package capi
+
+/*
+#cgo pkg-config: nook
+#include <stdlib.h>
+#include <nook.h>
+*/
+import "C"
+
+import (
+	"syscall"
+	"unsafe"
+)
+
+// ABIVersion is the NOOK_ABI_VERSION of the header this package was built
+// against.
+const ABIVersion = uint32(C.NOOK_ABI_VERSION)
+
+// Error kinds, mirrored from nook_error_kind_t.
+const (
+	KindOS              = int(C.NOOK_ERROR_KIND_OS)
+	KindInvalidConfig   = int(C.NOOK_ERROR_KIND_INVALID_CONFIG)
+	KindNotFound        = int(C.NOOK_ERROR_KIND_NOT_FOUND)
+	KindAlreadyExists   = int(C.NOOK_ERROR_KIND_ALREADY_EXISTS)
+	KindInvalidState    = int(C.NOOK_ERROR_KIND_INVALID_STATE)
+	KindUnsupported     = int(C.NOOK_ERROR_KIND_UNSUPPORTED)
+	KindInvalidArgument = int(C.NOOK_ERROR_KIND_INVALID_ARGUMENT)
+	KindInternal        = int(C.NOOK_ERROR_KIND_INTERNAL)
+)
+
+// Statuses, mirrored from nook_status_t.
+const (
+	StatusCreated = int(C.NOOK_STATUS_CREATED)
+	StatusRunning = int(C.NOOK_STATUS_RUNNING)
+	StatusPaused  = int(C.NOOK_STATUS_PAUSED)
+	StatusStopped = int(C.NOOK_STATUS_STOPPED)
+)
+
+// Flags, mirrored from the NOOK_* macros.
+const (
+	CreateNoPivot = uint32(C.NOOK_CREATE_NO_PIVOT)
+	KillAll       = uint32(C.NOOK_KILL_ALL)
+	DeleteForce   = uint32(C.NOOK_DELETE_FORCE)
+)
+
+// Error is a nook_error_t copied into Go memory.
+type Error struct {
+	Errno   syscall.Errno
+	Kind    int
+	Message string
+}
+
+// takeError converts a failed call's return value and error object into
+// an *Error, and frees the C object.
+func takeError(ret C.int, cerr *C.nook_error_t) *Error {
+	if cerr == nil {
+		return &Error{Errno: syscall.Errno(-ret), Kind: KindOS, Message: syscall.Errno(-ret).Error()}
+	}
+	defer C.nook_error_free(cerr)
+	return &Error{
+		Errno:   syscall.Errno(cerr.saved_errno),
+		Kind:    int(cerr.kind),
+		Message: C.GoString(cerr.message),
+	}
+}
+
+// takeString copies a libnook-allocated string and frees it.
+func takeString(s *C.char) string {
+	defer C.nook_string_free(s)
+	return C.GoString(s)
+}
+
+// cstring returns a C copy of s (free it with free), or NULL for "".
+func cstring(s string) *C.char {
+	if s == "" {
+		return nil
+	}
+	return C.CString(s)
+}
+
+func free(p *C.char) {
+	if p != nil {
+		C.free(unsafe.Pointer(p))
+	}
+}
+
+// Context is a nook_context_t*.
+type Context = unsafe.Pointer
+
+// Container is a nook_container_t*.
+type Container = unsafe.Pointer
+
+func ctxp(p Context) *C.nook_context_t     { return (*C.nook_context_t)(p) }
+func conp(p Container) *C.nook_container_t { return (*C.nook_container_t)(p) }
+
+// Version is nook_version().
+func Version() string { return C.GoString(C.nook_version()) }
+
+// LibABIVersion is nook_abi_version().
+func LibABIVersion() uint32 { return uint32(C.nook_abi_version()) }
+
+// Features is nook_features().
+func Features() (string, *Error) {
+	var js *C.char
+	var cerr *C.nook_error_t
+	if ret := C.nook_features(&js, &cerr); ret < 0 {
+		return "", takeError(ret, cerr)
+	}
+	return takeString(js), nil
+}
+
+// ContextNew is nook_context_new(); root "" means the default root.
+func ContextNew(root string) (Context, *Error) {
+	croot := cstring(root)
+	defer free(croot)
+	var ctx *C.nook_context_t
+	var cerr *C.nook_error_t
+	if ret := C.nook_context_new(croot, &ctx, &cerr); ret < 0 {
+		return nil, takeError(ret, cerr)
+	}
+	return Context(ctx), nil
+}
+
+// ContextFree is nook_context_free().
+func ContextFree(ctx Context) { C.nook_context_free(ctxp(ctx)) }
+
+// ContextList is nook_context_list().
+func ContextList(ctx Context) (string, *Error) {
+	var js *C.char
+	var cerr *C.nook_error_t
+	if ret := C.nook_context_list(ctxp(ctx), &js, &cerr); ret < 0 {
+		return "", takeError(ret, cerr)
+	}
+	return takeString(js), nil
+}
+
+// CreateOpts mirrors nook_create_opts_t.
+type CreateOpts struct {
+	PidFile       string
+	ConsoleSocket string
+	PreserveFDs   uint32
+	Flags         uint32
+}
+
+// withOpts builds a nook_create_opts_t (its strings in C memory) for f.
+func withOpts(o *CreateOpts, f func(*C.nook_create_opts_t) C.int) C.int {
+	if o == nil {
+		return f(nil)
+	}
+	var co C.nook_create_opts_t
+	co.struct_size = C.size_t(unsafe.Sizeof(co))
+	co.pid_file = cstring(o.PidFile)
+	defer free(co.pid_file)
+	co.console_socket = cstring(o.ConsoleSocket)
+	defer free(co.console_socket)
+	co.preserve_fds = C.uint32_t(o.PreserveFDs)
+	co.flags = C.uint32_t(o.Flags)
+	return f(&co)
+}
+
+// ContainerCreate is nook_container_create().
+func ContainerCreate(ctx Context, id, bundle string, o *CreateOpts) (Container, *Error) {
+	cid, cbundle := C.CString(id), C.CString(bundle)
+	defer free(cid)
+	defer free(cbundle)
+	var c *C.nook_container_t
+	var cerr *C.nook_error_t
+	ret := withOpts(o, func(co *C.nook_create_opts_t) C.int {
+		return C.nook_container_create(ctxp(ctx), cid, cbundle, co, &c, &cerr)
+	})
+	if ret < 0 {
+		return nil, takeError(ret, cerr)
+	}
+	return Container(c), nil
+}
+
+// ContextRun is nook_context_run().
+func ContextRun(ctx Context, id, bundle string, o *CreateOpts) (int, *Error) {
+	cid, cbundle := C.CString(id), C.CString(bundle)
+	defer free(cid)
+	defer free(cbundle)
+	var code C.int
+	var cerr *C.nook_error_t
+	ret := withOpts(o, func(co *C.nook_create_opts_t) C.int {
+		return C.nook_context_run(ctxp(ctx), cid, cbundle, co, &code, &cerr)
+	})
+	if ret < 0 {
+		return 0, takeError(ret, cerr)
+	}
+	return int(code), nil
+}
+
+// ContainerLoad is nook_container_load().
+func ContainerLoad(ctx Context, id string) (Container, *Error) {
+	cid := C.CString(id)
+	defer free(cid)
+	var c *C.nook_container_t
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_load(ctxp(ctx), cid, &c, &cerr); ret < 0 {
+		return nil, takeError(ret, cerr)
+	}
+	return Container(c), nil
+}
+
+// ContainerFree is nook_container_free().
+func ContainerFree(c Container) { C.nook_container_free(conp(c)) }
+
+// ContainerID is nook_container_id().
+func ContainerID(c Container) string { return C.GoString(C.nook_container_id(conp(c))) }
+
+// ContainerPid is nook_container_pid().
+func ContainerPid(c Container) int { return int(C.nook_container_pid(conp(c))) }
+
+// ContainerStart is nook_container_start().
+func ContainerStart(c Container) *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_start(conp(c), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ContainerWait is nook_container_wait().
+func ContainerWait(c Container) (int, *Error) {
+	var code C.int
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_wait(conp(c), &code, &cerr); ret < 0 {
+		return 0, takeError(ret, cerr)
+	}
+	return int(code), nil
+}
+
+// ContainerTryWait is nook_container_try_wait().
+func ContainerTryWait(c Container) (int, bool, *Error) {
+	var code C.int
+	var cerr *C.nook_error_t
+	ret := C.nook_container_try_wait(conp(c), &code, &cerr)
+	if ret < 0 {
+		return 0, false, takeError(ret, cerr)
+	}
+	return int(code), ret == 1, nil
+}
+
+// ContainerKill is nook_container_kill().
+func ContainerKill(c Container, sig int, flags uint32) *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_kill(conp(c), C.int(sig), C.uint32_t(flags), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ContainerDelete is nook_container_delete().
+func ContainerDelete(c Container, flags uint32) *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_delete(conp(c), C.uint32_t(flags), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ContainerStatus is nook_container_status().
+func ContainerStatus(c Container) (int, *Error) {
+	var st C.nook_status_t
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_status(conp(c), &st, &cerr); ret < 0 {
+		return 0, takeError(ret, cerr)
+	}
+	return int(st), nil
+}
+
+// ContainerState is nook_container_state().
+func ContainerState(c Container) (string, *Error) {
+	var js *C.char
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_state(conp(c), &js, &cerr); ret < 0 {
+		return "", takeError(ret, cerr)
+	}
+	return takeString(js), nil
+}

@@ -1,0 +1,326 @@
+// Package nook runs OCI containers through libnook, the C library of the
+// nook runtime (found with pkg-config; see ffi/README.md).
+//
+// A Context is a state root holding containers (runc's --root); a
+// Container is a handle on one of them. Both are safe for concurrent use by
+// many goroutines. Errors are *Error values that unwrap to syscall.Errno.
+//
+//	ctx, err := nook.NewContext("/run/nook")
+//	c, err := ctx.Create("demo", "/path/to/bundle", nil)
+//	err = c.Start()
+//	code, err := c.Wait()
+//	err = c.Delete()
+//
+// The process that creates a container is its init's parent: only it can
+// Wait for it. Creating containers from a multithreaded Go program is safe:
+// libnook's child does not allocate, lock or run Go code before its execve.
+package nook
+
+import (
+	"encoding/json"
+	"fmt"
+	"runtime"
+	"sync"
+	"syscall"
+
+	"nook.dev/nook/internal/capi"
+)
+
+// Version is the version of the loaded libnook, e.g. "0.1.0".
+func Version() string { return capi.Version() }
+
+func init() {
+	// A libnook with another ABI than the header we were built with would
+	// misread our structs: refuse to run rather than corrupt memory.
+	if lib := capi.LibABIVersion(); lib != capi.ABIVersion {
+		panic(fmt.Sprintf("nook: libnook ABI %d, but built against nook.h ABI %d", lib, capi.ABIVersion))
+	}
+}
+
+// Features returns the OCI features document (runtime-spec features.md).
+func Features() (json.RawMessage, error) {
+	js, e := capi.Features()
+	if e != nil {
+		return nil, wrapErr("features", e)
+	}
+	return json.RawMessage(js), nil
+}
+
+// Status is a container's status, as runc reports it.
+type Status string
+
+// Statuses.
+const (
+	StatusCreated Status = "created"
+	StatusRunning Status = "running"
+	StatusPaused  Status = "paused"
+	StatusStopped Status = "stopped"
+)
+
+// State is a container's state, as `runc state` prints it.
+type State struct {
+	OCIVersion  string            `json:"ociVersion"`
+	ID          string            `json:"id"`
+	Pid         int               `json:"pid"`
+	Status      Status            `json:"status"`
+	Bundle      string            `json:"bundle"`
+	Rootfs      string            `json:"rootfs"`
+	Created     string            `json:"created"`
+	Annotations map[string]string `json:"annotations,omitempty"`
+	Owner       string            `json:"owner"`
+}
+
+// CreateOptions are the options of Create and Run that are not in
+// config.json. The zero value (or nil) means the defaults.
+type CreateOptions struct {
+	// PidFile, if set, receives the init's pid.
+	PidFile string
+	// ConsoleSocket receives the pty master when process.terminal is true.
+	ConsoleSocket string
+	// NoPivot uses MS_MOVE + chroot instead of pivot_root.
+	NoPivot bool
+	// PreserveFDs passes the caller's fds 3 .. 3+N-1 to the container.
+	PreserveFDs uint32
+}
+
+func (o *CreateOptions) toC() *capi.CreateOpts {
+	if o == nil {
+		return nil
+	}
+	co := &capi.CreateOpts{PidFile: o.PidFile, ConsoleSocket: o.ConsoleSocket, PreserveFDs: o.PreserveFDs}
+	if o.NoPivot {
+		co.Flags |= capi.CreateNoPivot
+	}
+	return co
+}
+
+// handle guards a C pointer: calls hold the read lock, Close the write
+// lock, so a handle is never freed while a call on it runs.
+type handle struct {
+	mu sync.RWMutex
+	p  capi.Container
+}
+
+func (h *handle) use(f func(p capi.Container) error) error {
+	h.mu.RLock()
+	defer h.mu.RUnlock()
+	if h.p == nil {
+		return ErrClosed
+	}
+	return f(h.p)
+}
+
+func (h *handle) close(free func(capi.Container)) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.p != nil {
+		free(h.p)
+		h.p = nil
+	}
+}
+
+// Context is a state root holding containers. Safe for concurrent use.
+type Context struct {
+	h    handle
+	root string
+}
+
+// NewContext opens the state root root ("" means /run/nook). Close it when
+// done; containers are not affected by Close.
+func NewContext(root string) (*Context, error) {
+	p, e := capi.ContextNew(root)
+	if e != nil {
+		return nil, wrapErr("new context", e)
+	}
+	if root == "" {
+		root = "/run/nook"
+	}
+	ctx := &Context{h: handle{p: p}, root: root}
+	runtime.SetFinalizer(ctx, (*Context).Close)
+	return ctx, nil
+}
+
+// Root is the state root directory.
+func (ctx *Context) Root() string { return ctx.root }
+
+// Close releases the handle. It is safe to call more than once.
+func (ctx *Context) Close() error {
+	ctx.h.close(capi.ContextFree)
+	runtime.SetFinalizer(ctx, nil)
+	return nil
+}
+
+func newContainer(p capi.Container) *Container {
+	c := &Container{h: handle{p: p}, id: capi.ContainerID(p), pid: capi.ContainerPid(p)}
+	runtime.SetFinalizer(c, (*Container).Close)
+	return c
+}
+
+// Create loads the bundle directory bundle and creates container id: its
+// init is set up and waits for Start. opts may be nil. On failure nothing
+// is left behind.
+func (ctx *Context) Create(id, bundle string, opts *CreateOptions) (*Container, error) {
+	var c *Container
+	err := ctx.h.use(func(p capi.Context) error {
+		cp, e := capi.ContainerCreate(p, id, bundle, opts.toC())
+		if e != nil {
+			return wrapErr("create "+id, e)
+		}
+		c = newContainer(cp)
+		return nil
+	})
+	return c, err
+}
+
+// Load opens the existing container id. A missing container is an error
+// matching os.ErrNotExist.
+func (ctx *Context) Load(id string) (*Container, error) {
+	var c *Container
+	err := ctx.h.use(func(p capi.Context) error {
+		cp, e := capi.ContainerLoad(p, id)
+		if e != nil {
+			return wrapErr("load "+id, e)
+		}
+		c = newContainer(cp)
+		return nil
+	})
+	return c, err
+}
+
+// List returns the state of every container under the root, sorted by id.
+func (ctx *Context) List() ([]State, error) {
+	var out []State
+	err := ctx.h.use(func(p capi.Context) error {
+		js, e := capi.ContextList(p)
+		if e != nil {
+			return wrapErr("list", e)
+		}
+		return json.Unmarshal([]byte(js), &out)
+	})
+	return out, err
+}
+
+// Run creates, starts, waits for and deletes container id, and returns its
+// exit code (128+N when killed by signal N).
+func (ctx *Context) Run(id, bundle string, opts *CreateOptions) (int, error) {
+	var code int
+	err := ctx.h.use(func(p capi.Context) error {
+		c, e := capi.ContextRun(p, id, bundle, opts.toC())
+		code = c
+		return wrapErr("run "+id, e)
+	})
+	return code, err
+}
+
+// Container is a handle on one container. Safe for concurrent use. Close
+// releases the handle only; the container lives on until deleted.
+type Container struct {
+	h   handle
+	id  string
+	pid int
+}
+
+// ID is the container id.
+func (c *Container) ID() string { return c.id }
+
+// Pid is the host pid of the container's init as recorded at create time.
+func (c *Container) Pid() int { return c.pid }
+
+// Close releases the handle. It is safe to call more than once.
+func (c *Container) Close() error {
+	c.h.close(capi.ContainerFree)
+	runtime.SetFinalizer(c, nil)
+	return nil
+}
+
+// Start lets a created container's init execute its process.
+func (c *Container) Start() error {
+	return c.h.use(func(p capi.Container) error { return wrapErr("start "+c.id, capi.ContainerStart(p)) })
+}
+
+// Wait waits for the init to exit and returns its exit code (128+N when
+// killed by signal N). Only the creating process can wait.
+func (c *Container) Wait() (int, error) {
+	var code int
+	err := c.h.use(func(p capi.Container) error {
+		n, e := capi.ContainerWait(p)
+		code = n
+		return wrapErr("wait "+c.id, e)
+	})
+	return code, err
+}
+
+// TryWait is Wait without blocking: exited is false while the init runs.
+func (c *Container) TryWait() (code int, exited bool, err error) {
+	err = c.h.use(func(p capi.Container) error {
+		var e *capi.Error
+		code, exited, e = capi.ContainerTryWait(p)
+		return wrapErr("wait "+c.id, e)
+	})
+	return code, exited, err
+}
+
+// Kill sends sig to the container's init.
+func (c *Container) Kill(sig syscall.Signal) error {
+	return c.h.use(func(p capi.Container) error { return wrapErr("kill "+c.id, capi.ContainerKill(p, int(sig), 0)) })
+}
+
+// KillAll sends sig to every process of the container.
+func (c *Container) KillAll(sig syscall.Signal) error {
+	return c.h.use(func(p capi.Container) error {
+		return wrapErr("kill --all "+c.id, capi.ContainerKill(p, int(sig), capi.KillAll))
+	})
+}
+
+// Delete removes a created or stopped container.
+func (c *Container) Delete() error {
+	return c.h.use(func(p capi.Container) error { return wrapErr("delete "+c.id, capi.ContainerDelete(p, 0)) })
+}
+
+// ForceDelete kills the container if it runs, then removes it.
+func (c *Container) ForceDelete() error {
+	return c.h.use(func(p capi.Container) error {
+		return wrapErr("delete --force "+c.id, capi.ContainerDelete(p, capi.DeleteForce))
+	})
+}
+
+// Status reads the container's current status from the kernel.
+func (c *Container) Status() (Status, error) {
+	var st Status
+	err := c.h.use(func(p capi.Container) error {
+		n, e := capi.ContainerStatus(p)
+		if e != nil {
+			return wrapErr("status "+c.id, e)
+		}
+		switch n {
+		case capi.StatusCreated:
+			st = StatusCreated
+		case capi.StatusRunning:
+			st = StatusRunning
+		case capi.StatusPaused:
+			st = StatusPaused
+		case capi.StatusStopped:
+			st = StatusStopped
+		default:
+			st = Status(fmt.Sprintf("unknown(%d)", n))
+		}
+		return nil
+	})
+	return st, err
+}
+
+// State returns the container's state, as `runc state` prints it.
+func (c *Container) State() (*State, error) {
+	var st State
+	err := c.h.use(func(p capi.Container) error {
+		js, e := capi.ContainerState(p)
+		if e != nil {
+			return wrapErr("state "+c.id, e)
+		}
+		return json.Unmarshal([]byte(js), &st)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return &st, nil
+}

@@ -1,0 +1,458 @@
+package nook_test
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"nook.dev/nook"
+)
+
+// exampleConfig is the repository's example bundle; tests copy it.
+const exampleConfig = "../../examples/hello/config.json"
+
+// newBundle writes a copy of examples/hello whose process runs args into a
+// temporary directory, with an empty rootfs.
+func newBundle(t *testing.T, args ...string) string {
+	t.Helper()
+	raw, err := os.ReadFile(exampleConfig)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["process"].(map[string]any)["args"] = args
+	dir := t.TempDir()
+	if err := os.Mkdir(filepath.Join(dir, "rootfs"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	out, _ := json.Marshal(spec)
+	if err := os.WriteFile(filepath.Join(dir, "config.json"), out, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// newContext opens a state root in a temporary directory and, at cleanup,
+// checks that nothing was left behind under it or in the bundles.
+func newContext(t *testing.T, watch ...string) *nook.Context {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Skip("needs root")
+	}
+	root := filepath.Join(t.TempDir(), "state")
+	ctx, err := nook.NewContext(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		defer ctx.Close()
+		assertNothingLeft(t, ctx, append(watch, root)...)
+	})
+	return ctx
+}
+
+// assertNothingLeft checks what the kernel and the file system can see:
+// no container state, no mount under the given directories, and no child
+// process (running or zombie) of this test process.
+func assertNothingLeft(t *testing.T, ctx *nook.Context, dirs ...string) {
+	t.Helper()
+	if list, err := ctx.List(); err != nil || len(list) != 0 {
+		t.Errorf("containers left: %v (err %v)", list, err)
+	}
+	if ents, err := os.ReadDir(ctx.Root()); err == nil && len(ents) != 0 {
+		t.Errorf("state dirs left under %s: %d", ctx.Root(), len(ents))
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mi), "\n") {
+		for _, d := range dirs {
+			if d != "" && strings.Contains(line, d) {
+				t.Errorf("mount left: %s", line)
+			}
+		}
+	}
+	if kids := children(t); len(kids) != 0 {
+		t.Errorf("child processes left: %v", kids)
+	}
+}
+
+// children lists the pids whose parent is this process.
+func children(t *testing.T) []string {
+	t.Helper()
+	me := strconv.Itoa(os.Getpid())
+	ents, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, e := range ents {
+		if _, err := strconv.Atoi(e.Name()); err != nil {
+			continue
+		}
+		stat, err := os.ReadFile("/proc/" + e.Name() + "/stat")
+		if err != nil {
+			continue
+		}
+		// pid (comm) state ppid ...; comm may contain spaces.
+		s := string(stat)
+		f := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
+		if len(f) > 1 && f[1] == me {
+			out = append(out, e.Name()+"("+f[0]+")")
+		}
+	}
+	return out
+}
+
+func TestVersionAndFeatures(t *testing.T) {
+	if nook.Version() == "" {
+		t.Fatal("empty version")
+	}
+	raw, err := nook.Features()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		OCIVersionMax string `json:"ociVersionMax"`
+	}
+	if err := json.Unmarshal(raw, &f); err != nil || f.OCIVersionMax == "" {
+		t.Fatalf("features: %s (%v)", raw, err)
+	}
+}
+
+func TestLifecycle(t *testing.T) {
+	bundle := newBundle(t, "/bin/sh", "-c", "exit 7")
+	ctx := newContext(t, bundle)
+
+	c, err := ctx.Create("life", bundle, &nook.CreateOptions{PidFile: filepath.Join(bundle, "pid")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	st, err := c.State()
+	if err != nil || st.Status != nook.StatusCreated || st.ID != "life" || st.Pid != c.Pid() || st.Pid <= 0 {
+		t.Fatalf("state after create: %+v, %v", st, err)
+	}
+	if pid, _ := os.ReadFile(filepath.Join(bundle, "pid")); string(pid) != strconv.Itoa(c.Pid()) {
+		t.Errorf("pid file %q, pid %d", pid, c.Pid())
+	}
+	if list, err := ctx.List(); err != nil || len(list) != 1 || list[0].ID != "life" {
+		t.Errorf("list: %+v, %v", list, err)
+	}
+	// A second create with the same id is EEXIST and changes nothing.
+	if _, err := ctx.Create("life", bundle, nil); !errors.Is(err, os.ErrExist) {
+		t.Errorf("second create: %v", err)
+	}
+	// Another handle on the same container, from Load.
+	c2, err := ctx.Load("life")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c2.Close()
+	if err := c2.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("second start: %v", err)
+	}
+	code, err := c.Wait()
+	if err != nil || code != 7 {
+		t.Fatalf("wait: %d, %v", code, err)
+	}
+	if s, err := c.Status(); err != nil || s != nook.StatusStopped {
+		t.Errorf("status after wait: %s, %v", s, err)
+	}
+	if err := c.Kill(syscall.SIGTERM); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("kill of a stopped container: %v", err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = ctx.Load("life")
+	var nerr *nook.Error
+	if !errors.Is(err, os.ErrNotExist) || !errors.As(err, &nerr) || nerr.Kind != nook.KindNotFound || nerr.Errno != syscall.ENOENT {
+		t.Errorf("load after delete: %#v", err)
+	}
+}
+
+func TestRun(t *testing.T) {
+	bundle := newBundle(t, "/bin/sh", "-c", "exit 3")
+	ctx := newContext(t, bundle)
+	code, err := ctx.Run("run", bundle, nil)
+	if err != nil || code != 3 {
+		t.Fatalf("run: %d, %v", code, err)
+	}
+}
+
+func TestKillAndForceDelete(t *testing.T) {
+	bundle := newBundle(t, "/bin/sleep", "1000")
+	ctx := newContext(t, bundle)
+	c, err := ctx.Create("sleeper", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if s, _ := c.Status(); s != nook.StatusRunning {
+		t.Errorf("status: %s", s)
+	}
+	if err := c.Delete(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("delete of a running container: %v", err)
+	}
+	if err := c.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
+		t.Errorf("wait: %d, %v", code, err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+
+	c, err = ctx.Create("sleeper2", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ForceDelete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestErrors(t *testing.T) {
+	bundle := newBundle(t, "/nonexistent")
+	ctx := newContext(t, bundle)
+	_, err := ctx.Create("bad id/..", bundle, nil)
+	var nerr *nook.Error
+	if !errors.As(err, &nerr) || nerr.Errno != syscall.EINVAL {
+		t.Errorf("bad id: %#v", err)
+	}
+	if _, err := ctx.Create("nobundle", filepath.Join(bundle, "missing"), nil); err == nil {
+		t.Error("create from a missing bundle succeeded")
+	}
+	// The program does not exist: start reports it, with ENOENT.
+	c, err := ctx.Create("noprog", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := c.Start(); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("start of a missing program: %v", err)
+	}
+	c.Wait()
+	if err := c.Delete(); err != nil {
+		t.Error(err)
+	}
+	c.Close()
+	if err := c.Start(); !errors.Is(err, nook.ErrClosed) {
+		t.Errorf("use after close: %v", err)
+	}
+}
+
+// TestManyContainersFromManyGoroutines is the multithreaded-host test: 100
+// containers created, started, waited for and deleted from 8 goroutines at
+// once, while other goroutines allocate non-stop both on the Go heap and,
+// through libnook, with malloc on other OS threads (so the libc allocator
+// lock is often held by another thread at the moment of a clone). It must
+// not hang, and must leave nothing behind.
+//
+// If it hangs, the watchdog reports what each stuck child is blocked in,
+// kills them (they are this process's children) so the blocked creates
+// return and clean up, and fails.
+func TestManyContainersFromManyGoroutines(t *testing.T) {
+	const total, workers = 100, 8
+	bundle := newBundle(t, "/bin/true")
+	ctx := newContext(t, bundle)
+
+	stop := make(chan struct{})
+	var allocs, mallocs int64
+	var churn sync.WaitGroup
+	churn.Add(2)
+	go func() { // the Go heap
+		defer churn.Done()
+		var keep [][]byte
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			keep = append(keep, make([]byte, 4096))
+			if len(keep) > 1024 {
+				keep = nil
+			}
+			atomic.AddInt64(&allocs, 1)
+		}
+	}()
+	// Several callers, so that some OS thread is inside malloc at most
+	// moments (cgo runs each call on the calling goroutine's thread).
+	const mallocChurners = 4
+	churn.Add(mallocChurners - 1)
+	for i := 0; i < mallocChurners; i++ {
+		go func() { // malloc, through libnook
+			defer churn.Done()
+			for {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				if _, err := nook.Features(); err != nil {
+					t.Error(err)
+					return
+				}
+				atomic.AddInt64(&mallocs, 1)
+			}
+		}()
+	}
+
+	var next int64 = -1
+	var quit int32
+	errs := make(chan error, total)
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for atomic.LoadInt32(&quit) == 0 {
+				i := atomic.AddInt64(&next, 1)
+				if i >= total {
+					return
+				}
+				errs <- runOne(ctx, fmt.Sprintf("many-%03d", i), bundle)
+			}
+		}()
+	}
+	done := make(chan struct{})
+	go func() { wg.Wait(); close(done) }()
+	hung := false
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		hung = true
+		atomic.StoreInt32(&quit, 1)
+		t.Errorf("HANG: not done after 60s (normally ~2s); children of this process:\n%s", describeChildren(t))
+		killChildren(t)
+		select {
+		case <-done:
+		case <-time.After(30 * time.Second):
+			buf := make([]byte, 1<<20)
+			t.Fatalf("still hung after killing the children; goroutines:\n%s", buf[:runtime.Stack(buf, true)])
+		}
+	}
+	close(stop)
+	churn.Wait()
+	close(errs)
+	n, failed := 0, 0
+	for err := range errs {
+		n++
+		if err != nil {
+			failed++
+			if failed <= 10 && !hung {
+				t.Error(err)
+			}
+		}
+	}
+	t.Logf("%d containers from %d goroutines, %d failed; %d Go allocations and %d libnook calls meanwhile",
+		n, workers, failed, allocs, mallocs)
+}
+
+// describeChildren says, for each child process, its state, the kernel
+// function it sleeps in and its current system call (/proc/PID/syscall).
+func describeChildren(t *testing.T) string {
+	var b strings.Builder
+	for _, kid := range children(t) {
+		pid := kid[:strings.IndexByte(kid, '(')]
+		wchan, _ := os.ReadFile("/proc/" + pid + "/wchan")
+		sc, _ := os.ReadFile("/proc/" + pid + "/syscall")
+		fmt.Fprintf(&b, "  pid %s: wchan %s, syscall %s\n", kid, wchan, strings.TrimSpace(string(sc)))
+		if strings.HasPrefix(string(sc), "202 ") {
+			// A container init that has not exec'd yet, sleeping in futex(2):
+			// it took a lock (malloc's, most likely) between clone and
+			// execve that another thread held at the clone.
+			b.WriteString("    -> futex(2) in a cloned child before execve: a lock taken after clone (fork-safety bug in the core)\n")
+		}
+	}
+	return b.String()
+}
+
+// killChildren SIGKILLs every child of this process: all of them are
+// containers' inits created by this test.
+func killChildren(t *testing.T) {
+	for _, kid := range children(t) {
+		if pid, err := strconv.Atoi(kid[:strings.IndexByte(kid, '(')]); err == nil {
+			syscall.Kill(pid, syscall.SIGKILL)
+		}
+	}
+}
+
+func runOne(ctx *nook.Context, id, bundle string) error {
+	c, err := ctx.Create(id, bundle, nil)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	if err := c.Start(); err != nil {
+		c.ForceDelete()
+		return err
+	}
+	code, err := c.Wait()
+	if err != nil {
+		c.ForceDelete()
+		return err
+	}
+	if err := c.Delete(); err != nil {
+		return err
+	}
+	if code != 0 {
+		return fmt.Errorf("%s: exit code %d", id, code)
+	}
+	return nil
+}
+
+// TestNoHostFdLeaksUnderConcurrency checks, from inside the containers,
+// that a container created while other goroutines create containers (and
+// so hold sockets, FIFOs and state directories open on other threads) sees
+// no fd but its stdio: `ls /proc/self/fd` lists 0, 1, 2 and its own
+// directory fd.
+func TestNoHostFdLeaksUnderConcurrency(t *testing.T) {
+	const workers, each = 8, 5
+	bundle := newBundle(t, "/bin/sh", "-c", `n=$(ls /proc/self/fd | wc -l); [ "$n" -le 4 ] || { ls -l /proc/self/fd >&2; exit 9; }`)
+	ctx := newContext(t, bundle)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each)
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func(w int) {
+			defer wg.Done()
+			for i := 0; i < each; i++ {
+				errs <- runOne(ctx, fmt.Sprintf("fds-%d-%d", w, i), bundle)
+			}
+		}(w)
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Error(err)
+		}
+	}
+}

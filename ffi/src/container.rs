@@ -1,0 +1,331 @@
+//! `nook_container_t`: one container of a context, and its lifecycle calls.
+//!
+//! Room is left for the calls the library does not have yet; they will
+//! follow the same shapes (JSON in and out, an extensible opts struct):
+//! `nook_container_pause(c, err)`, `nook_container_resume(c, err)`,
+//! `nook_container_update(c, resources_json, err)`,
+//! `nook_container_stats(c, &json, err)` and
+//! `nook_container_exec(c, process_json, opts, &pid, err)` with a
+//! `nook_exec_opts_t { size_t struct_size; ... }`.
+
+use std::ffi::{c_char, c_int, CString};
+
+use nook_core::{Container, Status};
+
+use crate::context::{context_ref, create_options, NookContext, NookCreateOpts};
+use crate::error::{einval, ffi_call, lossy_cstring, FfiError, NookError};
+use crate::utils::{check_flags, give_string, out_arg, str_arg};
+
+/// One container. Opaque; obtained from `nook_container_create()` or
+/// `nook_container_load()`, freed by `nook_container_free()`. It is a handle
+/// on the container's state directory, not the container itself: freeing it
+/// neither stops nor deletes the container. Immutable, so it may be used
+/// from many threads at once; the library serialises conflicting operations
+/// on the same container with a lock in its state directory.
+#[derive(Debug)]
+pub struct NookContainer {
+    inner: Container,
+    id: CString,
+}
+
+/// A container's status, as runc reports it.
+#[repr(C)]
+#[allow(non_camel_case_types)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NookStatus {
+    /// Set up; the init waits for `nook_container_start()`.
+    NOOK_STATUS_CREATED = 1,
+    /// The container's process runs.
+    NOOK_STATUS_RUNNING = 2,
+    /// Frozen by its cgroup.
+    NOOK_STATUS_PAUSED = 3,
+    /// The init has exited.
+    NOOK_STATUS_STOPPED = 4,
+}
+
+/// `nook_container_kill()` flags: signal every process of the container's
+/// cgroup, not only its init (runc's `kill --all`).
+pub const NOOK_KILL_ALL: u32 = 1 << 0;
+/// `nook_container_delete()` flags: kill a running container first
+/// (runc's `delete --force`).
+pub const NOOK_DELETE_FORCE: u32 = 1 << 0;
+
+fn wrap(inner: Container) -> *mut NookContainer {
+    let id = lossy_cstring(inner.id().to_string());
+    Box::into_raw(Box::new(NookContainer { inner, id }))
+}
+
+/// Borrows the container behind a handle.
+///
+/// # Safety
+/// `c` is NULL or a live container handle.
+unsafe fn container_ref<'a>(c: *const NookContainer) -> Result<&'a NookContainer, FfiError> {
+    if c.is_null() {
+        return Err(einval("container is NULL"));
+    }
+    // SAFETY: non-NULL and live by the caller's contract.
+    Ok(unsafe { &*c })
+}
+
+/// Loads and validates the bundle directory `bundle` (holding config.json)
+/// and creates container `id` in `ctx`: on success the container's init
+/// exists, is set up, and waits for `nook_container_start()`; a new handle
+/// is stored in `*container` (free it with `nook_container_free()`).
+/// `opts` may be NULL for defaults.
+///
+/// The calling process becomes the parent of the container's init: only it
+/// can `nook_container_wait()` for it. It is safe to call from a
+/// multithreaded program (the child does not allocate or lock before exec).
+///
+/// Returns 0, or a negative errno: -EINVAL for a bad config.json or
+/// argument, -EEXIST if `id` is taken, ... On failure nothing is left
+/// behind (no state directory, cgroup, mount or process).
+///
+/// ```c
+/// nook_create_opts_t opts = { .struct_size = sizeof opts };
+/// nook_container_t *c = NULL;
+/// if (nook_container_create(ctx, "demo", "/path/to/bundle", &opts, &c, &err) < 0) { ... }
+/// ```
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_create(
+    ctx: *const NookContext,
+    id: *const c_char,
+    bundle: *const c_char,
+    opts: *const NookCreateOpts,
+    container: *mut *mut NookContainer,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_create", err, || {
+        // SAFETY: pointers are NULL (rejected) or valid, per the contract.
+        let ctx = unsafe { context_ref(ctx) }?;
+        // SAFETY: as above.
+        let id = unsafe { str_arg(id, "id") }?;
+        // SAFETY: as above.
+        let bundle = unsafe { str_arg(bundle, "bundle") }?;
+        let out = out_arg(container, "container")?;
+        // SAFETY: as above.
+        let opts = unsafe { create_options(opts) }?;
+        let c = ctx.create(id, bundle, &opts)?;
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { out.write(wrap(c)) };
+        Ok(0)
+    })
+}
+
+/// Opens the existing container `id` of `ctx` (created by this or another
+/// process); stores a new handle in `*container`.
+///
+/// Returns 0, or a negative errno: -ENOENT if there is no such container.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_load(
+    ctx: *const NookContext,
+    id: *const c_char,
+    container: *mut *mut NookContainer,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_load", err, || {
+        // SAFETY: pointers are NULL (rejected) or valid, per the contract.
+        let ctx = unsafe { context_ref(ctx) }?;
+        // SAFETY: as above.
+        let id = unsafe { str_arg(id, "id") }?;
+        let out = out_arg(container, "container")?;
+        let c = ctx.load(id)?;
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { out.write(wrap(c)) };
+        Ok(0)
+    })
+}
+
+/// Frees a container handle (not the container). NULL is ignored.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_free(container: *mut NookContainer) {
+    if container.is_null() {
+        return;
+    }
+    let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        // SAFETY: the handle came from Box::into_raw in `wrap`; freed once.
+        drop(unsafe { Box::from_raw(container) });
+    }));
+}
+
+/// The container's id. Borrowed from the handle: valid until
+/// `nook_container_free()`, do not free it. NULL if `container` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_id(container: *const NookContainer) -> *const c_char {
+    std::panic::catch_unwind(|| {
+        // SAFETY: NULL or live, per the contract.
+        match unsafe { container_ref(container) } {
+            Ok(c) => c.id.as_ptr(),
+            Err(_) => std::ptr::null(),
+        }
+    })
+    .unwrap_or(std::ptr::null())
+}
+
+/// Host pid of the container's init, as recorded at create time (it may
+/// have exited since: see `nook_container_status()`). Returns -EINVAL if
+/// `container` is NULL.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_pid(container: *const NookContainer) -> c_int {
+    ffi_call("nook_container_pid", std::ptr::null_mut(), || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        Ok(unsafe { container_ref(container) }?.inner.pid())
+    })
+}
+
+/// Lets a created container's init execute its process. Returns once the
+/// execve has happened, or with the reason it failed.
+///
+/// Returns 0, or a negative errno: -EBUSY if the container is not in the
+/// "created" state, -ENOENT if its program does not exist, ...
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_start(
+    container: *const NookContainer,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_start", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        unsafe { container_ref(container) }?.inner.start()?;
+        Ok(0)
+    })
+}
+
+/// Waits for the container's init to exit and stores its exit code (128+N
+/// when killed by signal N) in `*exit_code`. Only the process that created
+/// the container can wait for it (-ECHILD otherwise); others poll
+/// `nook_container_status()`. Blocks the calling thread only.
+///
+/// Returns 0, or a negative errno.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_wait(
+    container: *const NookContainer,
+    exit_code: *mut c_int,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_wait", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        let out = out_arg(exit_code, "exit_code")?;
+        let code = c.inner.wait()?;
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { out.write(code) };
+        Ok(0)
+    })
+}
+
+/// Like `nook_container_wait()` without blocking: returns 1 and stores the
+/// exit code if the init has exited (and was reaped by this call), 0 if it
+/// still runs, or a negative errno.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_try_wait(
+    container: *const NookContainer,
+    exit_code: *mut c_int,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_try_wait", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        let out = out_arg(exit_code, "exit_code")?;
+        match c.inner.try_wait()? {
+            Some(code) => {
+                // SAFETY: `out` is the caller's slot, checked non-NULL.
+                unsafe { out.write(code) };
+                Ok(1)
+            }
+            None => Ok(0),
+        }
+    })
+}
+
+/// Sends signal `signal` to the container's init, or with `NOOK_KILL_ALL`
+/// in `flags` to every process of the container.
+///
+/// Returns 0, or a negative errno: -EBUSY if the container is not running,
+/// -EINVAL for an unknown signal or flag.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_kill(
+    container: *const NookContainer,
+    signal: c_int,
+    flags: u32,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_kill", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        check_flags(flags, NOOK_KILL_ALL, "flags")?;
+        c.inner.kill(signal, flags & NOOK_KILL_ALL != 0)?;
+        Ok(0)
+    })
+}
+
+/// Deletes the container: its state directory and cgroup. A created or
+/// stopped container is deleted; a running one only with
+/// `NOOK_DELETE_FORCE`, which kills it first. The handle stays allocated
+/// (free it with `nook_container_free()`) but refers to nothing.
+///
+/// Returns 0, or a negative errno: -EBUSY for a running container without
+/// `NOOK_DELETE_FORCE`.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_delete(
+    container: *const NookContainer,
+    flags: u32,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_delete", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        check_flags(flags, NOOK_DELETE_FORCE, "flags")?;
+        c.inner.delete(flags & NOOK_DELETE_FORCE != 0)?;
+        Ok(0)
+    })
+}
+
+/// The container's current status (read from the kernel) in `*status`.
+///
+/// Returns 0, or a negative errno.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_status(
+    container: *const NookContainer,
+    status: *mut NookStatus,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_status", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        let out = out_arg(status, "status")?;
+        let s = match c.inner.status() {
+            Status::Created => NookStatus::NOOK_STATUS_CREATED,
+            Status::Running => NookStatus::NOOK_STATUS_RUNNING,
+            Status::Paused => NookStatus::NOOK_STATUS_PAUSED,
+            Status::Stopped => NookStatus::NOOK_STATUS_STOPPED,
+        };
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { out.write(s) };
+        Ok(0)
+    })
+}
+
+/// The container's state as `runc state` prints it (a JSON object with
+/// ociVersion, id, pid, status, bundle, rootfs, created, annotations,
+/// owner) in `*json`, which the caller frees with `nook_string_free()`.
+///
+/// Returns 0, or a negative errno.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_state(
+    container: *const NookContainer,
+    json: *mut *mut c_char,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_state", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        let out = out_arg(json, "json")?;
+        let text = serde_json::to_string(&c.inner.state()).map_err(|e| FfiError::Os {
+            errno: libc::EIO,
+            message: format!("serialising the state: {e}"),
+        })?;
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { give_string(out, text) };
+        Ok(0)
+    })
+}

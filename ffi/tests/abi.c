@@ -1,0 +1,155 @@
+/* SPDX-License-Identifier: Apache-2.0 */
+/*
+ * Contract tests of the C ABI that need no container: NULL handling, the
+ * error object, extensible-struct rules, unknown flags, versions, and
+ * calls from many threads at once. Run by ffi/test.sh:
+ *
+ *   cc -pthread abi.c $(pkg-config --cflags --libs nook) && ./a.out STATE_ROOT
+ */
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <nook.h>
+
+static int failures, checks;
+
+#define CHECK(cond, ...)                                              \
+    do {                                                              \
+        checks++;                                                     \
+        if (!(cond)) {                                                \
+            failures++;                                               \
+            fprintf(stderr, "%s:%d: FAIL: %s: ", __FILE__, __LINE__, #cond); \
+            fprintf(stderr, __VA_ARGS__);                             \
+            fputc('\n', stderr);                                      \
+        }                                                             \
+    } while (0)
+
+/* Expects ret == -want with an error object of the given errno and kind. */
+static void expect_err(const char *what, int ret, nook_error_t *err, int want, nook_error_kind_t kind)
+{
+    CHECK(ret == -want, "%s: returned %d, want %d", what, ret, -want);
+    CHECK(err != NULL, "%s: no error object", what);
+    if (err) {
+        CHECK(err->saved_errno == want, "%s: saved_errno %d", what, err->saved_errno);
+        CHECK(err->kind == kind, "%s: kind %d, want %d", what, (int)err->kind, (int)kind);
+        CHECK(err->message && err->message[0], "%s: empty message", what);
+    }
+    nook_error_free(err);
+}
+
+static void *features_loop(void *arg)
+{
+    (void)arg;
+    for (int i = 0; i < 200; i++) {
+        char *json = NULL;
+        if (nook_features(&json, NULL) != 0 || json == NULL || json[0] != '{')
+            return (void *)1;
+        nook_string_free(json);
+    }
+    return NULL;
+}
+
+int main(int argc, char **argv)
+{
+    const char *root = argc > 1 ? argv[1] : "/tmp/nook-abi-test";
+    nook_context_t *ctx = NULL;
+    nook_container_t *c = NULL;
+    nook_error_t *err = (nook_error_t *)0x1; /* must be reset to NULL */
+    char *json = NULL;
+    int ret, code;
+
+    CHECK(nook_abi_version() == NOOK_ABI_VERSION, "abi %u", nook_abi_version());
+    CHECK(strlen(nook_version()) > 0, "empty version");
+
+    ret = nook_context_new(root, &ctx, &err);
+    CHECK(ret == 0 && ctx != NULL && err == NULL, "context_new: %d", ret);
+
+    /* NULL everywhere: -EINVAL, an INVALID_ARGUMENT error, no crash. */
+    ret = nook_context_new(root, NULL, &err);
+    expect_err("context_new(NULL out)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_create(NULL, "x", "/nonexistent", NULL, &c, &err);
+    expect_err("create(NULL ctx)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_create(ctx, NULL, "/nonexistent", NULL, &c, &err);
+    expect_err("create(NULL id)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_start(NULL, &err);
+    expect_err("start(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_wait(NULL, &code, &err);
+    expect_err("wait(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_state(NULL, &json, &err);
+    expect_err("state(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_context_list(ctx, NULL, &err);
+    expect_err("list(NULL out)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(nook_container_pid(NULL) == -EINVAL, "pid(NULL)");
+    CHECK(nook_container_id(NULL) == NULL, "id(NULL)");
+    nook_container_free(NULL);
+    nook_context_free(NULL);
+    nook_string_free(NULL);
+    nook_error_free(NULL);
+
+    /* err may be NULL: the return value alone tells. */
+    CHECK(nook_container_start(NULL, NULL) == -EINVAL, "start(NULL, NULL)");
+
+    /* Library errors carry their errno and kind. */
+    ret = nook_container_load(ctx, "nope", &c, &err);
+    expect_err("load(unknown)", ret, err, ENOENT, NOOK_ERROR_KIND_NOT_FOUND);
+    ret = nook_container_create(ctx, "x", "/nonexistent-bundle", NULL, &c, &err);
+    CHECK(ret < 0 && err && err->saved_errno == -ret, "create(missing bundle): %d", ret);
+    nook_error_free(err);
+
+    /* Extensible options struct. */
+    struct {
+        nook_create_opts_t opts;
+        unsigned char tail[16];
+        unsigned char guard[16];
+    } big;
+    memset(&big, 0, sizeof big);
+    memset(big.guard, 0xAA, sizeof big.guard);
+
+    big.opts.struct_size = sizeof big.opts - 1; /* older than the first version */
+    ret = nook_container_create(ctx, "x", "/nonexistent-bundle", &big.opts, &c, &err);
+    expect_err("opts too small", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+
+    big.opts.struct_size = sizeof big.opts + sizeof big.tail; /* newer header, zero tail: accepted */
+    ret = nook_container_create(ctx, "x", "/nonexistent-bundle", &big.opts, &c, &err);
+    CHECK(ret < 0 && err && err->kind != NOOK_ERROR_KIND_INVALID_ARGUMENT,
+          "larger zero-tailed opts should get past the opts check: %d %s", ret, err ? err->message : "");
+    nook_error_free(err);
+
+    big.tail[7] = 1; /* a field this library does not know is set */
+    ret = nook_container_create(ctx, "x", "/nonexistent-bundle", &big.opts, &c, &err);
+    expect_err("unknown opts field set", ret, err, E2BIG, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    big.tail[7] = 0;
+
+    big.opts.struct_size = 1 << 20;
+    ret = nook_container_create(ctx, "x", "/nonexistent-bundle", &big.opts, &c, &err);
+    expect_err("absurd struct_size", ret, err, E2BIG, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+
+    big.opts.struct_size = sizeof big.opts;
+    big.opts.flags = 1u << 31;
+    ret = nook_container_create(ctx, "x", "/nonexistent-bundle", &big.opts, &c, &err);
+    expect_err("unknown create flag", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    for (size_t i = 0; i < sizeof big.guard; i++)
+        CHECK(big.guard[i] == 0xAA, "guard byte %zu written", i);
+
+    /* Nothing was created by any of that. */
+    ret = nook_context_list(ctx, &json, &err);
+    CHECK(ret == 0 && json && strcmp(json, "[]") == 0, "list: %d %s", ret, json ? json : "");
+    nook_string_free(json);
+
+    /* The same calls from many threads at once. */
+    pthread_t t[8];
+    for (int i = 0; i < 8; i++)
+        pthread_create(&t[i], NULL, features_loop, NULL);
+    for (int i = 0; i < 8; i++) {
+        void *r;
+        pthread_join(t[i], &r);
+        CHECK(r == NULL, "thread %d: nook_features failed", i);
+    }
+
+    nook_context_free(ctx);
+    printf("abi: %d passed, %d failed\n", checks - failures, failures);
+    return failures != 0;
+}

@@ -22,7 +22,6 @@ TMP="$(mktemp -d -t nook-ffi-test.XXXXXX)"
 PROFILE="${NOOK_FFI_PROFILE:-debug}"
 PASSED=0
 FAILED=0
-XFAILED=0
 
 cleanup() {
     # Never delete through a mount: unmount anything left under $TMP first
@@ -56,23 +55,6 @@ step() {
         printf -- '--- FAIL %-28s %6ss (exit %d)\n' "$name" "$(secs "$t0" "$t1")" "$rc"
     fi
     return 0
-}
-
-# xfail WHY NAME CMD...: a step that fails today because of a known bug
-# outside ffi/ (WHY says which). Its failure is reported loudly but does not
-# fail the run; if it passes, the run fails so that the marker gets removed.
-xfail() {
-    local why="$1" name="$2" rc=0
-    shift 2
-    echo "=== $name (expected to fail: $why)"
-    "$@" || rc=$?
-    if [ "$rc" -ne 0 ]; then
-        XFAILED=$((XFAILED + 1))
-        echo "--- XFAIL $name: $why"
-    else
-        FAILED=$((FAILED + 1))
-        echo "--- XPASS $name: fixed? remove its xfail marker in ffi/test.sh"
-    fi
 }
 
 # Nothing may be left in a state root or mounted under $TMP.
@@ -176,8 +158,7 @@ forksafe() {
             $(pkg-config --cflags --libs nook) &&
         MALLOC_ARENA_MAX=1 "$TMP/forksafe" "$TMP/bundle-true" "$TMP/state-forksafe" 300 4
 }
-xfail "core bug: the init allocates after clone (mounts::dev::create -> Dest::new(\"/dev\"), src/mounts/dev.rs)" \
-    "fork safety from C (MALLOC_ARENA_MAX=1)" forksafe
+step "fork safety from C (MALLOC_ARENA_MAX=1)" forksafe
 step "examples/c build" make -s -C examples/c OUT="$TMP" all static
 step "examples/c run (shared)" "$TMP/hello" "$TMP/bundle" "$TMP/state-c" c-shared
 step "examples/c run (static)" "$TMP/hello-static" "$TMP/bundle" "$TMP/state-c" c-static
@@ -194,6 +175,5 @@ go_example() {
 step "examples/go build + run" go_example
 step "nothing left behind" check_clean
 
-[ "$XFAILED" -eq 0 ] || echo "ffi/test.sh: $XFAILED known failure(s) of the core, see XFAIL above"
 echo "ffi/test.sh: $PASSED passed, $FAILED failed"
 [ "$FAILED" -eq 0 ]

@@ -173,6 +173,19 @@ go_example() {
         "$TMP/hello-go" -bundle "$TMP/bundle" -root "$TMP/state-go"
 }
 step "examples/go build + run" go_example
+# The README's C and Go programs, built and run as a reader would.
+readme_snippets() {
+    awk '/^```c$/{f=1;next} /^```$/{f=0} f' README.md >"$TMP/readme.c" &&
+        cc -Wall -Werror -o "$TMP/readme-c" "$TMP/readme.c" $(pkg-config --cflags --libs nook) &&
+        mkdir -p "$TMP/readme-go" &&
+        awk '/^```go$/{f=1;next} /^```$/{f=0} f' README.md >"$TMP/readme-go/main.go" &&
+        printf 'module readme\n\ngo 1.19\n\nrequire nook.dev/nook v0.0.0\n\nreplace nook.dev/nook => %s/ffi/go\n' \
+            "$PWD" >"$TMP/readme-go/go.mod" &&
+        (cd "$TMP/readme-go" && go vet . && go build -o "$TMP/readme-go-bin" .) &&
+        "$TMP/readme-c" | grep -q '^exit 0' &&
+        "$TMP/readme-go-bin" | grep -q '^exit 0 gone: true'
+}
+step "README C and Go snippets" readme_snippets
 step "nothing left behind" check_clean
 
 echo "ffi/test.sh: $PASSED passed, $FAILED failed"

@@ -22,134 +22,76 @@ use std::os::fd::BorrowedFd;
 
 use crate::sys::{self, SysResult};
 
-/// What the container's init was doing when it failed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[repr(u32)]
-#[allow(missing_docs)] // each variant's Display says what it is
-pub enum Step {
-    Sync = 1,
-    JoinNamespace,
-    UnshareNamespace,
-    TimeNamespace,
-    SecondClone,
-    ResetSignals,
-    MountPropagation,
-    BindRootfs,
-    OpenRootfs,
-    Mount,
-    MountRemount,
-    MountPropagate,
-    MountSetattr,
-    TmpCopyUp,
-    CreateDevice,
-    DevSymlink,
-    PivotRoot,
-    MaskPath,
-    ReadonlyPath,
-    ReadonlyRoot,
-    Sysctl,
-    Hostname,
-    Domainname,
-    Console,
-    Rlimit,
-    Setsid,
-    NoNewPrivs,
-    Capabilities,
-    SetUser,
-    Chdir,
-    Seccomp,
-    ExecFifo,
-    CloseFds,
-    Exec,
-    Keyring,
+/// Declares [`Step`] once: each variant with the text its Display prints,
+/// and the wire number (its position, from 1) that decodes back to it.
+macro_rules! steps {
+    ($($name:ident => $text:literal,)*) => {
+        /// What the container's init was doing when it failed.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        #[repr(u32)]
+        #[allow(missing_docs)] // each variant's Display says what it is
+        pub enum Step {
+            $($name,)*
+        }
+
+        impl Step {
+            const ALL: &'static [Step] = &[$(Step::$name,)*];
+
+            fn from_u32(v: u32) -> Step {
+                Self::ALL.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Step::Sync)
+            }
+
+            fn to_u32(self) -> u32 {
+                self as u32 + 1
+            }
+        }
+
+        impl fmt::Display for Step {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(match self {
+                    $(Step::$name => $text,)*
+                })
+            }
+        }
+    };
 }
 
-impl Step {
-    fn from_u32(v: u32) -> Step {
-        use Step::*;
-        const ALL: [Step; 35] = [
-            Sync,
-            JoinNamespace,
-            UnshareNamespace,
-            TimeNamespace,
-            SecondClone,
-            ResetSignals,
-            MountPropagation,
-            BindRootfs,
-            OpenRootfs,
-            Mount,
-            MountRemount,
-            MountPropagate,
-            MountSetattr,
-            TmpCopyUp,
-            CreateDevice,
-            DevSymlink,
-            PivotRoot,
-            MaskPath,
-            ReadonlyPath,
-            ReadonlyRoot,
-            Sysctl,
-            Hostname,
-            Domainname,
-            Console,
-            Rlimit,
-            Setsid,
-            NoNewPrivs,
-            Capabilities,
-            SetUser,
-            Chdir,
-            Seccomp,
-            ExecFifo,
-            CloseFds,
-            Exec,
-            Keyring,
-        ];
-        ALL.get((v as usize).wrapping_sub(1)).copied().unwrap_or(Sync)
-    }
-}
-
-impl fmt::Display for Step {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        use Step::*;
-        let s = match self {
-            Sync => "talking to the runtime",
-            JoinNamespace => "joining namespace",
-            UnshareNamespace => "creating namespaces",
-            TimeNamespace => "setting up the time namespace",
-            SecondClone => "cloning the container init",
-            ResetSignals => "resetting signal handlers",
-            MountPropagation => "setting rootfs propagation",
-            BindRootfs => "bind-mounting the rootfs onto itself",
-            OpenRootfs => "opening the rootfs",
-            Mount => "mounting",
-            MountRemount => "remounting with flags",
-            MountPropagate => "setting mount propagation",
-            MountSetattr => "setting recursive mount attributes",
-            TmpCopyUp => "copying up into tmpfs",
-            CreateDevice => "creating device",
-            DevSymlink => "creating /dev symlink",
-            PivotRoot => "pivoting into the rootfs",
-            MaskPath => "masking path",
-            ReadonlyPath => "making path read-only",
-            ReadonlyRoot => "making the rootfs read-only",
-            Sysctl => "writing sysctl",
-            Hostname => "setting hostname",
-            Domainname => "setting domainname",
-            Console => "setting up the console",
-            Rlimit => "setting rlimit",
-            Setsid => "creating a session",
-            NoNewPrivs => "setting no_new_privs",
-            Capabilities => "applying capabilities",
-            SetUser => "switching user",
-            Chdir => "changing to the working directory",
-            Seccomp => "installing seccomp filter",
-            ExecFifo => "waiting on the exec fifo",
-            CloseFds => "closing inherited fds",
-            Exec => "executing the process",
-            Keyring => "joining a new session keyring",
-        };
-        f.write_str(s)
-    }
+steps! {
+    Sync => "talking to the runtime",
+    JoinNamespace => "joining namespace",
+    UnshareNamespace => "creating namespaces",
+    TimeNamespace => "setting up the time namespace",
+    SecondClone => "cloning the container init",
+    ResetSignals => "resetting signal handlers",
+    MountPropagation => "setting rootfs propagation",
+    BindRootfs => "bind-mounting the rootfs onto itself",
+    OpenRootfs => "opening the rootfs",
+    Mount => "mounting",
+    MountRemount => "remounting with flags",
+    MountPropagate => "setting mount propagation",
+    MountSetattr => "setting recursive mount attributes",
+    TmpCopyUp => "copying up into tmpfs",
+    CreateDevice => "creating device",
+    DevSymlink => "creating /dev symlink",
+    PivotRoot => "pivoting into the rootfs",
+    MaskPath => "masking path",
+    ReadonlyPath => "making path read-only",
+    ReadonlyRoot => "making the rootfs read-only",
+    Sysctl => "writing sysctl",
+    Hostname => "setting hostname",
+    Domainname => "setting domainname",
+    Console => "setting up the console",
+    Rlimit => "setting rlimit",
+    Setsid => "creating a session",
+    NoNewPrivs => "setting no_new_privs",
+    Capabilities => "applying capabilities",
+    SetUser => "switching user",
+    Chdir => "changing to the working directory",
+    Seccomp => "installing seccomp filter",
+    ExecFifo => "waiting on the exec fifo",
+    CloseFds => "closing inherited fds",
+    Exec => "executing the process",
+    Keyring => "joining a new session keyring",
 }
 
 /// A failure in the container's init: the step, the index of the item of
@@ -217,7 +159,7 @@ impl Message {
             Message::Go => (1, 0, 0, 0),
             Message::InitPid(p) => (2, 0, 0, p),
             Message::Ready => (3, 0, 0, 0),
-            Message::Failed(e) => (4, e.step as u32, e.index, e.errno),
+            Message::Failed(e) => (4, e.step.to_u32(), e.index, e.errno),
             Message::SeccompFd => (5, 0, 0, 0),
         };
         let mut out = [0u8; WIRE];
@@ -267,6 +209,13 @@ impl Message {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_step_round_trips() {
+        for &s in Step::ALL {
+            assert_eq!(Step::from_u32(s.to_u32()), s);
+        }
+    }
 
     #[test]
     fn messages_round_trip() {

@@ -421,6 +421,17 @@ fn remount(fd: BorrowedFd<'_>, path: &CStr, flags: c_ulong) -> sys::SysResult<()
     }
 }
 
+/// Makes the mount whose root `fd` is read-only (a bind remount that keeps
+/// the flags a user namespace locks).
+fn remount_ro(fd: BorrowedFd<'_>) -> sys::SysResult<()> {
+    let path = FdPath::new(fd);
+    remount(
+        fd,
+        path.as_cstr(),
+        libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+    )
+}
+
 fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::SysResult<()> {
     let target = open_dest(root, &op.dest, Create::Dir)?;
     let path = FdPath::new(target.as_fd());
@@ -437,13 +448,7 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
                 None,
             )?;
             if op.flags & libc::MS_RDONLY != 0 {
-                let bound = open_dest(root, &op.dest, Create::Nothing)?;
-                let bp = FdPath::new(bound.as_fd());
-                remount(
-                    bound.as_fd(),
-                    bp.as_cstr(),
-                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-                )?;
+                remount_ro(open_dest(root, &op.dest, Create::Nothing)?.as_fd())?;
             }
             return Ok(());
         }
@@ -472,13 +477,7 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
         let sp = FdPath::new(sub.as_fd());
         sys::mount(Some(host), sp.as_cstr(), None, libc::MS_BIND | libc::MS_REC, None)?;
         if ro != 0 {
-            let bound = sys::openat(Some(top.as_fd()), name, libc::O_PATH | libc::O_DIRECTORY, 0)?;
-            let bp = FdPath::new(bound.as_fd());
-            remount(
-                bound.as_fd(),
-                bp.as_cstr(),
-                libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-            )?;
+            remount_ro(sys::openat(Some(top.as_fd()), name, libc::O_PATH | libc::O_DIRECTORY, 0)?.as_fd())?;
         }
     }
     if ro != 0 {
@@ -513,9 +512,7 @@ pub fn finish_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
         .step_at(Step::ReadonlyPath, i)?;
         let bound =
             sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0).step_at(Step::ReadonlyPath, i)?;
-        let bp = FdPath::new(bound.as_fd());
-        let flags = libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY;
-        remount(bound.as_fd(), bp.as_cstr(), flags).step_at(Step::ReadonlyPath, i)?;
+        remount_ro(bound.as_fd()).step_at(Step::ReadonlyPath, i)?;
     }
     for (i, p) in plan.masked_paths.iter().enumerate() {
         mask(p).step_at(Step::MaskPath, i)?;

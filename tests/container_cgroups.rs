@@ -188,3 +188,94 @@ fn device_rules_deny_and_allow_with_runtime_defaults() {
         assert_eq!(denied, !allow, "allow={allow}: {dev:?}");
     }
 }
+
+#[test]
+fn oom_kill_is_recorded_and_delete_still_cleans_up() {
+    let mut f = Fixture::new(&["sh", "-c", "dd if=/dev/zero of=/dev/shm/fill bs=1M count=256"]);
+    f.config["linux"]["resources"] = json!({"memory": {"limit": 32 << 20, "swap": 32 << 20}});
+    let c = f.create("cgoom").unwrap();
+    let dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
+    c.start().unwrap();
+    let code = c.wait().unwrap();
+    assert_eq!(code, 128 + libc::SIGKILL, "dd was not OOM-killed");
+    assert!(c.cgroup().oom_kills().unwrap() >= 1);
+    c.delete(false).unwrap();
+    for d in dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+}
+
+/// The cgroup commands as engines call them.
+#[test]
+fn cli_pause_resume_ps_events_update() {
+    use std::process::{Command, Stdio};
+    let f = Fixture::new(&["sh", "-c", "sleep 100 & wait"]);
+    f.write_config();
+    let root = f.ctx.root().to_str().unwrap().to_string();
+    let nook = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_nook"))
+            .arg("--root")
+            .arg(&root)
+            .args(args)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap()
+    };
+    let ok = |args: &[&str]| {
+        let o = nook(args);
+        assert!(
+            o.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&o.stderr)
+        );
+        String::from_utf8_lossy(&o.stdout).into_owned()
+    };
+    let created = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .args([
+            "--root",
+            &root,
+            "run",
+            "-d",
+            "-b",
+            f.bundle().to_str().unwrap(),
+            "cgcli",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(created.success());
+    let c = f.ctx.load("cgcli").unwrap();
+    assert!(eventually(|| c.processes().unwrap().len() == 2));
+    let pids: Vec<i32> = serde_json::from_str(&ok(&["ps", "--format", "json", "cgcli"])).unwrap();
+    let mut want = c.processes().unwrap();
+    want.sort();
+    let mut got = pids.clone();
+    got.sort();
+    assert_eq!(got, want);
+    let table = ok(&["ps", "cgcli"]);
+    assert!(table.starts_with("UID") && table.lines().count() == 3, "{table}");
+    ok(&["pause", "cgcli"]);
+    assert!(ok(&["state", "cgcli"]).contains("\"paused\""));
+    ok(&["resume", "cgcli"]);
+    assert!(ok(&["state", "cgcli"]).contains("\"running\""));
+    ok(&["update", "--pids-limit", "33", "--memory", "100000000", "cgcli"]);
+    assert_eq!(read(&cg_file(&c, "pids", "pids.max", "pids.max")), "33");
+    let mem = read(&cg_file(&c, "memory", "memory.limit_in_bytes", "memory.max"));
+    assert_eq!(mem.parse::<u64>().unwrap() / 4096, 100_000_000 / 4096);
+    let event: serde_json::Value = serde_json::from_str(ok(&["events", "--stats", "cgcli"]).trim()).unwrap();
+    assert_eq!(event["type"], "stats");
+    assert_eq!(event["id"], "cgcli");
+    assert_eq!(event["data"]["pids"]["current"], 2);
+    let bad = nook(&["update", "--pids-limit", "-7", "cgcli"]);
+    assert!(!bad.status.success());
+    assert!(
+        String::from_utf8_lossy(&bad.stderr).contains("pids"),
+        "{}",
+        String::from_utf8_lossy(&bad.stderr)
+    );
+    ok(&["kill", "--all", "cgcli", "KILL"]);
+    assert!(eventually(|| c.status() == Status::Stopped));
+    ok(&["delete", "cgcli"]);
+}

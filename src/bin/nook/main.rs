@@ -82,19 +82,19 @@ struct UpdateArgs {
     #[arg(short = 'r', long)]
     resources: Option<PathBuf>,
     /// Memory limit in bytes.
-    #[arg(long)]
+    #[arg(long, allow_negative_numbers = true)]
     memory: Option<i64>,
     /// Memory plus swap limit in bytes (-1 for unlimited).
-    #[arg(long = "memory-swap")]
+    #[arg(long = "memory-swap", allow_negative_numbers = true)]
     memory_swap: Option<i64>,
     /// Memory soft limit in bytes.
-    #[arg(long = "memory-reservation")]
+    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
     memory_reservation: Option<i64>,
     /// CPU shares (relative weight).
     #[arg(long = "cpu-shares")]
     cpu_shares: Option<u64>,
     /// CPU CFS quota in microseconds.
-    #[arg(long = "cpu-quota")]
+    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
     cpu_quota: Option<i64>,
     /// CPU CFS period in microseconds.
     #[arg(long = "cpu-period")]
@@ -106,7 +106,7 @@ struct UpdateArgs {
     #[arg(long = "cpuset-mems")]
     cpuset_mems: Option<String>,
     /// Maximum number of processes.
-    #[arg(long = "pids-limit")]
+    #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pids_limit: Option<i64>,
     /// Block IO weight (10-1000).
     #[arg(long = "blkio-weight")]

@@ -75,12 +75,47 @@ pub fn default_spec(rootless: bool) -> Spec {
     if let Some(p) = spec.process_mut() {
         p.set_terminal(Some(true));
     }
+    // oci-spec's default carries youki's hostname and no device rule; runc's
+    // spec has its own name and denies every device but the defaults.
+    spec.set_hostname(Some("nook".to_string()));
+    if let Some(res) = spec.linux_mut().as_mut().and_then(|l| l.resources_mut().as_mut()) {
+        let mut deny = oci_spec::runtime::LinuxDeviceCgroup::default();
+        deny.set_allow(false);
+        deny.set_access(Some("rwm".to_string()));
+        res.set_devices(Some(vec![deny]));
+    }
     spec
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn default_spec_is_runcs() {
+        let spec = default_spec(false);
+        assert_eq!(spec.hostname().as_deref(), Some("nook"));
+        let devices = spec
+            .linux()
+            .as_ref()
+            .unwrap()
+            .resources()
+            .as_ref()
+            .unwrap()
+            .devices()
+            .clone()
+            .unwrap();
+        assert_eq!(
+            serde_json::to_value(&devices).unwrap(),
+            serde_json::json!([{"allow": false, "access": "rwm"}])
+        );
+        assert!(default_spec(true)
+            .linux()
+            .as_ref()
+            .unwrap()
+            .uid_mappings()
+            .is_some());
+    }
 
     #[test]
     fn malformed_json_names_the_file() {

@@ -635,6 +635,7 @@ func TestPauseResumeUpdateStatsProcesses(t *testing.T) {
 		!strings.Contains(err.Error(), "linux.resources.pids.limit") {
 		t.Errorf("update with a string limit: %v", err)
 	}
+	t.Logf("bad update: %v", err)
 	err = c.Update([]byte(`{"pids":`))
 	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "malformed JSON") {
 		t.Errorf("update with malformed JSON: %v", err)

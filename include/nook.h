@@ -20,15 +20,14 @@
  *    caller: free them with nook_string_free(). `const char *` results
  *    (nook_version(), nook_container_id(), nook_error_t.message) belong to
  *    libnook: do not free them.
- *  - Complex values (state, list, features) cross as JSON strings, so the
- *    ABI stays small. Option structs start with `size_t struct_size`.
+ *  - Complex values (state, list, features, stats, processes, resources)
+ *    cross as JSON strings, so the ABI stays small. Option structs start
+ *    with `size_t struct_size`.
  *  - No Rust panic crosses this boundary; a caught panic is reported as
  *    -ENOTRECOVERABLE with kind NOOK_ERROR_KIND_INTERNAL.
  *
- * Not yet available (reserved names, same shapes): nook_container_pause(),
- * nook_container_resume(), nook_container_update(c, resources_json, err),
- * nook_container_stats(c, &json, err), nook_container_exec(c, process_json,
- * opts, &pid, err) with nook_exec_opts_t { size_t struct_size; ... }.
+ * Not yet available (reserved name, same shapes): nook_container_exec(c,
+ * process_json, opts, &pid, err) with nook_exec_opts_t { size_t struct_size; ... }.
  */
 
 #ifndef NOOK_H
@@ -348,6 +347,55 @@ int nook_container_status(const nook_container_t *container, nook_status_t *stat
  * Returns 0, or a negative errno.
  */
 int nook_container_state(const nook_container_t *container, char **json, nook_error_t **err);
+
+/**
+ * Freezes every process of a running container (its cgroup's freezer);
+ * its status becomes "paused" (`NOOK_STATUS_PAUSED`).
+ *
+ * Returns 0, or a negative errno: -EBUSY if the container is not running
+ * (or is already paused).
+ */
+int nook_container_pause(const nook_container_t *container, nook_error_t **err);
+
+/**
+ * Thaws a paused container; its status becomes "running" again.
+ *
+ * Returns 0, or a negative errno: -EBUSY if the container is not paused.
+ */
+int nook_container_resume(const nook_container_t *container, nook_error_t **err);
+
+/**
+ * Applies new resource limits to a created, running or paused container,
+ * like `runc update --resources`. `resources_json` is a JSON object in the
+ * shape of config.json's `linux.resources` (e.g. `{"pids":{"limit":64}}`);
+ * fields it leaves out are not changed. The string is borrowed for the call.
+ *
+ * Returns 0, or a negative errno: -EINVAL (kind
+ * `NOOK_ERROR_KIND_INVALID_CONFIG`) for JSON that is malformed or does not
+ * fit `linux.resources`, with the path of the bad field in the message
+ * ("linux.resources.pids.limit: invalid type: ..."), or for a value the
+ * library rejects; -EBUSY if the container has stopped.
+ */
+int nook_container_update(const nook_container_t *container, const char *resources_json, nook_error_t **err);
+
+/**
+ * The container's resource usage in `*json`, which the caller frees with
+ * `nook_string_free()`: a JSON object shaped like the `data` of runc's
+ * `events --stats` (`cpu`, `memory`, `pids`, `blkio`, `hugetlb`; times in
+ * nanoseconds, sizes in bytes; `pids.current` is the number of processes).
+ *
+ * Returns 0, or a negative errno: -EBUSY if the container has stopped.
+ */
+int nook_container_stats(const nook_container_t *container, char **json, nook_error_t **err);
+
+/**
+ * The host pids of every process of the container (its cgroup's members,
+ * like `runc ps --format json`) as a JSON array of numbers in `*json`,
+ * which the caller frees with `nook_string_free()`.
+ *
+ * Returns 0, or a negative errno.
+ */
+int nook_container_processes(const nook_container_t *container, char **json, nook_error_t **err);
 
 /**
  * Opens the state root `root` (created on first use); NULL means

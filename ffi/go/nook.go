@@ -324,3 +324,71 @@ func (c *Container) State() (*State, error) {
 	}
 	return &st, nil
 }
+
+// Pause freezes every process of a running container; its status becomes
+// StatusPaused. Pausing a container that is not running is an error
+// matching syscall.EBUSY.
+func (c *Container) Pause() error {
+	return c.h.use(func(p capi.Container) error { return wrapErr("pause "+c.id, capi.ContainerPause(p)) })
+}
+
+// Resume thaws a paused container (syscall.EBUSY if it is not paused).
+func (c *Container) Resume() error {
+	return c.h.use(func(p capi.Container) error { return wrapErr("resume "+c.id, capi.ContainerResume(p)) })
+}
+
+// Update applies new resource limits, like `runc update --resources`.
+// resources is config.json's linux.resources: JSON text as a
+// json.RawMessage or []byte (passed as is), or any value that encoding/json
+// marshals to that shape (a map, or the runtime-spec's LinuxResources).
+// Fields left out are not changed:
+//
+//	err := c.Update(json.RawMessage(`{"pids":{"limit":64}}`))
+//
+// A value that does not fit linux.resources is a *Error of kind
+// KindInvalidConfig (syscall.EINVAL) naming the field.
+func (c *Container) Update(resources any) error {
+	var text []byte
+	switch r := resources.(type) {
+	case json.RawMessage:
+		text = r
+	case []byte:
+		text = r
+	default:
+		var err error
+		if text, err = json.Marshal(resources); err != nil {
+			return fmt.Errorf("nook: update %s: %w", c.id, err)
+		}
+	}
+	return c.h.use(func(p capi.Container) error { return wrapErr("update "+c.id, capi.ContainerUpdate(p, string(text))) })
+}
+
+// Stats returns the container's resource usage as JSON shaped like the
+// "data" of runc's `events --stats`: {"cpu":..., "memory":..., "pids":
+// {"current":N,"limit":N}, "blkio":..., "hugetlb":...}, times in
+// nanoseconds and sizes in bytes. A stopped container is syscall.EBUSY.
+func (c *Container) Stats() (json.RawMessage, error) {
+	var out json.RawMessage
+	err := c.h.use(func(p capi.Container) error {
+		js, e := capi.ContainerStats(p)
+		if e != nil {
+			return wrapErr("stats "+c.id, e)
+		}
+		out = json.RawMessage(js)
+		return nil
+	})
+	return out, err
+}
+
+// Processes returns the host pids of every process of the container.
+func (c *Container) Processes() ([]int, error) {
+	var pids []int
+	err := c.h.use(func(p capi.Container) error {
+		js, e := capi.ContainerProcesses(p)
+		if e != nil {
+			return wrapErr("processes "+c.id, e)
+		}
+		return json.Unmarshal([]byte(js), &pids)
+	})
+	return pids, err
+}

@@ -456,3 +456,234 @@ func TestNoHostFdLeaksUnderConcurrency(t *testing.T) {
 		}
 	}
 }
+
+// cgroupFile is the host path of file name in the cgroup of pid for
+// controller (e.g. "pids", "pids.max"), found as a reader of /proc would:
+// the cgroup from /proc/PID/cgroup (a v1 hierarchy naming the controller,
+// else the cgroup2 one) joined to that hierarchy's mount point.
+func cgroupFile(t *testing.T, pid int, controller, name string) string {
+	t.Helper()
+	raw, err := os.ReadFile(fmt.Sprintf("/proc/%d/cgroup", pid))
+	if err != nil {
+		t.Fatal(err)
+	}
+	fstype, path := "", ""
+	for _, line := range strings.Split(strings.TrimSpace(string(raw)), "\n") {
+		f := strings.SplitN(line, ":", 3)
+		if len(f) != 3 {
+			continue
+		}
+		for _, c := range strings.Split(f[1], ",") {
+			if c == controller {
+				fstype, path = "cgroup", f[2]
+			}
+		}
+		if f[0] == "0" && f[1] == "" && fstype == "" {
+			fstype, path = "cgroup2", f[2]
+		}
+	}
+	mi, err := os.ReadFile("/proc/self/mountinfo")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(mi), "\n") {
+		// id parent maj:min root mountpoint opts [optional...] - fstype source superopts
+		pre, post, ok := strings.Cut(line, " - ")
+		if !ok {
+			continue
+		}
+		a, b := strings.Fields(pre), strings.Fields(post)
+		if len(a) < 5 || len(b) < 3 || b[0] != fstype {
+			continue
+		}
+		if fstype == "cgroup" && !strings.Contains(","+b[2]+",", ","+controller+",") {
+			continue
+		}
+		root, mnt := a[3], a[4]
+		if rel := strings.TrimPrefix(path, root); strings.HasPrefix(path, root) && (root == "/" || rel == "" || rel[0] == '/') {
+			return filepath.Join(mnt, rel, name)
+		}
+	}
+	t.Fatalf("no %s mount for %s (%s) of pid %d", fstype, controller, path, pid)
+	return ""
+}
+
+// readCount reads the counter the container writes to /count ("" while
+// none was written, or mid-write).
+func readCount(t *testing.T, file string) string {
+	t.Helper()
+	b, err := os.ReadFile(file)
+	if err != nil && !os.IsNotExist(err) {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+// waitCountChange waits up to 10s for the counter to differ from old.
+func waitCountChange(t *testing.T, file, old string) string {
+	t.Helper()
+	for i := 0; i < 200; i++ {
+		if n := readCount(t, file); n != "" && n != old {
+			return n
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("counter %s stuck at %q", file, old)
+	return ""
+}
+
+// TestPauseResumeUpdateStatsProcesses drives a running container whose
+// shell writes an increasing counter to /count in its (writable) rootfs.
+func TestPauseResumeUpdateStatsProcesses(t *testing.T) {
+	bundle := newBundle(t, "/bin/sh", "-c", `i=0; while :; do i=$((i+1)); echo $i >/count; sleep 0.02; done`)
+	// A writable root, so the counter lands in the bundle's rootfs.
+	cfg := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["root"].(map[string]any)["readonly"] = false
+	raw, _ = json.Marshal(spec)
+	if err := os.WriteFile(cfg, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	counter := filepath.Join(bundle, "rootfs", "count")
+	ctx := newContext(t, bundle)
+
+	c, err := ctx.Create("ctl", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Whatever fails below, the container goes away (a no-op once deleted).
+	defer c.ForceDelete()
+	if err := c.Pause(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("pause of a created container: %v", err)
+	}
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	n := waitCountChange(t, counter, "")
+
+	// Paused: the status says so and the counter stands still.
+	if err := c.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Status(); err != nil || s != nook.StatusPaused {
+		t.Errorf("status after pause: %s, %v", s, err)
+	}
+	if st, err := c.State(); err != nil || st.Status != nook.StatusPaused {
+		t.Errorf("state after pause: %+v, %v", st, err)
+	}
+	if err := c.Pause(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("second pause: %v", err)
+	}
+	frozen := readCount(t, counter)
+	time.Sleep(300 * time.Millisecond)
+	if now := readCount(t, counter); now != frozen {
+		t.Errorf("counter moved while paused: %q -> %q", frozen, now)
+	}
+	// Reading a paused container works.
+	pids, err := c.Processes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, p := range pids {
+		found = found || p == c.Pid()
+	}
+	if !found {
+		t.Errorf("processes %v lack the init %d", pids, c.Pid())
+	}
+
+	// Resumed: running again, and counting.
+	if err := c.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if s, err := c.Status(); err != nil || s != nook.StatusRunning {
+		t.Errorf("status after resume: %s, %v", s, err)
+	}
+	if err := c.Resume(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("resume of a running container: %v", err)
+	}
+	if next := waitCountChange(t, counter, frozen); next == n {
+		t.Errorf("counter did not advance: %s", next)
+	}
+
+	// Update: raw JSON, then a Go value; both reach the cgroup file.
+	pidsMax := cgroupFile(t, c.Pid(), "pids", "pids.max")
+	if err := c.Update(json.RawMessage(`{"pids":{"limit":64}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(pidsMax); err != nil || strings.TrimSpace(string(b)) != "64" {
+		t.Errorf("%s after update to 64: %q, %v", pidsMax, b, err)
+	}
+	if err := c.Update(map[string]any{"pids": map[string]any{"limit": 65}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, err := os.ReadFile(pidsMax); err != nil || strings.TrimSpace(string(b)) != "65" {
+		t.Errorf("%s after update to 65: %q, %v", pidsMax, b, err)
+	}
+	// Bad input is EINVAL, names the problem, and changes nothing.
+	var nerr *nook.Error
+	err = c.Update(json.RawMessage(`{"pids":{"limit":"many"}}`))
+	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &nerr) || nerr.Kind != nook.KindInvalidConfig ||
+		!strings.Contains(err.Error(), "linux.resources.pids.limit") {
+		t.Errorf("update with a string limit: %v", err)
+	}
+	t.Logf("bad update: %v", err)
+	err = c.Update([]byte(`{"pids":`))
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "malformed JSON") {
+		t.Errorf("update with malformed JSON: %v", err)
+	}
+	if b, _ := os.ReadFile(pidsMax); strings.TrimSpace(string(b)) != "65" {
+		t.Errorf("%s changed by a failed update: %q", pidsMax, b)
+	}
+
+	// Stats: runc's events --stats data, with our limit and processes.
+	raw, err = c.Stats()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stats struct {
+		Pids struct {
+			Current uint64 `json:"current"`
+			Limit   uint64 `json:"limit"`
+		} `json:"pids"`
+	}
+	if err := json.Unmarshal(raw, &stats); err != nil || stats.Pids.Current < 1 || stats.Pids.Limit != 65 {
+		t.Errorf("stats: %s (%v)", raw, err)
+	}
+	if pids, err := c.Processes(); err != nil || len(pids) < 1 {
+		t.Errorf("processes after resume: %v, %v", pids, err)
+	}
+	t.Logf("counter held at %s while paused; %s = 65; processes while paused %v; stats pids %+v",
+		frozen, pidsMax, pids, stats.Pids)
+
+	// Stopped: the calls on a running container are EBUSY.
+	if err := c.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
+		t.Errorf("wait: %d, %v", code, err)
+	}
+	for name, err := range map[string]error{
+		"pause":  c.Pause(),
+		"resume": c.Resume(),
+		"update": c.Update(json.RawMessage(`{}`)),
+	} {
+		if !errors.Is(err, syscall.EBUSY) {
+			t.Errorf("%s of a stopped container: %v", name, err)
+		}
+	}
+	if _, err := c.Stats(); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("stats of a stopped container: %v", err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+}

@@ -1,16 +1,16 @@
-//! `nook_container_t`: one container of a context, and its lifecycle calls.
+//! `nook_container_t`: one container of a context, its lifecycle calls,
+//! and the calls on a running container (pause, resume, update, stats,
+//! processes).
 //!
-//! Room is left for the calls the library does not have yet; they will
-//! follow the same shapes (JSON in and out, an extensible opts struct):
-//! `nook_container_pause(c, err)`, `nook_container_resume(c, err)`,
-//! `nook_container_update(c, resources_json, err)`,
-//! `nook_container_stats(c, &json, err)` and
-//! `nook_container_exec(c, process_json, opts, &pid, err)` with a
-//! `nook_exec_opts_t { size_t struct_size; ... }`.
+//! Room is left for `nook_container_exec(c, process_json, opts, &pid, err)`
+//! with a `nook_exec_opts_t { size_t struct_size; ... }`, which the library
+//! does not have yet; it will follow the same shapes (JSON in and out, an
+//! extensible opts struct).
 
 use std::ffi::{c_char, c_int, CString};
 
 use nook_core::{Container, Status};
+use oci_spec::runtime::LinuxResources;
 
 use crate::context::{context_ref, create_options, NookContext, NookCreateOpts};
 use crate::error::{einval, ffi_call, lossy_cstring, FfiError, NookError};
@@ -53,6 +53,36 @@ pub const NOOK_DELETE_FORCE: u32 = 1 << 0;
 fn wrap(inner: Container) -> *mut NookContainer {
     let id = lossy_cstring(inner.id().to_string());
     Box::into_raw(Box::new(NookContainer { inner, id }))
+}
+
+/// The error for a value this layer could not serialise (never expected).
+fn json_error(what: &'static str) -> impl FnOnce(serde_json::Error) -> FfiError {
+    move |e| FfiError::Os {
+        errno: libc::EIO,
+        message: format!("serialising {what}: {e}"),
+    }
+}
+
+/// Parses `linux.resources` JSON, naming the path of the first bad field
+/// (`linux.resources.pids.limit: invalid type: ...`) as config.json errors do.
+fn parse_resources(text: &str) -> Result<LinuxResources, FfiError> {
+    let de = &mut serde_json::Deserializer::from_str(text);
+    serde_path_to_error::deserialize(de).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.into_inner();
+        // serde_path_to_error says "." for the root and "?" where no path is known.
+        let field = if inner.is_syntax() || inner.is_eof() || path == "." || path == "?" {
+            "linux.resources".to_string()
+        } else {
+            format!("linux.resources.{path}")
+        };
+        let reason = if inner.is_syntax() || inner.is_eof() {
+            format!("malformed JSON: {inner}")
+        } else {
+            inner.to_string()
+        };
+        FfiError::Core(nook_core::Error::Config { field, reason })
+    })
 }
 
 /// Borrows the container behind a handle.
@@ -320,10 +350,111 @@ pub unsafe extern "C" fn nook_container_state(
         // SAFETY: NULL (rejected) or live, per the contract.
         let c = unsafe { container_ref(container) }?;
         let out = out_arg(json, "json")?;
-        let text = serde_json::to_string(&c.inner.state()).map_err(|e| FfiError::Os {
-            errno: libc::EIO,
-            message: format!("serialising the state: {e}"),
-        })?;
+        let text = serde_json::to_string(&c.inner.state()).map_err(json_error("the state"))?;
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { give_string(out, text) };
+        Ok(0)
+    })
+}
+
+/// Freezes every process of a running container (its cgroup's freezer);
+/// its status becomes "paused" (`NOOK_STATUS_PAUSED`).
+///
+/// Returns 0, or a negative errno: -EBUSY if the container is not running
+/// (or is already paused).
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_pause(
+    container: *const NookContainer,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_pause", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        unsafe { container_ref(container) }?.inner.pause()?;
+        Ok(0)
+    })
+}
+
+/// Thaws a paused container; its status becomes "running" again.
+///
+/// Returns 0, or a negative errno: -EBUSY if the container is not paused.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_resume(
+    container: *const NookContainer,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_resume", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        unsafe { container_ref(container) }?.inner.resume()?;
+        Ok(0)
+    })
+}
+
+/// Applies new resource limits to a created, running or paused container,
+/// like `runc update --resources`. `resources_json` is a JSON object in the
+/// shape of config.json's `linux.resources` (e.g. `{"pids":{"limit":64}}`);
+/// fields it leaves out are not changed. The string is borrowed for the call.
+///
+/// Returns 0, or a negative errno: -EINVAL (kind
+/// `NOOK_ERROR_KIND_INVALID_CONFIG`) for JSON that is malformed or does not
+/// fit `linux.resources`, with the path of the bad field in the message
+/// ("linux.resources.pids.limit: invalid type: ..."), or for a value the
+/// library rejects; -EBUSY if the container has stopped.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_update(
+    container: *const NookContainer,
+    resources_json: *const c_char,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_update", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        // SAFETY: as above.
+        let text = unsafe { str_arg(resources_json, "resources_json") }?;
+        let resources = parse_resources(text)?;
+        c.inner.update(&resources)?;
+        Ok(0)
+    })
+}
+
+/// The container's resource usage in `*json`, which the caller frees with
+/// `nook_string_free()`: a JSON object shaped like the `data` of runc's
+/// `events --stats` (`cpu`, `memory`, `pids`, `blkio`, `hugetlb`; times in
+/// nanoseconds, sizes in bytes; `pids.current` is the number of processes).
+///
+/// Returns 0, or a negative errno: -EBUSY if the container has stopped.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_stats(
+    container: *const NookContainer,
+    json: *mut *mut c_char,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_stats", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        let out = out_arg(json, "json")?;
+        let text = serde_json::to_string(&c.inner.stats()?).map_err(json_error("the stats"))?;
+        // SAFETY: `out` is the caller's slot, checked non-NULL.
+        unsafe { give_string(out, text) };
+        Ok(0)
+    })
+}
+
+/// The host pids of every process of the container (its cgroup's members,
+/// like `runc ps --format json`) as a JSON array of numbers in `*json`,
+/// which the caller frees with `nook_string_free()`.
+///
+/// Returns 0, or a negative errno.
+#[no_mangle]
+pub unsafe extern "C" fn nook_container_processes(
+    container: *const NookContainer,
+    json: *mut *mut c_char,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_container_processes", err, || {
+        // SAFETY: NULL (rejected) or live, per the contract.
+        let c = unsafe { container_ref(container) }?;
+        let out = out_arg(json, "json")?;
+        let text = serde_json::to_string(&c.inner.processes()?).map_err(json_error("the pids"))?;
         // SAFETY: `out` is the caller's slot, checked non-NULL.
         unsafe { give_string(out, text) };
         Ok(0)

@@ -25,7 +25,7 @@
 // The safety contract of every `extern "C"` fn is the same and is stated
 // once, in the conventions above and at the top of nook.h (pointers are NULL
 // or valid for the call; handles are live; strings are NUL-terminated):
-// a `# Safety` section per function would repeat it 19 times in the header.
+// a `# Safety` section per function would repeat it for every function in the header.
 #![allow(clippy::missing_safety_doc)]
 #![deny(missing_debug_implementations)]
 

@@ -82,6 +82,27 @@ int main(int argc, char **argv)
     expect_err("state(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
     ret = nook_context_list(ctx, NULL, &err);
     expect_err("list(NULL out)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    /* The calls on a running container: NULL handle, NULL in and out. */
+    ret = nook_container_pause(NULL, &err);
+    expect_err("pause(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_resume(NULL, &err);
+    expect_err("resume(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_update(NULL, "{}", &err);
+    expect_err("update(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_update(NULL, NULL, &err);
+    expect_err("update(NULL, NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    json = (char *)0x1; /* must stay untouched on failure */
+    ret = nook_container_stats(NULL, &json, &err);
+    expect_err("stats(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_processes(NULL, &json, &err);
+    expect_err("processes(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(json == (char *)0x1, "stats/processes wrote *json on failure");
+    json = NULL;
+    CHECK(nook_container_pause(NULL, NULL) == -EINVAL, "pause(NULL, NULL)");
+    CHECK(nook_container_resume(NULL, NULL) == -EINVAL, "resume(NULL, NULL)");
+    CHECK(nook_container_update(NULL, "{}", NULL) == -EINVAL, "update(NULL, ..., NULL)");
+    CHECK(nook_container_stats(NULL, NULL, NULL) == -EINVAL, "stats(NULL, NULL, NULL)");
+    CHECK(nook_container_processes(NULL, NULL, NULL) == -EINVAL, "processes(NULL, NULL, NULL)");
     CHECK(nook_container_pid(NULL) == -EINVAL, "pid(NULL)");
     CHECK(nook_container_id(NULL) == NULL, "id(NULL)");
     nook_container_free(NULL);

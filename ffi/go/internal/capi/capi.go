@@ -282,3 +282,52 @@ func ContainerState(c Container) (string, *Error) {
 	}
 	return takeString(js), nil
 }
+
+// ContainerPause is nook_container_pause().
+func ContainerPause(c Container) *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_pause(conp(c), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ContainerResume is nook_container_resume().
+func ContainerResume(c Container) *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_resume(conp(c), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ContainerUpdate is nook_container_update().
+func ContainerUpdate(c Container, resourcesJSON string) *Error {
+	cres := C.CString(resourcesJSON)
+	defer free(cres)
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_update(conp(c), cres, &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ContainerStats is nook_container_stats().
+func ContainerStats(c Container) (string, *Error) {
+	var js *C.char
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_stats(conp(c), &js, &cerr); ret < 0 {
+		return "", takeError(ret, cerr)
+	}
+	return takeString(js), nil
+}
+
+// ContainerProcesses is nook_container_processes().
+func ContainerProcesses(c Container) (string, *Error) {
+	var js *C.char
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_processes(conp(c), &js, &cerr); ret < 0 {
+		return "", takeError(ret, cerr)
+	}
+	return takeString(js), nil
+}

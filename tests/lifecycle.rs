@@ -126,6 +126,49 @@ fn terminal_master_goes_to_the_console_socket() {
     c.delete(false).unwrap();
 }
 
+/// The caller may leave holes in the preserved range; nook's own fds then
+/// land there and must still not reach the container.
+#[test]
+fn nook_fds_in_holes_of_the_preserved_range_do_not_leak() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let files: Vec<std::fs::File> = (0..8)
+        .map(|_| std::fs::File::open("/dev/null").unwrap())
+        .collect();
+    let top = files.last().unwrap().as_raw_fd();
+    // Holes in the middle of the range, for nook's socket and state-dir fd.
+    let kept: Vec<_> = files
+        .into_iter()
+        .enumerate()
+        .filter(|(i, _)| i % 2 == 1)
+        .map(|(_, f)| f)
+        .collect();
+    let opts = CreateOptions {
+        preserve_fds: top as u32 - 2,
+        ..Default::default()
+    };
+    let c = f.create_with("holes", &opts).unwrap();
+    let started = std::time::Instant::now();
+    c.start().unwrap();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(5),
+        "start waited for the container"
+    );
+    let state = f.ctx.root().to_string_lossy().into_owned();
+    let fds = std::fs::read_dir(format!("/proc/{}/fd", c.pid())).unwrap();
+    for fd in fds.flatten() {
+        let target = std::fs::read_link(fd.path())
+            .unwrap_or_default()
+            .to_string_lossy()
+            .into_owned();
+        assert!(
+            !target.contains(&state),
+            "fd {:?} -> {target} leaked into the container",
+            fd.file_name()
+        );
+    }
+    drop(kept);
+}
+
 #[test]
 fn preserved_fds_reach_the_container() {
     let f = Fixture::new(&["sleep", "100"]);

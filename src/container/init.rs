@@ -8,7 +8,7 @@
 //! fixed-size (step, index, errno) record.
 
 use std::convert::Infallible;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
 use super::channel::{ChildError, Message, Step, StepExt};
 use crate::plan::Plan;
@@ -97,21 +97,33 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // Block until `start` opens the FIFO for reading (runc's exec.fifo).
     let fifo = sys::openat(Some(a.state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
     sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
-    let result = exec(a, late_seccomp);
+    let result = exec(a, late_seccomp, fifo.as_fd());
     // `start` is still reading the FIFO until our end closes: tell it why.
     let _ = Message::Failed(result).send(fifo.as_fd());
     Err(result)
 }
 
-fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
+fn exec(a: &ChildArgs<'_>, seccomp_now: bool, fifo: BorrowedFd<'_>) -> ChildError {
     if let (Some(prog), true) = (&a.plan.seccomp, seccomp_now) {
         if let Err(e) = prog.install() {
             return ChildError::new(Step::Seccomp, 0, e);
         }
     }
     // Our fd table is the child's own copy: the caller's flags are untouched.
-    for fd in 3..3 + a.preserve_fds {
-        if let Err(e) = sys::clear_cloexec(fd as i32) {
+    // nook's own descriptors may sit in holes of the range (the caller need
+    // not have all N open): they keep close-on-exec, or the container would
+    // inherit the state directory, the sync socket or the exec FIFO (whose
+    // open write end would also keep `start` from ever seeing EOF).
+    let ours = |fd: i32| {
+        [Some(a.sync), Some(a.state_dir), a.console, Some(fifo)]
+            .into_iter()
+            .flatten()
+            .map(|f| f.as_raw_fd())
+            .chain(a.ns_fds.iter().map(|f| f.as_raw_fd()))
+            .any(|f| f == fd)
+    };
+    for fd in (3..3 + a.preserve_fds as i32).filter(|&fd| !ours(fd)) {
+        if let Err(e) = sys::clear_cloexec(fd) {
             return ChildError::new(Step::CloseFds, fd as usize, e);
         }
     }

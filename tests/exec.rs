@@ -60,7 +60,8 @@ fn exec_joins_the_namespaces_cgroup_root_and_seccomp_of_the_container() {
          mkdir /d 2> /out/mkdir; exec sleep 100",
     ]);
     p["cwd"] = json!("/bin");
-    p["capabilities"] = json!({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
+    p["capabilities"] =
+        json!({"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]});
     let e = c.exec_json(&p.to_string(), &opts).unwrap();
     let pid = e.pid();
     assert_ne!(pid, init);
@@ -195,7 +196,10 @@ fn paused_and_stopped_containers_are_refused() {
         })
     };
     let e = c
-        .exec_json(&process(&["sh", "-c", "echo hi > /out/thawed"]).to_string(), &opts)
+        .exec_json(
+            &process(&["sh", "-c", "echo hi > /out/thawed"]).to_string(),
+            &opts,
+        )
         .unwrap();
     thaw.join().unwrap();
     assert_eq!(e.wait().unwrap(), 0);

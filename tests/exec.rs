@@ -255,8 +255,8 @@ fn exec_enters_the_root_of_a_no_pivot_container() {
     };
     let c = f.create_with("exec-nopivot", &opts).unwrap();
     c.start().unwrap();
-    // Without the chroot to the init's root, setns(mnt) would leave the
-    // process at the mount namespace's root: the host's / (moved under).
+    // The rootfs was moved onto the namespace's / (no pivot_root): setns
+    // must land on top of it, not on the host's root underneath.
     let e = exec(&c, &process(&["sleep", "100"])).unwrap();
     let ino = |p: &str| std::fs::metadata(p).unwrap().ino();
     let busybox = f.rootfs().join("bin/busybox");
@@ -299,4 +299,55 @@ fn force_delete_reaps_running_exec_processes() {
     c.delete(true).unwrap();
     assert!(std::fs::metadata(format!("/proc/{}", e.pid())).is_err());
     assert!(std::fs::metadata(format!("/proc/{}", c.pid())).is_err());
+}
+
+/// runc accepts exec into a created container: its namespaces and root
+/// are complete once `create` returns; only its init waits for `start`.
+#[test]
+fn exec_into_a_created_container() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("exec-created").unwrap();
+    let e = exec(
+        &c,
+        &process(&["sh", "-c", "test $$ != 1 && hostname | grep -q nook-test"]),
+    )
+    .unwrap();
+    assert_eq!(e.wait().unwrap(), 0);
+    assert_eq!(c.status(), nook::Status::Created);
+}
+
+/// A filter with NOTIFY rules gives the exec'd process its own listener,
+/// which reaches the agent with the container's state, status "running".
+#[test]
+fn exec_hands_its_notify_listener_to_the_agent() {
+    let mut f = Fixture::new(&["sleep", "100"]).with_out();
+    let agent_path = f.dir.path().join("agent.sock");
+    f.config["linux"]["seccomp"] = json!({
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": agent_path,
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_NOTIFY"}]
+    });
+    let sock = UnixListener::bind(&agent_path).unwrap();
+    // The init's listener, sent during create: taken and dropped.
+    let init_listener = std::thread::spawn(move || {
+        let (conn, _) = sock.accept().unwrap();
+        common::agent::recv_with_fd(conn.as_raw_fd());
+        sock
+    });
+    let c = running(&f, "exec-notify");
+    let sock = init_listener.join().unwrap();
+    let agent = std::thread::spawn(move || common::agent::agent(sock));
+    let e = exec(
+        &c,
+        &process(&["sh", "-c", "mkdir /made && echo yes > /out/mkdir"]),
+    )
+    .unwrap();
+    assert_eq!(e.wait().unwrap(), 0);
+    let (msg, nr) = agent.join().unwrap();
+    assert!(nr == libc::SYS_mkdir as i32 || nr == libc::SYS_mkdirat as i32);
+    assert_eq!(msg["state"]["id"], "exec-notify");
+    assert_eq!(msg["state"]["status"], "running");
+    assert_eq!(msg["state"]["pid"], e.pid());
+    assert_eq!(f.read_out("mkdir"), "yes\n");
+    assert!(!f.rootfs().join("made").exists());
 }

@@ -95,7 +95,6 @@ steps! {
     CloseFds => "closing inherited fds",
     Exec => "executing the process",
     Keyring => "joining a new session keyring",
-    EnterRoot => "entering the container's root",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -1,11 +1,14 @@
-//! The container's init, from `clone` to `execve`.
+//! The container's init, and any process exec'd into the container, from
+//! `clone` to `execve`.
 //!
 //! Everything here runs in the child of a raw `clone` of a possibly
 //! multithreaded caller: another thread may have held the allocator lock at
 //! the time of the clone, so this code never allocates, never takes a lock,
 //! never formats, and never unwinds. It only executes the prepared
-//! [`crate::plan::Plan`] (or [`crate::plan::ExecPlan`]) with system calls and reports a failure to the parent as a
-//! fixed-size (step, index, errno) record.
+//! [`crate::plan::Plan`] (or [`crate::plan::ExecPlan`]) with system calls
+//! and reports a failure to the parent as a fixed-size (step, index, errno)
+//! record. Both kinds of process take the same path; [`Mode`] adds the
+//! container set-up and the exec FIFO for an init.
 
 use std::convert::Infallible;
 use std::ffi::CStr;
@@ -57,14 +60,12 @@ pub enum Mode<'a> {
         state_dir: BorrowedFd<'a>,
     },
     /// A process in a running container: everything is set up already, so
-    /// after joining the namespaces it only enters the container's root
-    /// and executes at once.
-    Exec {
-        /// The init's root (`/proc/PID/root`, O_PATH): `setns` into the
-        /// mount namespace puts us at that namespace's root, which is not
-        /// the container's when it was made with `--no-pivot` (chroot).
-        root: BorrowedFd<'a>,
-    },
+    /// after joining the namespaces it executes at once. Its root is the
+    /// container's: `setns(CLONE_NEWNS)` moves to the namespace's root and
+    /// down through what is mounted on it, which is the rootfs both after
+    /// pivot_root and after `--no-pivot`'s MS_MOVE onto `/` (as with runc,
+    /// a chroot the init made itself is not followed).
+    Exec,
 }
 
 /// The child's entry point. Never returns.
@@ -85,10 +86,6 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
     }
     namespaces::enter(ns, a.ns_fds).map_err(|(i, e)| ChildError::new(Step::JoinNamespace, i, e))?;
-    if let Mode::Exec { root } = a.mode {
-        sys::fchdir(root).step(Step::EnterRoot)?;
-        sys::chroot(c".").step(Step::EnterRoot)?;
-    }
     // The parent has moved us into the container's cgroup by now, so a new
     // cgroup namespace gets that cgroup as its root.
     if ns.unshare_late != 0 {
@@ -144,7 +141,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         }
         // The parent reads the sync socket until EOF (it is close-on-exec):
         // the failure record from child_main, or nothing once execve worked.
-        Mode::Exec { .. } => Err(exec(a, late_seccomp)),
+        Mode::Exec => Err(exec(a, late_seccomp)),
     }
 }
 

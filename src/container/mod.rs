@@ -542,10 +542,10 @@ impl Container {
     }
 
     /// Runs `process` in the container (`nook exec`): it joins every
-    /// namespace and the cgroup of the container, enters its root, gets the
-    /// container's seccomp filter and then the identity, limits and
-    /// capabilities of `process`, which is validated with the rules of the
-    /// container's init. Returns once the process has executed (or with the
+    /// namespace (so its root is the container's) and the cgroup of the
+    /// container, gets the container's seccomp filter and then the
+    /// identity, limits and capabilities of `process`, which is validated
+    /// with the rules of the container's init. Returns once the process has executed (or with the
     /// reason it could not); the caller is its parent and waits for it.
     ///
     /// As with runc, a stopped container is refused, and so is a paused one
@@ -565,10 +565,7 @@ impl Container {
         let bundle = Bundle::load(&self.persisted.bundle)?;
         let plan = crate::plan::ExecPlan::new(&self.id, bundle, process, self.persisted.pid)?;
         let pid = spawn::spawn(
-            spawn::Job::Exec {
-                plan: &plan,
-                init_pid: self.persisted.pid,
-            },
+            spawn::Job::Exec(&plan),
             &spawn::SpawnArgs {
                 console_socket: opts.console_socket.as_deref(),
                 preserve_fds: opts.preserve_fds,

@@ -35,34 +35,29 @@ pub enum Job<'a> {
         /// The container's state directory.
         state_dir: &'a Path,
     },
-    /// A process in the running container whose init is `init_pid`.
-    Exec {
-        /// The validated plan.
-        plan: &'a ExecPlan,
-        /// Host pid of the container's init.
-        init_pid: i32,
-    },
+    /// A process in a running container.
+    Exec(&'a ExecPlan),
 }
 
 impl<'a> Job<'a> {
     fn namespaces(&self) -> &'a NamespacePlan {
         match *self {
             Job::Create { plan, .. } => &plan.namespaces,
-            Job::Exec { plan, .. } => &plan.namespaces,
+            Job::Exec(plan) => &plan.namespaces,
         }
     }
 
     fn process(&self) -> &'a ProcessPlan {
         match *self {
             Job::Create { plan, .. } => &plan.process,
-            Job::Exec { plan, .. } => &plan.process,
+            Job::Exec(plan) => &plan.process,
         }
     }
 
     fn seccomp(&self) -> Option<&'a Program> {
         match *self {
             Job::Create { plan, .. } => plan.seccomp.as_ref(),
-            Job::Exec { plan, .. } => plan.seccomp.as_ref(),
+            Job::Exec(plan) => plan.seccomp.as_ref(),
         }
     }
 
@@ -70,7 +65,7 @@ impl<'a> Job<'a> {
     fn container(&self) -> (&'a str, &'a Path, &'a Spec) {
         match *self {
             Job::Create { plan, .. } => (&plan.id, &plan.bundle, &plan.spec),
-            Job::Exec { plan, .. } => (&plan.id, &plan.bundle, &plan.spec),
+            Job::Exec(plan) => (&plan.id, &plan.bundle, &plan.spec),
         }
     }
 }
@@ -106,11 +101,9 @@ impl Drop for Reaper {
 pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let (namespaces, process) = (job.namespaces(), job.process());
     let ns_fds = namespaces.open_joins()?;
-    // Opened before anything else of the job, so a path that is not there
-    // fails before a child exists.
-    let dir = match job {
-        Job::Create { state_dir, .. } => open_path_dir(state_dir)?,
-        Job::Exec { init_pid, .. } => open_path_dir(Path::new(&format!("/proc/{init_pid}/root")))?,
+    let state_dir = match job {
+        Job::Create { state_dir, .. } => Some(open_path_dir(state_dir)?),
+        Job::Exec(_) => None,
     };
     let console = match (process.terminal, args.console_socket) {
         (false, _) => None,
@@ -132,13 +125,13 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     )
     .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_SEQPACKET)", e))?;
     let (argv, envp) = process.exec_arrays();
-    let mode = match job {
-        Job::Create { plan, .. } => Mode::Create {
+    let mode = match (job, &state_dir) {
+        (Job::Create { plan, .. }, Some(dir)) => Mode::Create {
             mounts: &plan.mounts,
             keyring: plan.keyring.as_deref(),
             state_dir: dir.as_fd(),
         },
-        Job::Exec { .. } => Mode::Exec { root: dir.as_fd() },
+        _ => Mode::Exec,
     };
     let child = ChildArgs {
         namespaces,
@@ -197,7 +190,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
             Some(Message::Ready) => match job {
                 Job::Create { .. } => break,
                 // No FIFO: the process executes now; EOF says it did.
-                Job::Exec { .. } => ready = true,
+                Job::Exec(_) => ready = true,
             },
             Some(Message::SeccompFd) => {
                 let fd = received.take().ok_or_else(protocol_error)?;
@@ -218,7 +211,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 reaper.0.retain(|&p| p != last);
                 let who = match job {
                     Job::Create { .. } => "the container's init",
-                    Job::Exec { .. } => "the exec'd process",
+                    Job::Exec(_) => "the exec'd process",
                 };
                 return Err(Error::Child {
                     step: format!("{who} {how} during set-up"),
@@ -300,7 +293,7 @@ fn forward_listener(job: Job<'_>, pid: i32, fd: OwnedFd) -> Result<()> {
     };
     let status = match job {
         Job::Create { .. } => "creating",
-        Job::Exec { .. } => "running",
+        Job::Exec(_) => "running",
     };
     let state = serde_json::json!({
         "ociVersion": super::OCI_VERSION,
@@ -350,7 +343,7 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
                 _ => None,
             }
         }
-        Job::Exec { .. } => None,
+        Job::Exec(_) => None,
     };
     let detail = match e.step {
         Step::JoinNamespace => namespaces.joins.get(i).map(|j| format!(" {}", j.path.display())),

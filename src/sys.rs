@@ -466,6 +466,15 @@ pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> SysResult<()> {
     check_int(unsafe { libc::dup3(fd.as_raw_fd(), target, 0) }).map(drop)
 }
 
+/// A close-on-exec copy of `fd` numbered `min` or above (`F_DUPFD_CLOEXEC`),
+/// to keep nook's own descriptors out of the range the caller preserves.
+pub fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> SysResult<OwnedFd> {
+    // SAFETY: valid fd, integer arguments.
+    let new = check_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: the kernel just created this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
+}
+
 /// Clears close-on-exec on `fd` (if it is open): a preserved fd must survive execve.
 pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
     // SAFETY: F_SETFD takes an integer; an unused fd number just yields EBADF.

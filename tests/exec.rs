@@ -268,23 +268,37 @@ fn exec_enters_the_root_of_a_no_pivot_container() {
     e.wait().unwrap();
 }
 
+/// The preserved fds reach the process; a hole in their range stays a
+/// hole: nook's own descriptors are kept above it, or they would leak into
+/// the container (and with the sync socket, exec would wait for its EOF
+/// until the process exits).
 #[test]
 fn preserved_fds_reach_the_exec_process() {
     let f = Fixture::new(&["sleep", "100"]);
     let c = running(&f, "exec-xfds");
+    let hole = std::fs::File::open("/dev/null").unwrap();
     let probe = std::fs::File::open("/proc/self/status").unwrap();
+    let hole_fd = hole.as_raw_fd();
+    drop(hole);
     let opts = ExecOptions {
         preserve_fds: probe.as_raw_fd() as u32 - 2,
         ..Default::default()
     };
+    let started = std::time::Instant::now();
     let e = c
         .exec_json(&process(&["sleep", "100"]).to_string(), &opts)
         .unwrap();
-    let link = std::fs::read_link(format!("/proc/{}/fd/{}", e.pid(), probe.as_raw_fd())).unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
+    let fd = |n: i32| std::fs::read_link(format!("/proc/{}/fd/{n}", e.pid()));
     assert_eq!(
-        link,
+        fd(probe.as_raw_fd()).unwrap(),
         std::path::Path::new(&format!("/proc/{}/status", std::process::id()))
     );
+    // Unless another test's thread took the number meanwhile, it is closed:
+    // not a namespace fd ("pid:[...]") nor a socket ("socket:[...]") of nook's.
+    if let Ok(target) = fd(hole_fd) {
+        assert!(!target.to_string_lossy().contains(":["), "{target:?}");
+    }
     e.kill(libc::SIGKILL).unwrap();
     e.wait().unwrap();
 }

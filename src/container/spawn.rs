@@ -124,6 +124,20 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_SEQPACKET)", e))?;
+    // The child clears close-on-exec on the caller's fds 3 .. 3+N, some of
+    // which may be closed: none of ours may sit in one of those holes, or it
+    // would reach the container (and the sync socket would never see EOF).
+    let first_free = 3 + args.preserve_fds as i32;
+    let above = |fd: OwnedFd| {
+        sys::dup_above(fd.as_fd(), first_free).map_err(|e| Error::Sys {
+            call: format!("fcntl(F_DUPFD_CLOEXEC, {first_free})"),
+            errno: e,
+        })
+    };
+    let ns_fds = ns_fds.into_iter().map(above).collect::<Result<Vec<_>>>()?;
+    let state_dir = state_dir.map(above).transpose()?;
+    let console = console.map(above).transpose()?;
+    let child_sock = above(child_sock)?;
     let (argv, envp) = process.exec_arrays();
     let mode = match (job, &state_dir) {
         (Job::Create { plan, .. }, Some(dir)) => Mode::Create {

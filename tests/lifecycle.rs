@@ -131,14 +131,21 @@ fn preserved_fds_reach_the_container() {
     let f = Fixture::new(&["sleep", "100"]);
     // Preserve every fd up to one we just opened: the container must get it
     // at the same number (fds above 3+N are closed, see oom_score_adj_and_preserved_stdio).
+    // A hole in the range must stay one: were the init's exec FIFO to land
+    // there, it would survive execve and `start` would wait for its EOF
+    // until the process exits.
+    let hole = std::fs::File::open("/dev/null").unwrap();
     let probe = std::fs::File::open("/proc/self/status").unwrap();
+    drop(hole);
     let n = probe.as_raw_fd() as u32 - 2;
     let opts = CreateOptions {
         preserve_fds: n,
         ..Default::default()
     };
     let c = f.create_with("fds", &opts).unwrap();
+    let started = std::time::Instant::now();
     c.start().unwrap();
+    assert!(started.elapsed() < std::time::Duration::from_secs(10));
     let link = |pid: i32| std::fs::read_link(format!("/proc/{pid}/fd/{}", probe.as_raw_fd()));
     assert!(eventually(|| std::fs::read_to_string(format!(
         "/proc/{}/comm",

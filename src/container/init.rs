@@ -132,9 +132,13 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     match a.mode {
         Mode::Create { state_dir, .. } => {
             // Block until `start` opens the FIFO for reading (runc's exec.fifo).
-            let fifo = sys::openat(Some(state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
-            // Above the preserved fds, where it cannot fill a hole (see spawn).
-            let fifo = sys::dup_above(fifo.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?;
+            // Moved above the preserved fds, where it cannot fill a hole (see
+            // spawn); the first descriptor closes at the end of the block.
+            let fifo = {
+                let opened =
+                    sys::openat(Some(state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
+                sys::dup_above(opened.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?
+            };
             sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
             let result = exec(a, late_seccomp);
             // `start` is still reading the FIFO until our end closes: tell it why.

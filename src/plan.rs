@@ -91,7 +91,7 @@ impl Plan {
         let process = ProcessPlan::from_spec(&spec, &namespaces)?;
         let cgroup = cgroups::plan(&with_default_device_rules(&spec), id)?;
         let seccomp = seccomp_of(&spec)?;
-        let keyring = (!opts.no_new_keyring).then(|| CString::new(id).expect("validated id has no NUL"));
+        let keyring = keyring(id, opts.no_new_keyring);
         Ok(Plan {
             keyring,
             id: id.to_string(),
@@ -123,11 +123,21 @@ pub struct ExecPlan {
     pub process: ProcessPlan,
     /// The container's seccomp filter, which the process gets too.
     pub seccomp: Option<Program>,
+    /// The container's session keyring, joined as the init did (None with
+    /// `--no-new-keyring`), so the process does not share the caller's.
+    pub keyring: Option<CString>,
 }
 
 impl ExecPlan {
-    /// Validates `process` for the container `id` from `bundle`, whose init is `init_pid`.
-    pub fn new(id: &str, bundle: Bundle, process: &Process, init_pid: i32) -> Result<ExecPlan> {
+    /// Validates `process` for the container `id` from `bundle`, whose init
+    /// is `init_pid` and which was created with `no_new_keyring`.
+    pub fn new(
+        id: &str,
+        bundle: Bundle,
+        process: &Process,
+        init_pid: i32,
+        no_new_keyring: bool,
+    ) -> Result<ExecPlan> {
         let spec = bundle.spec;
         let process = ProcessPlan::from_process(process)?;
         let namespaces = NamespacePlan::from_spec(&spec)?.joining(init_pid);
@@ -139,8 +149,14 @@ impl ExecPlan {
             namespaces,
             process,
             seccomp,
+            keyring: keyring(id, no_new_keyring),
         })
     }
+}
+
+/// The session keyring of container `id`: named after it, as in runc.
+fn keyring(id: &str, no_new_keyring: bool) -> Option<CString> {
+    (!no_new_keyring).then(|| CString::new(id).expect("validated id has no NUL"))
 }
 
 /// The compiled `linux.seccomp` filter of `spec`, if it has one.

@@ -365,3 +365,27 @@ fn exec_hands_its_notify_listener_to_the_agent() {
     assert_eq!(f.read_out("mkdir"), "yes\n");
     assert!(!f.rootfs().join("made").exists());
 }
+
+/// Keyrings in /proc/keys (ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESC: ...) named `name`.
+fn keyrings_named(name: &str) -> usize {
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    let desc = format!("{name}:");
+    keys.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(7) == Some(&"keyring") && f.get(8) == Some(&desc.as_str()))
+        .count()
+}
+
+/// The process joins the container's session keyring, found by name, not
+/// the caller's, and not a second one of the same name.
+#[test]
+fn exec_joins_the_container_session_keyring() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = running(&f, "exec-keyring");
+    assert!(eventually(|| keyrings_named("exec-keyring") == 1));
+    let e = exec(&c, &process(&["sleep", "100"])).unwrap();
+    // Both processes alive: still exactly one keyring of that name.
+    assert_eq!(keyrings_named("exec-keyring"), 1);
+    e.kill(libc::SIGKILL).unwrap();
+    e.wait().unwrap();
+}

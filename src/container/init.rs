@@ -30,6 +30,8 @@ pub struct ChildArgs<'a> {
     pub process: &'a ProcessPlan,
     /// The seccomp filter.
     pub seccomp: Option<&'a Program>,
+    /// The session keyring to join, by name.
+    pub keyring: Option<&'a CStr>,
     /// A container's init, or a process exec'd into a running container.
     pub mode: Mode<'a>,
     /// The child's end of the sync socket.
@@ -49,13 +51,11 @@ pub struct ChildArgs<'a> {
 /// What the child does besides the steps every process takes.
 #[derive(Debug, Clone, Copy)]
 pub enum Mode<'a> {
-    /// A container's init: set up the rootfs, the system settings and the
-    /// keyring, then block on the exec FIFO until `start`.
+    /// A container's init: set up the rootfs and the system settings, then
+    /// block on the exec FIFO until `start`.
     Create {
         /// The filesystem view to build.
         mounts: &'a MountPlan,
-        /// The session keyring to join.
-        keyring: Option<&'a CStr>,
         /// The state directory (O_PATH), to reach the exec FIFO after pivot_root.
         state_dir: BorrowedFd<'a>,
     },
@@ -96,14 +96,14 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         second_clone(a.sync, flags)?;
     }
     sys::setsid().step(Step::Setsid)?;
-    if let Mode::Create { mounts, keyring, .. } = a.mode {
-        if let Some(name) = keyring {
-            // Kernels without keyrings (ENOSYS) run containers without one, as with runc.
-            match sys::join_session_keyring(name) {
-                Ok(()) | Err(libc::ENOSYS) => {}
-                Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
-            }
+    if let Some(name) = a.keyring {
+        // Kernels without keyrings (ENOSYS) run containers without one, as with runc.
+        match sys::join_session_keyring(name) {
+            Ok(()) | Err(libc::ENOSYS) => {}
+            Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
         }
+    }
+    if let Mode::Create { mounts, .. } = a.mode {
         mounts::setup_rootfs(mounts)?;
     }
     if a.process.terminal {

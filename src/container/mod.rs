@@ -286,6 +286,7 @@ impl Context {
                 .as_ref()
                 .and_then(|p| p.args().as_ref())
                 .map_or(String::new(), |a| a[0].clone()),
+            no_new_keyring: opts.no_new_keyring,
         };
         let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
             Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
@@ -563,7 +564,8 @@ impl Container {
             _ => {}
         }
         let bundle = Bundle::load(&self.persisted.bundle)?;
-        let plan = crate::plan::ExecPlan::new(&self.id, bundle, process, self.persisted.pid)?;
+        let p = &self.persisted;
+        let plan = crate::plan::ExecPlan::new(&self.id, bundle, process, p.pid, p.no_new_keyring)?;
         let pid = spawn::spawn(
             spawn::Job::Exec(&plan),
             &spawn::SpawnArgs {

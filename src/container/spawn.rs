@@ -4,6 +4,7 @@
 //! maps, cgroup, oom_score_adj, go; wait for ready, and for exec until the
 //! execve) and turn a child failure into a full [`Error`].
 
+use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -58,6 +59,13 @@ impl<'a> Job<'a> {
         match *self {
             Job::Create { plan, .. } => plan.seccomp.as_ref(),
             Job::Exec(plan) => plan.seccomp.as_ref(),
+        }
+    }
+
+    fn keyring(&self) -> Option<&'a CStr> {
+        match *self {
+            Job::Create { plan, .. } => plan.keyring.as_deref(),
+            Job::Exec(plan) => plan.keyring.as_deref(),
         }
     }
 
@@ -142,7 +150,6 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let mode = match (job, &state_dir) {
         (Job::Create { plan, .. }, Some(dir)) => Mode::Create {
             mounts: &plan.mounts,
-            keyring: plan.keyring.as_deref(),
             state_dir: dir.as_fd(),
         },
         _ => Mode::Exec,
@@ -151,6 +158,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         namespaces,
         process,
         seccomp: job.seccomp(),
+        keyring: job.keyring(),
         mode,
         sync: child_sock.as_fd(),
         ns_fds: &ns_fds,

@@ -27,7 +27,7 @@ pub mod process;
 pub mod seccomp;
 pub mod sys;
 
-pub use container::{Container, ContainerState, Context, CreateOptions, Status};
+pub use container::{Container, ContainerState, Context, CreateOptions, ExecOptions, ExecProcess, Status};
 pub use error::{Error, ErrorKind, Result};
 
 /// The README's code blocks, compiled as doctests so they cannot rot.

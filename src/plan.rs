@@ -8,7 +8,7 @@
 use std::ffi::CString;
 use std::path::PathBuf;
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{Process, Spec};
 
 use crate::bundle::Bundle;
 use crate::cgroups::{self, CgroupPlan};
@@ -90,11 +90,8 @@ impl Plan {
         let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot)?;
         let process = ProcessPlan::from_spec(&spec, &namespaces)?;
         let cgroup = cgroups::plan(&with_default_device_rules(&spec), id)?;
-        let seccomp = match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
-            Some(profile) => Some(seccomp::compile(profile)?),
-            None => None,
-        };
-        let keyring = (!opts.no_new_keyring).then(|| CString::new(id).expect("validated id has no NUL"));
+        let seccomp = seccomp_of(&spec)?;
+        let keyring = keyring(id, opts.no_new_keyring);
         Ok(Plan {
             keyring,
             id: id.to_string(),
@@ -107,6 +104,66 @@ impl Plan {
             cgroup,
             seccomp,
         })
+    }
+}
+
+/// Everything needed to start an extra process in a running container
+/// (`exec`), validated and prepared like a [`Plan`].
+#[derive(Debug)]
+pub struct ExecPlan {
+    /// The container id.
+    pub id: String,
+    /// The bundle directory.
+    pub bundle: PathBuf,
+    /// The container's spec, as loaded from its bundle.
+    pub spec: Spec,
+    /// The container's namespaces, all joined.
+    pub namespaces: NamespacePlan,
+    /// The process to run, validated with the rules of the container's init.
+    pub process: ProcessPlan,
+    /// The container's seccomp filter, which the process gets too.
+    pub seccomp: Option<Program>,
+    /// The container's session keyring, joined as the init did (None with
+    /// `--no-new-keyring`), so the process does not share the caller's.
+    pub keyring: Option<CString>,
+}
+
+impl ExecPlan {
+    /// Validates `process` for the container `id` from `bundle`, whose init
+    /// is `init_pid` and which was created with `no_new_keyring`.
+    pub fn new(
+        id: &str,
+        bundle: Bundle,
+        process: &Process,
+        init_pid: i32,
+        no_new_keyring: bool,
+    ) -> Result<ExecPlan> {
+        let spec = bundle.spec;
+        let process = ProcessPlan::from_process(process)?;
+        let namespaces = NamespacePlan::from_spec(&spec)?.joining(init_pid);
+        let seccomp = seccomp_of(&spec)?;
+        Ok(ExecPlan {
+            id: id.to_string(),
+            bundle: bundle.dir,
+            spec,
+            namespaces,
+            process,
+            seccomp,
+            keyring: keyring(id, no_new_keyring),
+        })
+    }
+}
+
+/// The session keyring of container `id`: named after it, as in runc.
+fn keyring(id: &str, no_new_keyring: bool) -> Option<CString> {
+    (!no_new_keyring).then(|| CString::new(id).expect("validated id has no NUL"))
+}
+
+/// The compiled `linux.seccomp` filter of `spec`, if it has one.
+fn seccomp_of(spec: &Spec) -> Result<Option<Program>> {
+    match spec.linux().as_ref().and_then(|l| l.seccomp().as_ref()) {
+        Some(profile) => seccomp::compile(profile).map(Some),
+        None => Ok(None),
     }
 }
 

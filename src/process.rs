@@ -12,7 +12,7 @@ use std::ffi::CString;
 use std::os::fd::AsFd;
 use std::str::FromStr;
 
-use oci_spec::runtime::{Capabilities, LinuxNamespaceType, PosixRlimitType, Spec};
+use oci_spec::runtime::{Capabilities, LinuxNamespaceType, PosixRlimitType, Process, Spec};
 
 use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
@@ -68,12 +68,34 @@ fn cstring(s: &str, field: &str) -> Result<CString> {
 }
 
 impl ProcessPlan {
-    /// Validates `process` and the related top-level fields.
+    /// Validates `process` and the related top-level fields (hostname,
+    /// domainname, sysctl) of a container's spec.
     pub fn from_spec(spec: &Spec, ns: &NamespacePlan) -> Result<ProcessPlan> {
         let p = spec
             .process()
             .as_ref()
             .ok_or_else(|| Error::config("process", "is required to create a container"))?;
+        let mut plan = ProcessPlan::from_process(p)?;
+        let has_uts = ns.has(LinuxNamespaceType::Uts);
+        let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
+            match v.as_deref() {
+                None => Ok(None),
+                Some(_) if !has_uts => Err(Error::config(field, "needs a private UTS namespace")),
+                Some(h) if h.len() > 64 => Err(Error::config(field, "is longer than 64 bytes")),
+                Some(h) => cstring(h, field).map(Some),
+            }
+        };
+        plan.hostname = name(spec.hostname(), "hostname")?;
+        plan.domainname = name(spec.domainname(), "domainname")?;
+        plan.sysctl = sysctl_plan(spec, ns)?;
+        Ok(plan)
+    }
+
+    /// Validates a process alone: the container's init (through
+    /// [`ProcessPlan::from_spec`]) and `exec` share these rules. The
+    /// container-wide fields (hostname, sysctl) stay empty: an exec'd
+    /// process joins a container whose system settings are already made.
+    pub fn from_process(p: &Process) -> Result<ProcessPlan> {
         let args = p.args().as_deref().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::config("process.args", "must name the program to run"));
@@ -147,18 +169,6 @@ impl ProcessPlan {
                 ));
             }
         }
-        let has_uts = ns.has(LinuxNamespaceType::Uts);
-        let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
-            match v.as_deref() {
-                None => Ok(None),
-                Some(_) if !has_uts => Err(Error::config(field, "needs a private UTS namespace")),
-                Some(h) if h.len() > 64 => Err(Error::config(field, "is longer than 64 bytes")),
-                Some(h) => cstring(h, field).map(Some),
-            }
-        };
-        let hostname = name(spec.hostname(), "hostname")?;
-        let domainname = name(spec.domainname(), "domainname")?;
-        let sysctl = sysctl_plan(spec, ns)?;
         let console_size = p.console_size().map(|b| (b.height() as u16, b.width() as u16));
         Ok(ProcessPlan {
             args,
@@ -176,9 +186,9 @@ impl ProcessPlan {
             oom_score_adj: p.oom_score_adj(),
             terminal: p.terminal().unwrap_or(false),
             console_size,
-            hostname,
-            domainname,
-            sysctl,
+            hostname: None,
+            domainname: None,
+            sysctl: Vec::new(),
         })
     }
 

@@ -243,12 +243,21 @@ pub fn capset(effective: u64, permitted: u64, inheritable: u64) -> SysResult<()>
     check(unsafe { libc::syscall(libc::SYS_capset, &hdr, data.as_ptr()) }).map(drop)
 }
 
-/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: a new session keyring
-/// named `name` for this process, so it does not share the caller's keys.
+/// `keyctl(KEYCTL_JOIN_SESSION_KEYRING, name)`: the session keyring named
+/// `name` for this process, so it does not share the caller's keys. The
+/// first process (a container's init) creates it; it is then made
+/// searchable by its user, as runc does, so a process exec'd into the
+/// container finds and joins the same keyring by name.
 pub fn join_session_keyring(name: &CStr) -> SysResult<()> {
     const KEYCTL_JOIN_SESSION_KEYRING: c_long = 1;
+    const KEYCTL_SETPERM: c_long = 5;
+    // Possessor: all; user: view, read, search, link (the kernel's default
+    // for a new session keyring, plus search).
+    const PERM: c_long = 0x3f1b_0000;
     // SAFETY: valid C string; integer operation code.
-    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) }).map(drop)
+    let id = check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_JOIN_SESSION_KEYRING, name.as_ptr()) })?;
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_keyctl, KEYCTL_SETPERM, id, PERM) }).map(drop)
 }
 
 // ------------------------------------------------------------- namespaces
@@ -464,6 +473,15 @@ pub fn dup_onto(fd: BorrowedFd<'_>, target: RawFd) -> SysResult<()> {
     }
     // SAFETY: valid source fd; `target` is a standard descriptor number the child owns.
     check_int(unsafe { libc::dup3(fd.as_raw_fd(), target, 0) }).map(drop)
+}
+
+/// A close-on-exec copy of `fd` numbered `min` or above (`F_DUPFD_CLOEXEC`),
+/// to keep nook's own descriptors out of the range the caller preserves.
+pub fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> SysResult<OwnedFd> {
+    // SAFETY: valid fd, integer arguments.
+    let new = check_int(unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, min) })?;
+    // SAFETY: the kernel just created this descriptor; nothing else owns it.
+    Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
 /// Clears close-on-exec on `fd` (if it is open): a preserved fd must survive execve.

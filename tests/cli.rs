@@ -176,3 +176,202 @@ fn run_exit_status_and_signal_forwarding() {
     assert_eq!(child.wait().unwrap().code(), Some(7));
     assert!(!g.ctx.root().join("r2").exists());
 }
+
+/// `nook exec` as engines detach it: the process runs on after nook exits
+/// with nook's stdio, so it gets /dev/null (a pipe would stay open), and
+/// errors go to a --log file.
+fn exec_detached(root: &Path, args: &[&str]) -> (std::process::ExitStatus, String) {
+    let log = root.with_extension("log");
+    let status = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .arg("--root")
+        .arg(root)
+        .arg("--log")
+        .arg(&log)
+        .arg("exec")
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    (status, std::fs::read_to_string(&log).unwrap_or_default())
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn exec_detached_with_a_process_file_and_pid_file() {
+    // containerd: exec --process FILE --detach --pid-file F ID
+    let f = Fixture::new(&["sleep", "100"]).with_out();
+    let c = f.create("cli-exec").unwrap();
+    c.start().unwrap();
+    let process = f.dir.path().join("process.json");
+    let spec = json!({"user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "echo $$ > /out/pid; exec sleep 100"],
+        "env": ["PATH=/bin"], "cwd": "/"});
+    std::fs::write(&process, spec.to_string()).unwrap();
+    let pid_file = f.dir.path().join("exec.pid");
+    let o = exec_detached(
+        f.ctx.root(),
+        &[
+            "--process",
+            process.to_str().unwrap(),
+            "--detach",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "cli-exec",
+        ],
+    );
+    assert!(o.0.success(), "{}", o.1);
+    let pid: i32 = std::fs::read_to_string(&pid_file).unwrap().parse().unwrap();
+    assert!(c.processes().unwrap().contains(&pid));
+    for ns in ["pid", "mnt", "net"] {
+        assert_eq!(
+            common::ns_inode(&pid.to_string(), ns),
+            common::ns_inode(&c.pid().to_string(), ns)
+        );
+    }
+    // Its pid inside the container's pid namespace: not 1, not the host's.
+    assert!(eventually(|| !f.read_out("pid").is_empty()));
+    let inner: i32 = f.read_out("pid").trim().parse().unwrap();
+    assert!(inner > 1 && inner != pid, "{inner}");
+}
+
+#[test]
+fn exec_detached_with_a_tty_sends_the_pty_to_the_console_socket() {
+    // podman: exec --process FILE --detach --tty --console-socket S --pid-file F ID
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("cli-exec-tty").unwrap();
+    c.start().unwrap();
+    let process = f.dir.path().join("process.json");
+    let spec = json!({"terminal": true, "user": {"uid": 0, "gid": 0}, "args": ["sh", "-c", "tty; echo done"],
+        "env": ["PATH=/bin"], "cwd": "/"});
+    std::fs::write(&process, spec.to_string()).unwrap();
+    let sock = f.dir.path().join("console.sock");
+    let listener = std::os::unix::net::UnixListener::bind(&sock).unwrap();
+    let receiver = std::thread::spawn(move || {
+        let (conn, _) = listener.accept().unwrap();
+        common::agent::recv_with_fd(std::os::fd::AsRawFd::as_raw_fd(&conn))
+    });
+    let pid_file = f.dir.path().join("exec.pid");
+    let o = exec_detached(
+        f.ctx.root(),
+        &[
+            "--process",
+            process.to_str().unwrap(),
+            "--detach",
+            "--tty",
+            "--console-socket",
+            sock.to_str().unwrap(),
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "cli-exec-tty",
+        ],
+    );
+    assert!(o.0.success(), "{}", o.1);
+    assert!(std::fs::read_to_string(&pid_file).unwrap().parse::<i32>().is_ok());
+    let (name, master) = receiver.join().unwrap();
+    assert_eq!(name, b"/dev/ptmx");
+    let mut out = String::new();
+    let mut file = std::fs::File::from(master);
+    let mut buf = [0u8; 256];
+    while !out.contains("done") {
+        match std::io::Read::read(&mut file, &mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    assert!(out.contains("/dev/pts/"), "{out:?}");
+}
+
+#[test]
+fn exec_in_the_foreground_with_flags() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("cli-exec-fg").unwrap();
+    c.start().unwrap();
+    let root = f.ctx.root();
+    let o = nook(root, &["exec", "cli-exec-fg", "sh", "-c", "exit 5"]);
+    assert_eq!(o.status.code(), Some(5), "{}", stderr(&o));
+    // The spec's process (its PATH and TERM) with the flags on top.
+    let o = nook(
+        root,
+        &[
+            "exec",
+            "-e",
+            "FOO=bar",
+            "--cwd",
+            "/bin",
+            "-u",
+            "1000:1001",
+            "-g",
+            "7",
+            "cli-exec-fg",
+            "sh",
+            "-c",
+            "echo $FOO $TERM $(pwd) $(id -G)",
+        ],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "bar xterm /bin 1001 7\n");
+    let o = nook(
+        root,
+        &[
+            "exec",
+            "--cap",
+            "CAP_CHOWN",
+            "cli-exec-fg",
+            "grep",
+            "CapEff",
+            "/proc/self/status",
+        ],
+    );
+    let text = stdout(&o);
+    // runc's default caps (AUDIT_WRITE, KILL, NET_BIND_SERVICE) plus CHOWN.
+    assert!(text.contains("CapEff:\t0000000020000421"), "{text}");
+    // SIGTERM to a foreground exec reaches the process, whose trap exits 9.
+    let mut child = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .args([
+            "--root",
+            root.to_str().unwrap(),
+            "exec",
+            "cli-exec-fg",
+            "sh",
+            "-c",
+        ])
+        .arg("trap 'exit 9' TERM; touch /ready; while true; do sleep 0.1; done")
+        .stdin(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ready = f.rootfs().join("ready");
+    assert!(eventually(|| ready.exists()));
+    // SAFETY: signalling our own child by pid.
+    unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
+    assert_eq!(child.wait().unwrap().code(), Some(9));
+
+    for flags in [
+        &["--cgroup", "sub"][..],
+        &["--apparmor", "p"],
+        &["--process-label", "l"],
+    ] {
+        let mut args = vec!["exec"];
+        args.extend_from_slice(flags);
+        args.extend_from_slice(&["cli-exec-fg", "true"]);
+        let o = nook(root, &args);
+        assert!(!o.status.success());
+        assert!(stderr(&o).contains("not supported"), "{flags:?}: {}", stderr(&o));
+    }
+    let o = nook(root, &["exec", "--cap", "CAP_NOPE", "cli-exec-fg", "true"]);
+    assert!(stderr(&o).contains("unknown capability"), "{}", stderr(&o));
+    let o = nook(root, &["exec", "cli-exec-fg"]);
+    assert!(stderr(&o).contains("needs a command"), "{}", stderr(&o));
+    assert!(nook(root, &["pause", "cli-exec-fg"]).status.success());
+    let o = nook(root, &["exec", "cli-exec-fg", "true"]);
+    assert!(
+        stderr(&o).contains("cannot exec in a paused container (use --ignore-paused to override)"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(nook(root, &["resume", "cli-exec-fg"]).status.success());
+    assert_eq!(c.processes().unwrap(), vec![c.pid()]);
+}

@@ -59,7 +59,8 @@ static ALLOC: ParentOnly = ParentOnly;
 /// Every set-up path of the child, under the allocator above: user
 /// namespace and id maps, devices, tmpcopyup, masked and read-only paths,
 /// sysctl, rlimits, capabilities, seccomp (late and with a listener-free
-/// profile), hostname, a new cgroup and time namespace, the keyring.
+/// profile), hostname, a new cgroup and time namespace, the keyring; and
+/// exec into a running container.
 #[test]
 fn the_child_never_allocates_on_any_path() {
     let mut f = Fixture::new(&["sh", "-c", "test -c /dev/mynull && test -f /etc/conf/a"]);
@@ -93,6 +94,32 @@ fn the_child_never_allocates_on_any_path() {
     g.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
     g.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
     assert_eq!(g.run("kitchen-userns").unwrap(), 0);
+    // And exec into a running container: every namespace joined (user,
+    // pid and time through the second clone), its root, cgroup and seccomp
+    // filter, a user, capabilities and rlimits of the process's own.
+    let mut h = Fixture::new(&["sleep", "100"]);
+    h.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .extend([json!({"type": "user"}), json!({"type": "time"})]);
+    h.config["linux"]["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    h.config["linux"]["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+    h.config["linux"]["seccomp"] = json!({"defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["reboot"], "action": "SCMP_ACT_ERRNO"}]});
+    let c = h.create("kitchen-exec").unwrap();
+    c.start().unwrap();
+    let process = json!({
+        "user": {"uid": 1000, "gid": 1000, "additionalGids": [5]},
+        "args": ["sh", "-c", "test $(id -u) = 1000 && test \"$(pwd)\" = /bin"],
+        "env": ["PATH=/bin"],
+        "cwd": "/bin",
+        "capabilities": {"bounding": ["CAP_KILL"], "effective": ["CAP_KILL"], "permitted": ["CAP_KILL"]},
+        "rlimits": [{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}],
+        "noNewPrivileges": true
+    });
+    let e = c.exec_json(&process.to_string(), &Default::default()).unwrap();
+    assert_eq!(e.wait().unwrap(), 0);
+    c.delete(true).unwrap();
 }
 
 #[test]

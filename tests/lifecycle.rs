@@ -174,6 +174,7 @@ fn preserved_fds_reach_the_container() {
     let f = Fixture::new(&["sleep", "100"]);
     // Preserve every fd up to one we just opened: the container must get it
     // at the same number (fds above 3+N are closed, see oom_score_adj_and_preserved_stdio).
+    // (Holes in the range: nook_fds_in_holes_of_the_preserved_range_do_not_leak.)
     let probe = std::fs::File::open("/proc/self/status").unwrap();
     let n = probe.as_raw_fd() as u32 - 2;
     let opts = CreateOptions {

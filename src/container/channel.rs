@@ -14,7 +14,10 @@
 //!    to block on the exec FIFO, or `Failed(step, index, errno)` at any point.
 //!
 //! After `Ready` the parent returns from `create`; a failure after that (in
-//! exec) is written to the exec FIFO, where `start` reads it.
+//! exec) is written to the exec FIFO, where `start` reads it. A process
+//! exec'd into a running container has no FIFO: it executes right after
+//! `Ready`, and the parent reads on until EOF (the socket is close-on-exec),
+//! which means execve succeeded, or a `Failed` record, which means it did not.
 #![forbid(unsafe_code)]
 
 use std::fmt;

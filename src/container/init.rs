@@ -1,30 +1,43 @@
-//! The container's init, from `clone` to `execve`.
+//! The container's init, and any process exec'd into the container, from
+//! `clone` to `execve`.
 //!
 //! Everything here runs in the child of a raw `clone` of a possibly
 //! multithreaded caller: another thread may have held the allocator lock at
 //! the time of the clone, so this code never allocates, never takes a lock,
 //! never formats, and never unwinds. It only executes the prepared
-//! [`Plan`] with system calls and reports a failure to the parent as a
-//! fixed-size (step, index, errno) record.
+//! [`crate::plan::Plan`] (or [`crate::plan::ExecPlan`]) with system calls
+//! and reports a failure to the parent as a fixed-size (step, index, errno)
+//! record. Both kinds of process take the same path; [`Mode`] adds the
+//! container set-up and the exec FIFO for an init.
 
 use std::convert::Infallible;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::ffi::CStr;
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::channel::{ChildError, Message, Step, StepExt};
-use crate::plan::Plan;
+use crate::mounts::MountPlan;
+use crate::namespaces::NamespacePlan;
+use crate::process::ProcessPlan;
+use crate::seccomp::Program;
 use crate::{mounts, namespaces, process, sys};
 
 /// Everything the child needs, prepared by the parent before `clone`.
 #[derive(Debug)]
 pub struct ChildArgs<'a> {
-    /// The validated plan.
-    pub plan: &'a Plan,
+    /// The namespaces to create and join.
+    pub namespaces: &'a NamespacePlan,
+    /// The process to run.
+    pub process: &'a ProcessPlan,
+    /// The seccomp filter.
+    pub seccomp: Option<&'a Program>,
+    /// The session keyring to join, by name.
+    pub keyring: Option<&'a CStr>,
+    /// A container's init, or a process exec'd into a running container.
+    pub mode: Mode<'a>,
     /// The child's end of the sync socket.
     pub sync: BorrowedFd<'a>,
     /// Namespaces to join, in plan order.
     pub ns_fds: &'a [OwnedFd],
-    /// The container's state directory (O_PATH), to reach the exec FIFO after pivot_root.
-    pub state_dir: BorrowedFd<'a>,
     /// `--console-socket`, connected.
     pub console: Option<BorrowedFd<'a>>,
     /// `--preserve-fds`.
@@ -33,6 +46,26 @@ pub struct ChildArgs<'a> {
     pub argv: &'a [*const libc::c_char],
     /// NULL-terminated envp pointers into the plan.
     pub envp: &'a [*const libc::c_char],
+}
+
+/// What the child does besides the steps every process takes.
+#[derive(Debug, Clone, Copy)]
+pub enum Mode<'a> {
+    /// A container's init: set up the rootfs and the system settings, then
+    /// block on the exec FIFO until `start`.
+    Create {
+        /// The filesystem view to build.
+        mounts: &'a MountPlan,
+        /// The state directory (O_PATH), to reach the exec FIFO after pivot_root.
+        state_dir: BorrowedFd<'a>,
+    },
+    /// A process in a running container: everything is set up already, so
+    /// after joining the namespaces it executes at once. Its root is the
+    /// container's: `setns(CLONE_NEWNS)` moves to the namespace's root and
+    /// down through what is mounted on it, which is the rootfs both after
+    /// pivot_root and after `--no-pivot`'s MS_MOVE onto `/` (as with runc,
+    /// a chroot the init made itself is not followed).
+    Exec,
 }
 
 /// The child's entry point. Never returns.
@@ -46,8 +79,7 @@ pub fn child_main(a: &ChildArgs<'_>) -> ! {
 }
 
 fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
-    let plan = a.plan;
-    let ns = &plan.namespaces;
+    let ns = a.namespaces;
     sys::reset_signal_handlers();
     match Message::recv(a.sync).step(Step::Sync)? {
         Some(Message::Go) => {}
@@ -64,65 +96,71 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         second_clone(a.sync, flags)?;
     }
     sys::setsid().step(Step::Setsid)?;
-    if let Some(name) = &plan.keyring {
+    if let Some(name) = a.keyring {
         // Kernels without keyrings (ENOSYS) run containers without one, as with runc.
         match sys::join_session_keyring(name) {
             Ok(()) | Err(libc::ENOSYS) => {}
             Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
         }
     }
-
-    mounts::setup_rootfs(&plan.mounts)?;
-    if plan.process.terminal {
+    if let Mode::Create { mounts, .. } = a.mode {
+        mounts::setup_rootfs(mounts)?;
+    }
+    if a.process.terminal {
         setup_console(a)?;
     }
-    process::apply_system(&plan.process)?;
-    mounts::finish_rootfs(&plan.mounts)?;
-    process::apply_rlimits(&plan.process)?;
+    if let Mode::Create { mounts, .. } = a.mode {
+        process::apply_system(a.process)?;
+        mounts::finish_rootfs(mounts)?;
+    }
+    process::apply_rlimits(a.process)?;
 
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
     // must happen before the capabilities are dropped; with it, as late as
     // possible, so the filter constrains nothing of nook's own set-up. A
     // notify listener must reach the parent while it still listens: early too.
-    let nnp = plan.process.no_new_privileges;
-    let late_seccomp = nnp && !plan.seccomp.as_ref().is_some_and(|p| p.has_listener());
-    if let (Some(prog), false) = (&plan.seccomp, late_seccomp) {
+    let nnp = a.process.no_new_privileges;
+    let late_seccomp = nnp && !a.seccomp.is_some_and(|p| p.has_listener());
+    if let (Some(prog), false) = (a.seccomp, late_seccomp) {
         if let Some(listener) = prog.install().step(Step::Seccomp)? {
             sys::send_fd(a.sync, &Message::SeccompFd.encode(), listener.as_fd()).step(Step::Seccomp)?;
         }
     }
-    process::apply_identity(&plan.process)?;
+    process::apply_identity(a.process)?;
     Message::Ready.send(a.sync).step(Step::Sync)?;
 
-    // Block until `start` opens the FIFO for reading (runc's exec.fifo).
-    let fifo = sys::openat(Some(a.state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
-    sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
-    let result = exec(a, late_seccomp, fifo.as_fd());
-    // `start` is still reading the FIFO until our end closes: tell it why.
-    let _ = Message::Failed(result).send(fifo.as_fd());
-    Err(result)
+    match a.mode {
+        Mode::Create { state_dir, .. } => {
+            // Block until `start` opens the FIFO for reading (runc's exec.fifo).
+            // Moved above the preserved fds, where it cannot fill a hole (see
+            // spawn); the first descriptor closes at the end of the block.
+            let fifo = {
+                let opened =
+                    sys::openat(Some(state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
+                sys::dup_above(opened.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?
+            };
+            sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
+            let result = exec(a, late_seccomp);
+            // `start` is still reading the FIFO until our end closes: tell it why.
+            let _ = Message::Failed(result).send(fifo.as_fd());
+            Err(result)
+        }
+        // The parent reads the sync socket until EOF (it is close-on-exec):
+        // the failure record from child_main, or nothing once execve worked.
+        Mode::Exec => Err(exec(a, late_seccomp)),
+    }
 }
 
-fn exec(a: &ChildArgs<'_>, seccomp_now: bool, fifo: BorrowedFd<'_>) -> ChildError {
-    if let (Some(prog), true) = (&a.plan.seccomp, seccomp_now) {
+fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
+    if let (Some(prog), true) = (a.seccomp, seccomp_now) {
         if let Err(e) = prog.install() {
             return ChildError::new(Step::Seccomp, 0, e);
         }
     }
     // Our fd table is the child's own copy: the caller's flags are untouched.
-    // nook's own descriptors may sit in holes of the range (the caller need
-    // not have all N open): they keep close-on-exec, or the container would
-    // inherit the state directory, the sync socket or the exec FIFO (whose
-    // open write end would also keep `start` from ever seeing EOF).
-    let ours = |fd: i32| {
-        [Some(a.sync), Some(a.state_dir), a.console, Some(fifo)]
-            .into_iter()
-            .flatten()
-            .map(|f| f.as_raw_fd())
-            .chain(a.ns_fds.iter().map(|f| f.as_raw_fd()))
-            .any(|f| f == fd)
-    };
-    for fd in (3..3 + a.preserve_fds as i32).filter(|&fd| !ours(fd)) {
+    // nook's own descriptors were moved above the range (spawn, exec.fifo),
+    // so everything in it is the caller's.
+    for fd in 3..3 + a.preserve_fds as i32 {
         if let Err(e) = sys::clear_cloexec(fd) {
             return ChildError::new(Step::CloseFds, fd as usize, e);
         }
@@ -131,7 +169,7 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool, fifo: BorrowedFd<'_>) -> ChildErro
         return ChildError::new(Step::CloseFds, 0, e);
     }
     sys::set_sigmask(false);
-    process::exec(&a.plan.process, a.argv, a.envp)
+    process::exec(a.process, a.argv, a.envp)
 }
 
 /// Clones the real init into the pid/time namespaces that only children
@@ -155,7 +193,7 @@ fn second_clone(sync: BorrowedFd<'_>, flags: libc::c_int) -> Result<(), ChildErr
 /// and stdio, as runc does.
 fn setup_console(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     let sock = a.console.ok_or(ChildError::new(Step::Console, 0, libc::EBADF))?;
-    let p = &a.plan.process;
+    let p = a.process;
     let flags = libc::O_RDWR | libc::O_NOCTTY;
     let master = sys::openat(None, c"/dev/ptmx", flags, 0).step(Step::Console)?;
     sys::unlockpt(master.as_fd()).step(Step::Console)?;

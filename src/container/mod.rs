@@ -1,4 +1,4 @@
-//! Container lifecycle: create, start, run, kill, delete, state, list.
+//! Container lifecycle: create, start, run, exec, kill, delete, state, list.
 //!
 //! A [`Context`] is a state root (runc's `--root`); containers live in it,
 //! one directory each. The lifecycle follows runc:
@@ -61,6 +61,73 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Keep the caller's session keyring instead of a new one per container.
     pub no_new_keyring: bool,
+}
+
+/// Options of `exec` that are not in the process spec.
+#[derive(Debug, Clone, Default)]
+pub struct ExecOptions {
+    /// Write the process's host pid here (atomically).
+    pub pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master when `process.terminal` is true.
+    pub console_socket: Option<PathBuf>,
+    /// Pass the caller's fds 3 .. 3+N to the process.
+    pub preserve_fds: u32,
+    /// Exec into a paused container too (the process stays frozen until
+    /// `resume`), as runc's `--ignore-paused`.
+    pub ignore_paused: bool,
+}
+
+/// A process started by [`Container::exec`]: a child of the caller (the
+/// second clone uses CLONE_PARENT), so the caller waits for it.
+#[derive(Debug)]
+pub struct ExecProcess {
+    pid: i32,
+}
+
+impl ExecProcess {
+    /// Its host pid.
+    pub fn pid(&self) -> i32 {
+        self.pid
+    }
+
+    /// Waits for it to exit; the exit code (128+N for a signal N).
+    pub fn wait(&self) -> Result<i32> {
+        wait_pid(self.pid)
+    }
+
+    /// Like [`ExecProcess::wait`] without blocking: None while it runs.
+    pub fn try_wait(&self) -> Result<Option<i32>> {
+        try_wait_pid(self.pid)
+    }
+
+    /// Sends `signal` to it (a foreground `nook exec` forwards its signals).
+    pub fn kill(&self, signal: i32) -> Result<()> {
+        let sig = Signal::try_from(signal)
+            .map_err(|_| Error::config("signal", format!("unknown signal {signal}")))?;
+        kill(Pid::from_raw(self.pid), sig).map_err(|e| Error::sys(format!("kill({}, {sig})", self.pid), e))
+    }
+}
+
+/// Blocks until child `pid` exits; its exit code, 128+N for a signal N.
+fn wait_pid(pid: i32) -> Result<i32> {
+    loop {
+        match waitpid(Pid::from_raw(pid), None) {
+            Ok(WaitStatus::Exited(_, code)) => return Ok(code),
+            Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
+            Ok(_) | Err(Errno::EINTR) => {}
+            Err(e) => return Err(Error::sys(format!("waitpid({pid})"), e)),
+        }
+    }
+}
+
+/// [`wait_pid`] without blocking: None while `pid` runs.
+fn try_wait_pid(pid: i32) -> Result<Option<i32>> {
+    match waitpid(Pid::from_raw(pid), Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::Exited(_, code)) => Ok(Some(code)),
+        Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
+        Ok(_) | Err(Errno::EINTR) => Ok(None),
+        Err(e) => Err(Error::sys(format!("waitpid({pid}, WNOHANG)"), e)),
+    }
 }
 
 /// A container's status, as runc reports it.
@@ -193,9 +260,11 @@ impl Context {
         )?;
 
         let pid = spawn::spawn(
-            &plan,
-            &spawn::SpawnArgs {
+            spawn::Job::Create {
+                plan: &plan,
                 state_dir: &dir.path,
+            },
+            &spawn::SpawnArgs {
                 console_socket: opts.console_socket.as_deref(),
                 preserve_fds: opts.preserve_fds,
                 cgroup: &cgroup,
@@ -217,6 +286,7 @@ impl Context {
                 .as_ref()
                 .and_then(|p| p.args().as_ref())
                 .map_or(String::new(), |a| a[0].clone()),
+            no_new_keyring: opts.no_new_keyring,
         };
         let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
             Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
@@ -459,24 +529,71 @@ impl Container {
     /// signal N). The caller must be the init's parent (the process that
     /// created it); others can poll [`Container::status`].
     pub fn wait(&self) -> Result<i32> {
-        loop {
-            match waitpid(Pid::from_raw(self.persisted.pid), None) {
-                Ok(WaitStatus::Exited(_, code)) => return Ok(code),
-                Ok(WaitStatus::Signaled(_, sig, _)) => return Ok(128 + sig as i32),
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(Error::sys(format!("waitpid({})", self.persisted.pid), e)),
-            }
-        }
+        wait_pid(self.persisted.pid)
     }
 
     /// Like [`Container::wait`] without blocking: None while the init runs.
     pub fn try_wait(&self) -> Result<Option<i32>> {
-        match waitpid(Pid::from_raw(self.persisted.pid), Some(WaitPidFlag::WNOHANG)) {
-            Ok(WaitStatus::Exited(_, code)) => Ok(Some(code)),
-            Ok(WaitStatus::Signaled(_, sig, _)) => Ok(Some(128 + sig as i32)),
-            Ok(_) | Err(Errno::EINTR) => Ok(None),
-            Err(e) => Err(Error::sys(format!("waitpid({}, WNOHANG)", self.persisted.pid), e)),
+        try_wait_pid(self.persisted.pid)
+    }
+
+    /// The container's spec, read again from its bundle.
+    pub fn spec(&self) -> Result<oci_spec::runtime::Spec> {
+        Bundle::load(&self.persisted.bundle).map(|b| b.spec)
+    }
+
+    /// Runs `process` in the container (`nook exec`): it joins every
+    /// namespace (so its root is the container's) and the cgroup of the
+    /// container, gets the container's seccomp filter and then the
+    /// identity, limits and capabilities of `process`, which is validated
+    /// with the rules of the container's init. Returns once the process has executed (or with the
+    /// reason it could not); the caller is its parent and waits for it.
+    ///
+    /// As with runc, a stopped container is refused, and so is a paused one
+    /// unless `opts.ignore_paused`. A created container is accepted: its
+    /// namespaces and root are complete once `create` returns.
+    pub fn exec(&self, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        match self.status() {
+            Status::Stopped => return Err(Error::state(&self.id, "cannot exec in a stopped container")),
+            Status::Paused if !opts.ignore_paused => {
+                return Err(Error::state(
+                    &self.id,
+                    "cannot exec in a paused container (use --ignore-paused to override)",
+                ))
+            }
+            _ => {}
         }
+        let bundle = Bundle::load(&self.persisted.bundle)?;
+        let p = &self.persisted;
+        let plan = crate::plan::ExecPlan::new(&self.id, bundle, process, p.pid, p.no_new_keyring)?;
+        let pid = spawn::spawn(
+            spawn::Job::Exec(&plan),
+            &spawn::SpawnArgs {
+                console_socket: opts.console_socket.as_deref(),
+                preserve_fds: opts.preserve_fds,
+                cgroup: &self.persisted.cgroup,
+            },
+        )?;
+        let exec = ExecProcess { pid };
+        if let Some(f) = &opts.pid_file {
+            if let Err(e) = state::write_atomic(f, pid.to_string().as_bytes(), 0o644) {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                let _ = exec.wait();
+                return Err(e);
+            }
+        }
+        Ok(exec)
+    }
+
+    /// [`Container::exec`] with the process as JSON (runc's `exec
+    /// --process` file), as the C ABI and the CLI pass it.
+    pub fn exec_json(&self, process: &str, opts: &ExecOptions) -> Result<ExecProcess> {
+        let de = &mut serde_json::Deserializer::from_str(process);
+        let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(de).map_err(|e| {
+            let path = e.path().to_string();
+            Error::config(format!("process {path}"), e.into_inner().to_string())
+        })?;
+        self.exec(&process, opts)
     }
 
     /// Removes the container. A created or stopped container is removed; a
@@ -495,19 +612,28 @@ impl Container {
         }
         // Everything left in the cgroup dies with the container (a frozen
         // cgroup is thawed by kill_all, or its tasks could not die).
-        if self.alive() || !self.persisted.cgroup.pids()?.is_empty() {
+        let pids = self.persisted.cgroup.pids()?;
+        if self.alive() || !pids.is_empty() {
             self.persisted.cgroup.kill_all(Signal::SIGKILL)?;
             let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
-            self.wait_gone()?;
+            self.wait_gone(&pids)?;
         }
         self.persisted.cgroup.remove()?;
         self.dir.remove()
     }
 
     /// Waits until the init is gone, reaping it when it is our child.
-    fn wait_gone(&self) -> Result<()> {
+    ///
+    /// The init of a pid namespace finishes dying only once every other
+    /// process of the namespace is reaped, and the processes `exec` started
+    /// are children of the caller, not of the init: those of `others` (the
+    /// container's processes) that are our children are reaped here too.
+    fn wait_gone(&self, others: &[i32]) -> Result<()> {
         let pid = Pid::from_raw(self.persisted.pid);
         for _ in 0..1000 {
+            for &p in others.iter().filter(|&&p| p != pid.as_raw()) {
+                let _ = waitpid(Pid::from_raw(p), Some(WaitPidFlag::WNOHANG));
+            }
             match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                 Ok(WaitStatus::StillAlive) => {}
                 Ok(_) => return Ok(()),

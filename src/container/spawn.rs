@@ -1,8 +1,10 @@
-//! The parent side of container creation: prepare every descriptor the
-//! child needs, clone, then drive the sync protocol (id maps, cgroup,
-//! oom_score_adj, go; wait for ready) and turn a child failure into a full
-//! [`Error`].
+//! The parent side of starting a process, for `create` (the container's
+//! init) and `exec` (a process in a running container) alike: prepare every
+//! descriptor the child needs, clone, then drive the sync protocol (id
+//! maps, cgroup, oom_score_adj, go; wait for ready, and for exec until the
+//! execve) and turn a child failure into a full [`Error`].
 
+use std::ffi::CStr;
 use std::os::fd::{AsFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
@@ -12,18 +14,73 @@ use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
+use oci_spec::runtime::Spec;
+
 use super::channel::{self, ChildError, Message, Step};
-use super::init::{child_main, ChildArgs};
+use super::init::{child_main, ChildArgs, Mode};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
-use crate::plan::Plan;
+use crate::namespaces::NamespacePlan;
+use crate::plan::{ExecPlan, Plan};
+use crate::process::ProcessPlan;
+use crate::seccomp::Program;
 use crate::{namespaces, sys};
 
-/// What the caller of [`spawn`] provides besides the plan.
+/// What to start.
+#[derive(Debug, Clone, Copy)]
+pub enum Job<'a> {
+    /// A container's init, which ends up blocked on the exec FIFO in `state_dir`.
+    Create {
+        /// The validated plan.
+        plan: &'a Plan,
+        /// The container's state directory.
+        state_dir: &'a Path,
+    },
+    /// A process in a running container.
+    Exec(&'a ExecPlan),
+}
+
+impl<'a> Job<'a> {
+    fn namespaces(&self) -> &'a NamespacePlan {
+        match *self {
+            Job::Create { plan, .. } => &plan.namespaces,
+            Job::Exec(plan) => &plan.namespaces,
+        }
+    }
+
+    fn process(&self) -> &'a ProcessPlan {
+        match *self {
+            Job::Create { plan, .. } => &plan.process,
+            Job::Exec(plan) => &plan.process,
+        }
+    }
+
+    fn seccomp(&self) -> Option<&'a Program> {
+        match *self {
+            Job::Create { plan, .. } => plan.seccomp.as_ref(),
+            Job::Exec(plan) => plan.seccomp.as_ref(),
+        }
+    }
+
+    fn keyring(&self) -> Option<&'a CStr> {
+        match *self {
+            Job::Create { plan, .. } => plan.keyring.as_deref(),
+            Job::Exec(plan) => plan.keyring.as_deref(),
+        }
+    }
+
+    /// The container's (id, bundle, spec), for the seccomp agent.
+    fn container(&self) -> (&'a str, &'a Path, &'a Spec) {
+        match *self {
+            Job::Create { plan, .. } => (&plan.id, &plan.bundle, &plan.spec),
+            Job::Exec(plan) => (&plan.id, &plan.bundle, &plan.spec),
+        }
+    }
+}
+
+/// What the caller of [`spawn`] provides besides the job.
 #[derive(Debug)]
 pub struct SpawnArgs<'a> {
-    /// The container's state directory.
-    pub state_dir: &'a Path,
     /// `--console-socket`.
     pub console_socket: Option<&'a Path>,
     /// `--preserve-fds`.
@@ -45,12 +102,18 @@ impl Drop for Reaper {
     }
 }
 
-/// Clones the container's init and waits until it is set up and blocked on
-/// the exec FIFO. Returns the init's host pid.
-pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
-    let ns_fds = plan.namespaces.open_joins()?;
-    let state_dir = open_path_dir(args.state_dir)?;
-    let console = match (plan.process.terminal, args.console_socket) {
+/// Clones the process of `job` and drives it through the sync protocol.
+/// A container's init is returned once it is set up and blocked on the
+/// exec FIFO; an exec'd process once its execve has succeeded. Returns the
+/// host pid, a child of the caller.
+pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
+    let (namespaces, process) = (job.namespaces(), job.process());
+    let ns_fds = namespaces.open_joins()?;
+    let state_dir = match job {
+        Job::Create { state_dir, .. } => Some(open_path_dir(state_dir)?),
+        Job::Exec(_) => None,
+    };
+    let console = match (process.terminal, args.console_socket) {
         (false, _) => None,
         (true, None) => {
             return Err(Error::config(
@@ -69,12 +132,36 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
         SockFlag::SOCK_CLOEXEC,
     )
     .map_err(|e| Error::sys("socketpair(AF_UNIX, SOCK_SEQPACKET)", e))?;
-    let (argv, envp) = plan.process.exec_arrays();
+    // The child clears close-on-exec on the caller's fds 3 .. 3+N, some of
+    // which may be closed: none of ours may sit in one of those holes, or it
+    // would reach the container (and the sync socket would never see EOF).
+    let first_free = 3 + args.preserve_fds as i32;
+    let above = |fd: OwnedFd| {
+        sys::dup_above(fd.as_fd(), first_free).map_err(|e| Error::Sys {
+            call: format!("fcntl(F_DUPFD_CLOEXEC, {first_free})"),
+            errno: e,
+        })
+    };
+    let ns_fds = ns_fds.into_iter().map(above).collect::<Result<Vec<_>>>()?;
+    let state_dir = state_dir.map(above).transpose()?;
+    let console = console.map(above).transpose()?;
+    let child_sock = above(child_sock)?;
+    let (argv, envp) = process.exec_arrays();
+    let mode = match (job, &state_dir) {
+        (Job::Create { plan, .. }, Some(dir)) => Mode::Create {
+            mounts: &plan.mounts,
+            state_dir: dir.as_fd(),
+        },
+        _ => Mode::Exec,
+    };
     let child = ChildArgs {
-        plan,
+        namespaces,
+        process,
+        seccomp: job.seccomp(),
+        keyring: job.keyring(),
+        mode,
         sync: child_sock.as_fd(),
         ns_fds: &ns_fds,
-        state_dir: state_dir.as_fd(),
         console: console.as_ref().map(|c| c.as_fd()),
         preserve_fds: args.preserve_fds,
         argv: &argv,
@@ -88,29 +175,30 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
     // locks nor returns (see init.rs), on a copy of this stack where `child`
     // and everything it borrows stay valid.
     #[allow(unsafe_code)]
-    let cloned = unsafe { sys::clone_fork(plan.namespaces.clone_flags as libc::c_ulong) };
+    let cloned = unsafe { sys::clone_fork(namespaces.clone_flags as libc::c_ulong) };
     if cloned == Ok(0) {
         child_main(&child);
     }
     sys::restore_sigmask(&old_mask);
     let pid = cloned.map_err(|e| Error::Sys {
-        call: format!("clone({:#x})", plan.namespaces.clone_flags),
+        call: format!("clone({:#x})", namespaces.clone_flags),
         errno: e,
     })?;
     drop(child_sock);
     let mut reaper = Reaper(vec![pid]);
 
-    if let Some(maps) = &plan.namespaces.id_maps {
+    if let Some(maps) = &namespaces.id_maps {
         namespaces::write_id_maps(pid, maps)?;
     }
     args.cgroup.add_process(pid)?;
-    if let Some(adj) = plan.process.oom_score_adj {
+    if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
         std::fs::write(&path, adj.to_string()).map_err(|e| Error::io("writing", &path, e))?;
     }
     send(&parent_sock, Message::Go)?;
 
     let mut init = pid;
+    let mut ready = false;
     loop {
         let (msg, mut received) = recv(&parent_sock)?;
         match msg {
@@ -121,13 +209,18 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
                 reaper.0.retain(|&x| x != pid);
                 init = p;
             }
-            Some(Message::Ready) => break,
+            Some(Message::Ready) => match job {
+                Job::Create { .. } => break,
+                // No FIFO: the process executes now; EOF says it did.
+                Job::Exec(_) => ready = true,
+            },
             Some(Message::SeccompFd) => {
                 let fd = received.take().ok_or_else(protocol_error)?;
-                forward_listener(plan, init, fd)?;
+                forward_listener(job, init, fd)?;
             }
-            Some(Message::Failed(e)) => return Err(describe(plan, e)),
+            Some(Message::Failed(e)) => return Err(describe(job, e)),
             Some(Message::Go) => return Err(protocol_error()),
+            None if ready => break,
             None => {
                 // The child died without a word (killed, or it crashed):
                 // say how, from its wait status.
@@ -138,8 +231,12 @@ pub fn spawn(plan: &Plan, args: &SpawnArgs<'_>) -> Result<i32> {
                     other => format!("ended ({other:?})"),
                 };
                 reaper.0.retain(|&p| p != last);
+                let who = match job {
+                    Job::Create { .. } => "the container's init",
+                    Job::Exec(_) => "the exec'd process",
+                };
                 return Err(Error::Child {
-                    step: format!("the container's init {how} during set-up"),
+                    step: format!("{who} {how} during set-up"),
                     errno: libc::ECHILD,
                 });
             }
@@ -208,19 +305,25 @@ fn recv(sock: &OwnedFd) -> Result<(Option<Message>, Option<OwnedFd>)> {
 }
 
 /// Hands the seccomp notify listener to the agent at `linux.seccomp.listenerPath`,
-/// with the container state as runc sends it (status "creating").
-fn forward_listener(plan: &Plan, pid: i32, fd: OwnedFd) -> Result<()> {
-    let profile = plan.spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
+/// with the container state as runc sends it (status "creating", or
+/// "running" for a process exec'd into the container).
+fn forward_listener(job: Job<'_>, pid: i32, fd: OwnedFd) -> Result<()> {
+    let (id, bundle, spec) = job.container();
+    let profile = spec.linux().as_ref().and_then(|l| l.seccomp().as_ref());
     let Some(path) = profile.and_then(|p| p.listener_path().as_ref()) else {
         return Err(protocol_error());
     };
+    let status = match job {
+        Job::Create { .. } => "creating",
+        Job::Exec(_) => "running",
+    };
     let state = serde_json::json!({
         "ociVersion": super::OCI_VERSION,
-        "id": plan.id,
-        "status": "creating",
+        "id": id,
+        "status": status,
         "pid": pid,
-        "bundle": plan.bundle,
-        "annotations": plan.spec.annotations().clone().unwrap_or_default(),
+        "bundle": bundle,
+        "annotations": spec.annotations().clone().unwrap_or_default(),
     });
     let metadata = profile.and_then(|p| p.listener_metadata().as_deref());
     crate::seccomp::send_listener(fd, path, &state.to_string(), metadata)
@@ -234,38 +337,45 @@ fn protocol_error() -> Error {
 }
 
 /// Turns a child's (step, index, errno) into an error naming the item.
-pub fn describe(plan: &Plan, e: ChildError) -> Error {
+pub fn describe(job: Job<'_>, e: ChildError) -> Error {
     let i = e.index as usize;
-    let m = &plan.mounts;
+    let (namespaces, process) = (job.namespaces(), job.process());
+    if e.step == Step::Exec {
+        return exec_error(&process.args[0].to_string_lossy(), e.errno);
+    }
+    let mount_item = || match job {
+        Job::Create { plan, .. } => {
+            let m = &plan.mounts;
+            match e.step {
+                Step::Mount
+                | Step::MountRemount
+                | Step::MountPropagate
+                | Step::MountSetattr
+                | Step::TmpCopyUp => m
+                    .mounts
+                    .iter()
+                    .find(|op| op.index == i)
+                    .map(|op| format!(" {} (mounts[{i}])", op.dest.path.display())),
+                Step::CreateDevice => m.devices.get(i).map(|d| format!(" {}", d.dest.path.display())),
+                Step::MaskPath => m.masked_paths.get(i).map(|p| format!(" {}", p.to_string_lossy())),
+                Step::ReadonlyPath => m
+                    .readonly_paths
+                    .get(i)
+                    .map(|p| format!(" {}", p.to_string_lossy())),
+                _ => None,
+            }
+        }
+        Job::Exec(_) => None,
+    };
     let detail = match e.step {
-        Step::Mount | Step::MountRemount | Step::MountPropagate | Step::MountSetattr | Step::TmpCopyUp => m
-            .mounts
-            .iter()
-            .find(|op| op.index == i)
-            .map(|op| format!(" {} (mounts[{i}])", op.dest.path.display())),
-        Step::JoinNamespace => plan
-            .namespaces
-            .joins
-            .get(i)
-            .map(|j| format!(" {}", j.path.display())),
-        Step::CreateDevice => m.devices.get(i).map(|d| format!(" {}", d.dest.path.display())),
-        Step::MaskPath => m.masked_paths.get(i).map(|p| format!(" {}", p.to_string_lossy())),
-        Step::ReadonlyPath => m
-            .readonly_paths
-            .get(i)
-            .map(|p| format!(" {}", p.to_string_lossy())),
-        Step::Sysctl => plan
-            .process
+        Step::JoinNamespace => namespaces.joins.get(i).map(|j| format!(" {}", j.path.display())),
+        Step::Sysctl => process
             .sysctl
             .get(i)
             .map(|(p, _)| format!(" {}", p.to_string_lossy())),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
-        Step::Exec => Some(String::new()),
-        _ => None,
+        _ => mount_item(),
     };
-    if e.step == Step::Exec {
-        return exec_error(&plan.process.args[0].to_string_lossy(), e.errno);
-    }
     Error::Child {
         step: format!("{}{}", e.step, detail.unwrap_or_default()),
         errno: e.errno,

@@ -47,6 +47,10 @@ pub struct Persisted {
     /// `process.args[0]`, for exec error messages in `start`.
     #[serde(default)]
     pub program: String,
+    /// Created with `--no-new-keyring`: exec'd processes keep the caller's
+    /// session keyring too.
+    #[serde(default)]
+    pub no_new_keyring: bool,
 }
 
 /// The state directory of one container.
@@ -211,6 +215,7 @@ mod tests {
             owner: String::new(),
             cgroup: Cgroup::default(),
             program: "sh".into(),
+            no_new_keyring: false,
         };
         dir.save(&st).unwrap();
         let _lock = dir.lock("c1").unwrap();

@@ -82,6 +82,20 @@ fn flag(t: LinuxNamespaceType) -> libc::c_int {
     }
 }
 
+/// The name of a namespace type under `/proc/PID/ns/`.
+fn proc_name(t: LinuxNamespaceType) -> &'static str {
+    match t {
+        LinuxNamespaceType::Mount => "mnt",
+        LinuxNamespaceType::Cgroup => "cgroup",
+        LinuxNamespaceType::Uts => "uts",
+        LinuxNamespaceType::Ipc => "ipc",
+        LinuxNamespaceType::User => "user",
+        LinuxNamespaceType::Pid => "pid",
+        LinuxNamespaceType::Network => "net",
+        LinuxNamespaceType::Time => "time",
+    }
+}
+
 /// Order in which joined namespaces are entered: user first (it grants the
 /// capabilities for the others), mount last (it changes the root).
 fn join_rank(t: LinuxNamespaceType) -> u8 {
@@ -194,6 +208,31 @@ impl NamespacePlan {
         Ok(plan)
     }
 
+    /// The plan of a process joining every namespace of a running container
+    /// (`exec`) whose init is `pid`: each type the container has is joined
+    /// through `/proc/PID/ns/*`, user first and mount last, and a second
+    /// clone puts the process into the pid and time namespaces, which
+    /// `setns` only applies to children. Nothing is created.
+    pub fn joining(&self, pid: i32) -> NamespacePlan {
+        use LinuxNamespaceType::*;
+        let mut joins: Vec<Join> = [User, Pid, Network, Ipc, Uts, Cgroup, Time, Mount]
+            .into_iter()
+            .filter(|&t| self.has(t))
+            .map(|t| Join {
+                typ: t,
+                nstype: flag(t),
+                path: PathBuf::from(format!("/proc/{pid}/ns/{}", proc_name(t))),
+            })
+            .collect();
+        joins.sort_by_key(|j| join_rank(j.typ));
+        NamespacePlan {
+            joins,
+            intermediate: Some(0),
+            types: self.types.clone(),
+            ..NamespacePlan::default()
+        }
+    }
+
     /// Opens every namespace to join, in join order. Done in the parent, before clone.
     pub fn open_joins(&self) -> Result<Vec<OwnedFd>> {
         self.joins
@@ -292,6 +331,24 @@ mod tests {
         let p = plan(r#"{"namespaces":[{"type":"pid","path":"/proc/1/ns/pid"},{"type":"mount"}]}"#).unwrap();
         assert_eq!(p.intermediate, Some(0));
         assert_eq!(p.clone_flags, libc::CLONE_NEWNS);
+    }
+
+    #[test]
+    fn exec_joins_every_namespace_user_first_mount_last() {
+        let p = plan(
+            r#"{"namespaces":[{"type":"mount"},{"type":"pid"},{"type":"user"},{"type":"network","path":"/x"}],
+            "uidMappings":[{"containerID":0,"hostID":1000,"size":1}],
+            "gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}"#,
+        )
+        .unwrap()
+        .joining(42);
+        let paths: Vec<_> = p.joins.iter().map(|j| j.path.to_str().unwrap()).collect();
+        assert_eq!(paths[0], "/proc/42/ns/user");
+        assert_eq!(paths[3], "/proc/42/ns/mnt");
+        assert_eq!(paths.len(), 4);
+        assert_eq!(p.intermediate, Some(0));
+        assert_eq!((p.clone_flags, p.unshare_after_join, p.unshare_late), (0, 0, 0));
+        assert!(p.id_maps.is_none() && !p.new_time);
     }
 
     #[test]

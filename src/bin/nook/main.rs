@@ -15,7 +15,7 @@ use std::str::FromStr;
 
 use clap::{Args, Parser, Subcommand};
 use nix::sys::signal::{SigSet, Signal};
-use nook::{Context, CreateOptions, Error};
+use nook::{Context, CreateOptions, Error, ExecOptions};
 
 use log::Logger;
 
@@ -77,6 +77,64 @@ struct CreateArgs {
 }
 
 #[derive(Args, Debug)]
+struct ExecArgs {
+    /// The process as JSON (runc's process spec); the other process flags
+    /// are then ignored, as with runc.
+    #[arg(short = 'p', long)]
+    process: Option<PathBuf>,
+    /// Return once the process runs instead of waiting for it.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Write the process's pid to this file.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Allocate a pseudo-terminal.
+    #[arg(short = 't', long)]
+    tty: bool,
+    /// Working directory in the container.
+    #[arg(long)]
+    cwd: Option<PathBuf>,
+    /// Add an environment variable (KEY=value).
+    #[arg(short = 'e', long)]
+    env: Vec<String>,
+    /// UID[:GID] to run as.
+    #[arg(short = 'u', long)]
+    user: Option<String>,
+    /// Additional group id.
+    #[arg(short = 'g', long = "additional-gids")]
+    additional_gids: Vec<u32>,
+    /// Add a capability (to the bounding, effective and permitted sets).
+    #[arg(short = 'c', long)]
+    cap: Vec<String>,
+    /// Set no_new_privs.
+    #[arg(long = "no-new-privs")]
+    no_new_privs: bool,
+    /// Pass N extra fds (3 .. 3+N) to the process.
+    #[arg(long = "preserve-fds", default_value_t = 0)]
+    preserve_fds: u32,
+    /// SELinux label (not supported).
+    #[arg(long = "process-label")]
+    process_label: Option<String>,
+    /// AppArmor profile (not supported).
+    #[arg(long)]
+    apparmor: Option<String>,
+    /// Sub-cgroup to run in (not supported).
+    #[arg(long)]
+    cgroup: Option<String>,
+    /// Exec into a paused container too.
+    #[arg(long = "ignore-paused")]
+    ignore_paused: bool,
+    /// Container id.
+    id: String,
+    /// The command and its arguments (without --process).
+    #[arg(trailing_var_arg = true, allow_hyphen_values = true)]
+    command: Vec<String>,
+}
+
+#[derive(Args, Debug)]
 struct UpdateArgs {
     /// linux.resources as JSON, from a file or "-" for stdin.
     #[arg(short = 'r', long)]
@@ -130,6 +188,8 @@ enum Command {
     },
     /// Print a container's state as JSON.
     State { id: String },
+    /// Run a process in a running container.
+    Exec(ExecArgs),
     /// Send a signal to a container.
     Kill {
         /// Signal every process of the container.
@@ -246,6 +306,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         }
         Command::Start { id } => ctx.load(&id)?.start()?,
         Command::Run { create, detach } => return run(&ctx, &create, detach),
+        Command::Exec(a) => return exec(&ctx, &a),
         Command::State { id } => print_json(&ctx.load(&id)?.state()),
         Command::Kill { all, id, signal } => ctx.load(&id)?.kill(parse_signal(&signal)?, all)?,
         Command::Delete { force, id } => match ctx.load(&id) {
@@ -284,15 +345,7 @@ fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
         ctx.create(&a.id, &a.bundle, &create_options(a))?.start()?;
         return Ok(0);
     }
-    let mut set = SigSet::all();
-    set.remove(Signal::SIGSEGV);
-    set.remove(Signal::SIGBUS);
-    set.remove(Signal::SIGILL);
-    set.remove(Signal::SIGFPE);
-    set.thread_block().map_err(|e| Error::Sys {
-        call: "sigprocmask(SIG_BLOCK)".into(),
-        errno: e as i32,
-    })?;
+    let set = block_signals()?;
     let c = ctx.create(&a.id, &a.bundle, &create_options(a))?;
     let result = c.start().and_then(|()| loop {
         if let Some(code) = c.try_wait()? {
@@ -309,6 +362,140 @@ fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
     let code = result?;
     deleted?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// `exec`: detached, return once the process runs; in the foreground,
+/// forward every signal to it and exit with its status, as `run` does.
+fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
+    for (flag, value) in [
+        ("--process-label (SELinux)", &a.process_label),
+        ("--apparmor", &a.apparmor),
+        ("--cgroup (sub-cgroups)", &a.cgroup),
+    ] {
+        if value.as_deref().is_some_and(|v| !v.is_empty()) {
+            return Err(Error::Unsupported {
+                what: format!("exec {flag}"),
+            });
+        }
+    }
+    let c = ctx.load(&a.id)?;
+    let process = match &a.process {
+        Some(path) => std::fs::read_to_string(path).map_err(|e| Error::Io {
+            action: "reading",
+            path: path.clone(),
+            source: e,
+        })?,
+        None => serde_json::to_string(&process_from_flags(&c, a)?).expect("process serialises"),
+    };
+    let opts = ExecOptions {
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        preserve_fds: a.preserve_fds,
+        ignore_paused: a.ignore_paused,
+    };
+    if a.detach {
+        c.exec_json(&process, &opts)?;
+        return Ok(0);
+    }
+    let set = block_signals()?;
+    let p = c.exec_json(&process, &opts)?;
+    let code = loop {
+        if let Some(code) = p.try_wait()? {
+            break code;
+        }
+        match set.wait() {
+            Ok(Signal::SIGCHLD) | Err(_) => {}
+            Ok(sig) => {
+                let _ = p.kill(sig as i32);
+            }
+        }
+    };
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// runc's process for `exec` without --process: the container's own
+/// process (env, user, capabilities, rlimits, ...) with the flags on top.
+fn process_from_flags(c: &nook::Container, a: &ExecArgs) -> nook::Result<oci_spec::runtime::Process> {
+    use oci_spec::runtime::Capability;
+    let config = |field: &str, reason: String| Error::Config {
+        field: field.into(),
+        reason,
+    };
+    if a.command.is_empty() {
+        return Err(config("command", "exec needs a command, or --process".into()));
+    }
+    let mut p = c.spec()?.process().clone().unwrap_or_default();
+    p.set_args(Some(a.command.clone()));
+    p.set_terminal(Some(a.tty));
+    if let Some(cwd) = &a.cwd {
+        p.set_cwd(cwd.clone());
+    }
+    let mut env = p.env().clone().unwrap_or_default();
+    env.extend(a.env.iter().cloned());
+    p.set_env(Some(env));
+    let mut user = p.user().clone();
+    if let Some(u) = &a.user {
+        let id = |s: &str| {
+            s.parse::<u32>()
+                .map_err(|_| config("--user", format!("{u:?} is not UID[:GID] (numeric ids only)")))
+        };
+        let (uid, gid) = match u.split_once(':') {
+            Some((uid, gid)) => (id(uid)?, Some(id(gid)?)),
+            None => (id(u)?, None),
+        };
+        user.set_uid(uid);
+        if let Some(gid) = gid {
+            user.set_gid(gid);
+        }
+    }
+    if !a.additional_gids.is_empty() {
+        let mut gids = user.additional_gids().clone().unwrap_or_default();
+        gids.extend(&a.additional_gids);
+        user.set_additional_gids(Some(gids));
+    }
+    p.set_user(user);
+    if !a.cap.is_empty() {
+        let mut caps = p.capabilities().clone().unwrap_or_default();
+        let mut added = Vec::new();
+        for name in &a.cap {
+            let cap: Capability = serde_json::from_value(serde_json::Value::from(name.as_str()))
+                .map_err(|_| config("--cap", format!("unknown capability {name:?}")))?;
+            added.push(cap);
+        }
+        let with = |set: &Option<oci_spec::runtime::Capabilities>| {
+            let mut set = set.clone().unwrap_or_default();
+            set.extend(added.iter().copied());
+            Some(set)
+        };
+        caps.set_bounding(with(caps.bounding()));
+        caps.set_effective(with(caps.effective()));
+        caps.set_permitted(with(caps.permitted()));
+        // runc: ambient capabilities need inheritable ones, so only a spec
+        // with an inheritable set gets the added capabilities as ambient.
+        if caps.inheritable().is_some() {
+            caps.set_ambient(with(caps.ambient()));
+        }
+        p.set_capabilities(Some(caps));
+    }
+    if a.no_new_privs {
+        p.set_no_new_privileges(Some(true));
+    }
+    Ok(p)
+}
+
+/// Blocks the signals a foreground command forwards, so that none is lost
+/// (nor a fast child's SIGCHLD) before it waits for them.
+fn block_signals() -> nook::Result<SigSet> {
+    let mut set = SigSet::all();
+    set.remove(Signal::SIGSEGV);
+    set.remove(Signal::SIGBUS);
+    set.remove(Signal::SIGILL);
+    set.remove(Signal::SIGFPE);
+    set.thread_block().map_err(|e| Error::Sys {
+        call: "sigprocmask(SIG_BLOCK)".into(),
+        errno: e as i32,
+    })?;
+    Ok(set)
 }
 
 fn parse_signal(s: &str) -> nook::Result<i32> {

@@ -11,7 +11,10 @@ tools/install-test-deps.sh
 snapshot() {
 	{
 		findmnt -rn -o TARGET | sort
-		find /sys/fs/cgroup -mindepth 1 -maxdepth 4 -type d 2>/dev/null | sort
+		# nook's cgroups sit at each hierarchy's root (/<id>) unless a test
+		# names a path; deeper, the host's own managers come and go.
+		find /sys/fs/cgroup -mindepth 1 -maxdepth 2 -type d 2>/dev/null | sort
+		find /sys/fs/cgroup -mindepth 3 -maxdepth 8 -type d \( -name '*nook*' -o -name 'fs-*' \) 2>/dev/null | sort
 		ls -A /run/nook 2>/dev/null | sed 's|^|/run/nook/|'
 	} | grep -v -e '^/tmp/v2vm' -e '^/proc/sys/fs/binfmt_misc' || true
 }

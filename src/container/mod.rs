@@ -591,7 +591,12 @@ impl Container {
         let de = &mut serde_json::Deserializer::from_str(process);
         let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(de).map_err(|e| {
             let path = e.path().to_string();
-            Error::config(format!("process {path}"), e.into_inner().to_string())
+            let field = if path == "." || path == "?" {
+                "process".to_string()
+            } else {
+                format!("process.{path}")
+            };
+            Error::config(field, e.into_inner().to_string())
         })?;
         self.exec(&process, opts)
     }

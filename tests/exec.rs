@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::net::UnixListener;
@@ -220,7 +219,7 @@ fn exec_with_a_tty_gets_a_pty_through_the_console_socket() {
     let c = running(&f, "exec-tty");
     let sock = f.dir.path().join("console.sock");
     let listener = UnixListener::bind(&sock).unwrap();
-    let mut p = process(&["sh", "-c", "tty; echo done"]);
+    let mut p = process(&["sh", "-c", "tty; echo done; read reply"]);
     p["terminal"] = json!(true);
     let opts = ExecOptions {
         console_socket: Some(sock),
@@ -233,15 +232,10 @@ fn exec_with_a_tty_gets_a_pty_through_the_console_socket() {
     let e = c.exec_json(&p.to_string(), &opts).unwrap();
     let (name, master) = receiver.join().unwrap();
     assert_eq!(name, b"/dev/ptmx");
-    let mut out = String::new();
-    let mut file = std::fs::File::from(master);
-    let mut buf = [0u8; 256];
-    while !out.contains("done") {
-        match file.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let (out, master) = common::read_until(master, "done");
+    // The process waits for our line: once the terminal's slave side
+    // closes, the kernel may drop output still unread on the master.
+    std::io::Write::write_all(&mut &master, b"bye\n").unwrap();
     assert!(out.contains("/dev/pts/"), "{out:?}");
     assert_eq!(e.wait().unwrap(), 0);
 }
@@ -373,26 +367,16 @@ fn exec_hands_its_notify_listener_to_the_agent() {
     assert!(!f.rootfs().join("made").exists());
 }
 
-/// Keyrings in /proc/keys (ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESC: ...) named `name`.
-fn keyrings_named(name: &str) -> usize {
-    let keys = std::fs::read_to_string("/proc/keys").unwrap();
-    let desc = format!("{name}:");
-    keys.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.get(7) == Some(&"keyring") && f.get(8) == Some(&desc.as_str()))
-        .count()
-}
-
 /// The process joins the container's session keyring, found by name, not
 /// the caller's, and not a second one of the same name.
 #[test]
 fn exec_joins_the_container_session_keyring() {
     let f = Fixture::new(&["sleep", "100"]);
     let c = running(&f, "exec-keyring");
-    assert!(eventually(|| keyrings_named("exec-keyring") == 1));
+    assert!(eventually(|| common::keyrings_named("exec-keyring") == 1));
     let e = exec(&c, &process(&["sleep", "100"])).unwrap();
     // Both processes alive: still exactly one keyring of that name.
-    assert_eq!(keyrings_named("exec-keyring"), 1);
+    assert_eq!(common::keyrings_named("exec-keyring"), 1);
     e.kill(libc::SIGKILL).unwrap();
     e.wait().unwrap();
 }

@@ -298,22 +298,12 @@ fn oom_score_adj_and_preserved_stdio() {
         == 3));
 }
 
-/// Keyrings in /proc/keys (ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESC: ...) named `name`.
-fn keyrings_named(name: &str) -> usize {
-    let keys = std::fs::read_to_string("/proc/keys").unwrap();
-    let desc = format!("{name}:");
-    keys.lines()
-        .map(|l| l.split_whitespace().collect::<Vec<_>>())
-        .filter(|f| f.get(7) == Some(&"keyring") && f.get(8) == Some(&desc.as_str()))
-        .count()
-}
-
 #[test]
 fn session_keyring_is_new_unless_asked_not_to() {
     let f = Fixture::new(&["sleep", "100"]);
     let c = f.create("keyring-new").unwrap();
     assert_eq!(
-        keyrings_named("keyring-new"),
+        common::keyrings_named("keyring-new"),
         1,
         "{}",
         std::fs::read_to_string("/proc/keys").unwrap()
@@ -324,7 +314,7 @@ fn session_keyring_is_new_unless_asked_not_to() {
         ..Default::default()
     };
     let c = f.create_with("keyring-none", &opts).unwrap();
-    assert_eq!(keyrings_named("keyring-none"), 0);
+    assert_eq!(common::keyrings_named("keyring-none"), 0);
     c.delete(true).unwrap();
 }
 

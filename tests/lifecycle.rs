@@ -3,7 +3,6 @@
 
 mod common;
 
-use std::io::Read;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 
@@ -98,7 +97,7 @@ fn failed_setup_leaves_nothing_behind() {
 
 #[test]
 fn terminal_master_goes_to_the_console_socket() {
-    let mut f = Fixture::new(&["sh", "-c", "tty; echo done"]);
+    let mut f = Fixture::new(&["sh", "-c", "tty; echo done; read reply"]);
     f.config["process"]["terminal"] = json!(true);
     f.config["process"]["consoleSize"] = json!({"height": 30, "width": 100});
     let sock = f.dir.path().join("console.sock");
@@ -112,15 +111,10 @@ fn terminal_master_goes_to_the_console_socket() {
     let (name, master) = common::agent::recv_with_fd(conn.as_raw_fd());
     assert_eq!(name, b"/dev/ptmx");
     c.start().unwrap();
-    let mut out = String::new();
-    let mut file = std::fs::File::from(master);
-    let mut buf = [0u8; 256];
-    while !out.contains("done") {
-        match file.read(&mut buf) {
-            Ok(0) | Err(_) => break,
-            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
-        }
-    }
+    let (out, master) = common::read_until(master, "done");
+    // The process waits for our line: once the terminal's slave side
+    // closes, the kernel may drop output still unread on the master.
+    std::io::Write::write_all(&mut &master, b"bye\n").unwrap();
     assert!(out.contains("/dev/pts/0"), "{out:?}");
     assert_eq!(c.wait().unwrap(), 0);
     c.delete(false).unwrap();

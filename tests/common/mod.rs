@@ -207,3 +207,29 @@ pub fn eventually(mut f: impl FnMut() -> bool) -> bool {
     }
     false
 }
+
+/// Keyrings in /proc/keys (ID FLAGS USAGE TIMEOUT PERM UID GID TYPE DESC: ...) named `name`.
+pub fn keyrings_named(name: &str) -> usize {
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    let desc = format!("{name}:");
+    keys.lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(7) == Some(&"keyring") && f.get(8) == Some(&desc.as_str()))
+        .count()
+}
+
+/// Reads a pty master until `marker` shows up or the terminal closes;
+/// returns what was read and the master, to answer on.
+pub fn read_until(master: std::os::fd::OwnedFd, marker: &str) -> (String, std::fs::File) {
+    use std::io::Read;
+    let mut out = String::new();
+    let mut file = std::fs::File::from(master);
+    let mut buf = [0u8; 256];
+    while !out.contains(marker) {
+        match file.read(&mut buf) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => out.push_str(&String::from_utf8_lossy(&buf[..n])),
+        }
+    }
+    (out, file)
+}

@@ -24,6 +24,7 @@ cargo fmt --all -- --check
 cargo clippy --workspace --all-targets -- -D warnings
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+cargo run --quiet --example hello
 if [ -x ffi/test.sh ]; then ffi/test.sh; fi
 if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
 

@@ -122,13 +122,15 @@ pub unsafe extern "C" fn nook_container_exec(
     err: *mut *mut NookError,
 ) -> c_int {
     ffi_call("nook_container_exec", err, || {
+        // The arguments are checked before the handle, so that the opts
+        // contract (struct_size, flags) is testable without a container.
         // SAFETY: pointers are NULL (rejected) or valid, per the contract.
-        let c = unsafe { container_ref(container) }?;
+        let opts = unsafe { exec_options(opts) }?;
         // SAFETY: as above.
         let text = unsafe { str_arg(process_json, "process_json") }?;
         let out = out_arg(process, "process")?;
         // SAFETY: as above.
-        let opts = unsafe { exec_options(opts) }?;
+        let c = unsafe { container_ref(container) }?;
         let p = c.inner.exec_json(text, &opts)?;
         // SAFETY: `out` is the caller's slot, checked non-NULL.
         unsafe { out.write(Box::into_raw(Box::new(NookProcess { inner: p }))) };

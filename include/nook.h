@@ -66,9 +66,10 @@
 #define NOOK_CREATE_NO_PIVOT (1 << 0)
 
 /**
- * `nook_exec_opts_t.flags`: exec into a paused container too (the process
- * stays frozen until `nook_container_resume()`), like runc's
- * `exec --ignore-paused`.
+ * `nook_exec_opts_t.flags`: exec into a paused container too, like runc's
+ * `exec --ignore-paused`. The process is set up inside the frozen cgroup,
+ * so `nook_container_exec()` returns only once the container is resumed
+ * (by another thread or process: `nook_container_resume()`).
  */
 #define NOOK_EXEC_IGNORE_PAUSED (1 << 0)
 

@@ -18,9 +18,10 @@ pub struct NookProcess {
     inner: ExecProcess,
 }
 
-/// `nook_exec_opts_t.flags`: exec into a paused container too (the process
-/// stays frozen until `nook_container_resume()`), like runc's
-/// `exec --ignore-paused`.
+/// `nook_exec_opts_t.flags`: exec into a paused container too, like runc's
+/// `exec --ignore-paused`. The process is set up inside the frozen cgroup,
+/// so `nook_container_exec()` returns only once the container is resumed
+/// (by another thread or process: `nook_container_resume()`).
 pub const NOOK_EXEC_IGNORE_PAUSED: u32 = 1 << 0;
 const EXEC_KNOWN_FLAGS: u32 = NOOK_EXEC_IGNORE_PAUSED;
 

@@ -12,9 +12,9 @@
  *    is set to NULL on entry and, on failure, to a new error object with the
  *    errno, a kind and a message; the caller frees it with nook_error_free().
  *    There is no thread-local error state.
- *  - Handles (nook_context_t, nook_container_t) are opaque and immutable:
- *    any call may be made from any thread, concurrently. Free a handle once,
- *    when no other thread uses it.
+ *  - Handles (nook_context_t, nook_container_t, nook_process_t) are opaque
+ *    and immutable: any call may be made from any thread, concurrently.
+ *    Free a handle once, when no other thread uses it.
  *  - Memory: strings passed in are borrowed for the duration of the call.
  *    Strings returned through `char **` (JSON documents) belong to the
  *    caller: free them with nook_string_free(). `const char *` results
@@ -25,9 +25,6 @@
  *    with `size_t struct_size`.
  *  - No Rust panic crosses this boundary; a caught panic is reported as
  *    -ENOTRECOVERABLE with kind NOOK_ERROR_KIND_INTERNAL.
- *
- * Not yet available (reserved name, same shapes): nook_container_exec(c,
- * process_json, opts, &pid, err) with nook_exec_opts_t { size_t struct_size; ... }.
  */
 
 #ifndef NOOK_H
@@ -67,6 +64,14 @@
  * (for a rootfs on ramfs), like runc's `--no-pivot`.
  */
 #define NOOK_CREATE_NO_PIVOT (1 << 0)
+
+/**
+ * `nook_exec_opts_t.flags`: exec into a paused container too, like runc's
+ * `exec --ignore-paused`. The process is set up inside the frozen cgroup,
+ * so `nook_container_exec()` returns only once the container is resumed
+ * (by another thread or process: `nook_container_resume()`).
+ */
+#define NOOK_EXEC_IGNORE_PAUSED (1 << 0)
 
 /**
  * The coarse kind of an error, for callers that branch on the kind of
@@ -150,6 +155,14 @@ typedef struct nook_container_t nook_container_t;
 typedef struct nook_context_t nook_context_t;
 
 /**
+ * A process started by `nook_container_exec()`. Opaque; freed by
+ * `nook_process_free()`, which frees the handle only: the process is not
+ * signalled or reaped. Immutable, so it may be used from many threads at
+ * once (but only one thread should wait for it).
+ */
+typedef struct nook_process_t nook_process_t;
+
+/**
  * An error returned through a `nook_error_t **err` out-parameter.
  *
  * Allocated by libnook; the caller owns it and releases it with
@@ -207,6 +220,40 @@ typedef struct {
      */
     uint32_t flags;
 } nook_create_opts_t;
+
+/**
+ * Options of `nook_container_exec()` that are not in the process JSON.
+ * Extensible, with the rules of `nook_create_opts_t`: set
+ * `struct_size = sizeof(nook_exec_opts_t)` and zero the rest
+ * (`nook_exec_opts_t o = { .struct_size = sizeof o };`). A library older
+ * than the header accepts a larger struct as long as the fields it does
+ * not know are zero (else -E2BIG); a newer library treats the fields a
+ * smaller struct lacks as zero. Pass NULL for all defaults. The struct and
+ * its strings are only read during the call.
+ */
+typedef struct {
+    /**
+     * `sizeof(nook_exec_opts_t)` as the caller was compiled.
+     */
+    size_t struct_size;
+    /**
+     * Write the process's host pid to this file (atomically); NULL for none.
+     */
+    const char *pid_file;
+    /**
+     * Unix socket that receives the pty master when the process's
+     * `terminal` is true (runc's `--console-socket`); NULL for none.
+     */
+    const char *console_socket;
+    /**
+     * Pass the caller's fds 3 .. 3+preserve_fds-1 to the process.
+     */
+    uint32_t preserve_fds;
+    /**
+     * `NOOK_EXEC_*` flags; unknown bits are -EINVAL.
+     */
+    uint32_t flags;
+} nook_exec_opts_t;
 
 #ifdef __cplusplus
 extern "C" {
@@ -450,6 +497,66 @@ int nook_context_run(const nook_context_t *ctx, const char *id, const char *bund
  * ```
  */
 void nook_error_free(nook_error_t *err);
+
+/**
+ * Starts a new process in a running container, like `runc exec`.
+ * `process_json` is a JSON object in the shape of config.json's `process`
+ * (`{"args":["/bin/sh","-c","..."],"cwd":"/","env":[...]}`; `user`,
+ * `capabilities`, `terminal`, ... as in config.json), borrowed for the
+ * call. The process joins the container's namespaces and cgroup. `opts`
+ * may be NULL for defaults. On success a new handle is stored in `*process`
+ * (free it with `nook_process_free()`).
+ *
+ * The calling process becomes the exec'd process's parent: only it can
+ * `nook_process_wait()` for it, and it should, or the process stays a
+ * zombie. Safe to call from a multithreaded program.
+ *
+ * Returns 0, or a negative errno: -EINVAL (kind
+ * `NOOK_ERROR_KIND_INVALID_CONFIG`) for a process that is malformed or
+ * invalid, with the bad field in the message; -EBUSY if the container is
+ * stopped, or paused without `NOOK_EXEC_IGNORE_PAUSED`; -ENOENT if the
+ * program does not exist, ...
+ *
+ * ```c
+ * nook_exec_opts_t o = { .struct_size = sizeof o };
+ * nook_process_t *p = NULL;
+ * int code;
+ * if (nook_container_exec(c, "{\"args\":[\"/bin/true\"],\"cwd\":\"/\"}", &o, &p, &err) < 0) { ... }
+ * if (nook_process_wait(p, &code, &err) < 0) { ... }
+ * nook_process_free(p);
+ * ```
+ */
+int nook_container_exec(const nook_container_t *container, const char *process_json, const nook_exec_opts_t *opts, nook_process_t **process, nook_error_t **err);
+
+/**
+ * Host pid of an exec'd process (it may have exited since). Returns
+ * -EINVAL if `process` is NULL.
+ */
+int nook_process_pid(const nook_process_t *process);
+
+/**
+ * Waits for an exec'd process to exit and stores its exit code (128+N
+ * when killed by signal N) in `*exit_code`. Only the process that called
+ * `nook_container_exec()` can wait (-ECHILD otherwise, and after the first
+ * successful wait). Blocks the calling thread only.
+ *
+ * Returns 0, or a negative errno.
+ */
+int nook_process_wait(const nook_process_t *process, int *exit_code, nook_error_t **err);
+
+/**
+ * Sends signal `signal` to an exec'd process.
+ *
+ * Returns 0, or a negative errno: -EINVAL for an unknown signal, -ESRCH if
+ * the process has been reaped.
+ */
+int nook_process_kill(const nook_process_t *process, int signal, nook_error_t **err);
+
+/**
+ * Frees a process handle (not the process: it is neither signalled nor
+ * reaped). NULL is ignored.
+ */
+void nook_process_free(nook_process_t *process);
 
 #ifdef __cplusplus
 }  // extern "C"

@@ -337,6 +337,115 @@ func (c *Container) Resume() error {
 	return c.h.use(func(p capi.Container) error { return wrapErr("resume "+c.id, capi.ContainerResume(p)) })
 }
 
+// ExecOptions are the options of Exec that are not in the process spec.
+// The zero value (or nil) means the defaults.
+type ExecOptions struct {
+	// PidFile, if set, receives the process's host pid.
+	PidFile string
+	// ConsoleSocket receives the pty master when the process's terminal is true.
+	ConsoleSocket string
+	// PreserveFDs passes the caller's fds 3 .. 3+N-1 to the process.
+	PreserveFDs uint32
+	// IgnorePaused execs into a paused container too (runc's exec
+	// --ignore-paused). The process is set up inside the frozen cgroup, so
+	// Exec returns only once another goroutine (or process) calls Resume.
+	IgnorePaused bool
+}
+
+func (o *ExecOptions) toC() *capi.ExecOpts {
+	if o == nil {
+		return nil
+	}
+	eo := &capi.ExecOpts{PidFile: o.PidFile, ConsoleSocket: o.ConsoleSocket, PreserveFDs: o.PreserveFDs}
+	if o.IgnorePaused {
+		eo.Flags |= capi.ExecIgnorePaused
+	}
+	return eo
+}
+
+// jsonText passes a json.RawMessage or []byte as is and marshals anything else.
+func jsonText(v any) ([]byte, error) {
+	switch r := v.(type) {
+	case json.RawMessage:
+		return r, nil
+	case []byte:
+		return r, nil
+	default:
+		return json.Marshal(v)
+	}
+}
+
+// Exec starts a new process in the running container, like `runc exec`.
+// process is config.json's process object: JSON text as a json.RawMessage
+// or []byte (passed as is), or any value that encoding/json marshals to
+// that shape (a map, or the runtime-spec's Process):
+//
+//	p, err := c.Exec(json.RawMessage(`{"args":["/bin/sh","-c","exit 7"],"cwd":"/"}`), nil)
+//	code, err := p.Wait() // 7
+//	p.Close()
+//
+// opts may be nil. The calling process is the new process's parent: only
+// it can Wait, and it should, or the process stays a zombie. A process
+// that does not fit the spec is a *Error of kind KindInvalidConfig
+// (syscall.EINVAL) naming the field; a stopped container, or a paused one
+// without IgnorePaused, is syscall.EBUSY.
+func (c *Container) Exec(process any, opts *ExecOptions) (*Process, error) {
+	text, err := jsonText(process)
+	if err != nil {
+		return nil, fmt.Errorf("nook: exec in %s: %w", c.id, err)
+	}
+	var proc *Process
+	err = c.h.use(func(p capi.Container) error {
+		pp, e := capi.ContainerExec(p, string(text), opts.toC())
+		if e != nil {
+			return wrapErr("exec in "+c.id, e)
+		}
+		proc = &Process{h: handle{p: pp}, pid: capi.ProcessPid(pp), cid: c.id}
+		runtime.SetFinalizer(proc, (*Process).Close)
+		return nil
+	})
+	return proc, err
+}
+
+// Process is a process started by Exec. Safe for concurrent use (but only
+// one goroutine should Wait). Close releases the handle only: the process
+// is neither signalled nor reaped.
+type Process struct {
+	h   handle
+	pid int
+	cid string
+}
+
+// Pid is the process's host pid.
+func (p *Process) Pid() int { return p.pid }
+
+func (p *Process) op(what string) string { return fmt.Sprintf("%s exec %d in %s", what, p.pid, p.cid) }
+
+// Wait waits for the process to exit and returns its exit code (128+N when
+// killed by signal N). Only the process that called Exec can wait.
+func (p *Process) Wait() (int, error) {
+	var code int
+	err := p.h.use(func(pp capi.Process) error {
+		n, e := capi.ProcessWait(pp)
+		code = n
+		return wrapErr(p.op("wait"), e)
+	})
+	return code, err
+}
+
+// Kill sends sig to the process.
+func (p *Process) Kill(sig syscall.Signal) error {
+	return p.h.use(func(pp capi.Process) error { return wrapErr(p.op("kill"), capi.ProcessKill(pp, int(sig))) })
+}
+
+// Close releases the handle; it waits for calls in flight (a Wait
+// included). It is safe to call more than once.
+func (p *Process) Close() error {
+	p.h.close(capi.ProcessFree)
+	runtime.SetFinalizer(p, nil)
+	return nil
+}
+
 // Update applies new resource limits, like `runc update --resources`.
 // resources is config.json's linux.resources: JSON text as a
 // json.RawMessage or []byte (passed as is), or any value that encoding/json
@@ -348,17 +457,9 @@ func (c *Container) Resume() error {
 // A value that does not fit linux.resources is a *Error of kind
 // KindInvalidConfig (syscall.EINVAL) naming the field.
 func (c *Container) Update(resources any) error {
-	var text []byte
-	switch r := resources.(type) {
-	case json.RawMessage:
-		text = r
-	case []byte:
-		text = r
-	default:
-		var err error
-		if text, err = json.Marshal(resources); err != nil {
-			return fmt.Errorf("nook: update %s: %w", c.id, err)
-		}
+	text, err := jsonText(resources)
+	if err != nil {
+		return fmt.Errorf("nook: update %s: %w", c.id, err)
 	}
 	return c.h.use(func(p capi.Container) error { return wrapErr("update "+c.id, capi.ContainerUpdate(p, string(text))) })
 }

@@ -687,3 +687,165 @@ func TestPauseResumeUpdateStatsProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestExec runs processes in a running container: exit codes, the
+// container's pid namespace, kill, pid file, a paused container, bad
+// process JSON, and many goroutines at once.
+func TestExec(t *testing.T) {
+	bundle := newBundle(t, "/bin/sleep", "1000")
+	ctx := newContext(t, bundle)
+	c, err := ctx.Create("exec", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Whatever fails below, the container goes away (a no-op once deleted).
+	defer c.ForceDelete()
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	env := []string{"PATH=/usr/sbin:/usr/bin:/sbin:/bin"}
+	proc := func(args ...string) map[string]any {
+		return map[string]any{"args": args, "cwd": "/", "env": env, "user": map[string]any{"uid": 0, "gid": 0}}
+	}
+
+	// Exit code, with the process given as raw JSON.
+	p, err := c.Exec(json.RawMessage(`{"args":["/bin/sh","-c","exit 7"],"cwd":"/","user":{"uid":0,"gid":0}}`), nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if p.Pid() <= 0 || p.Pid() == c.Pid() {
+		t.Errorf("exec pid %d, init %d", p.Pid(), c.Pid())
+	}
+	if code, err := p.Wait(); err != nil || code != 7 {
+		t.Errorf("wait: %d, %v", code, err)
+	}
+	if _, err := p.Wait(); !errors.Is(err, syscall.ECHILD) {
+		t.Errorf("second wait: %v", err)
+	}
+	p.Close()
+	if _, err := p.Wait(); !errors.Is(err, nook.ErrClosed) {
+		t.Errorf("wait after close: %v", err)
+	}
+	p.Close() // twice is fine
+
+	// The process is in the container's pid namespace (and not the host's),
+	// is in its cgroup, wrote the pid file, and dies of Kill.
+	pidFile := filepath.Join(t.TempDir(), "exec.pid")
+	p, err = c.Exec(proc("/bin/sleep", "1000"), &nook.ExecOptions{PidFile: pidFile})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	nsOf := func(pid int) string {
+		l, err := os.Readlink(fmt.Sprintf("/proc/%d/ns/pid", pid))
+		if err != nil {
+			t.Errorf("ns of %d: %v", pid, err)
+		}
+		return l
+	}
+	execNS, initNS, selfNS := nsOf(p.Pid()), nsOf(c.Pid()), nsOf(os.Getpid())
+	if execNS != initNS || execNS == selfNS {
+		t.Errorf("exec pid ns %s, init's %s, ours %s", execNS, initNS, selfNS)
+	}
+	if b, err := os.ReadFile(pidFile); err != nil || string(b) != strconv.Itoa(p.Pid()) {
+		t.Errorf("pid file %q (%v), pid %d", b, err, p.Pid())
+	}
+	if pids, err := c.Processes(); err != nil || !containsInt(pids, p.Pid()) {
+		t.Errorf("processes %v (%v) lack the exec'd %d", pids, err, p.Pid())
+	}
+	t.Logf("exec'd pid %d in %s (init %d), host %s", p.Pid(), execNS, c.Pid(), selfNS)
+	if err := p.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := p.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
+		t.Errorf("wait after kill: %d, %v", code, err)
+	}
+	if err := p.Kill(syscall.Signal(1000)); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("kill with a bad signal: %v", err)
+	}
+
+	// Bad process JSON: EINVAL naming the problem; nothing is started.
+	var nerr *nook.Error
+	_, err = c.Exec(json.RawMessage(`{"args":"/bin/true","cwd":"/","user":{"uid":0,"gid":0}}`), nil)
+	if !errors.Is(err, syscall.EINVAL) || !errors.As(err, &nerr) || nerr.Kind != nook.KindInvalidConfig ||
+		!strings.Contains(err.Error(), "args") {
+		t.Errorf("exec with a string args: %v", err)
+	}
+	t.Logf("bad exec: %v", err)
+	if _, err := c.Exec([]byte(`{"args":[`), nil); !errors.Is(err, syscall.EINVAL) {
+		t.Errorf("exec with malformed JSON: %v", err)
+	}
+	if _, err := c.Exec(make(chan int), nil); err == nil {
+		t.Errorf("exec of an unmarshallable value succeeded")
+	}
+
+	// From many goroutines at once, each waiting for its own.
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func(i int) {
+			defer wg.Done()
+			p, err := c.Exec(proc("/bin/sh", "-c", fmt.Sprintf("exit %d", 10+i)), nil)
+			if err != nil {
+				t.Errorf("exec %d: %v", i, err)
+				return
+			}
+			defer p.Close()
+			if code, err := p.Wait(); err != nil || code != 10+i {
+				t.Errorf("exec %d: wait %d, %v", i, code, err)
+			}
+		}(i)
+	}
+	wg.Wait()
+
+	// Paused: EBUSY, unless IgnorePaused, when the process runs once resumed.
+	if err := c.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	_, err = c.Exec(proc("/bin/true"), nil)
+	if !errors.Is(err, syscall.EBUSY) || !errors.As(err, &nerr) || nerr.Kind != nook.KindInvalidState {
+		t.Errorf("exec into a paused container: %v", err)
+	}
+	// The library finishes setting the process up only once the container
+	// is thawed, so Exec returns after another goroutine resumes it.
+	resumed := make(chan error, 1)
+	go func() {
+		time.Sleep(300 * time.Millisecond)
+		resumed <- c.Resume()
+	}()
+	p, err = c.Exec(proc("/bin/sh", "-c", "exit 5"), &nook.ExecOptions{IgnorePaused: true})
+	if rerr := <-resumed; rerr != nil {
+		t.Errorf("resume: %v", rerr)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer p.Close()
+	if code, err := p.Wait(); err != nil || code != 5 {
+		t.Errorf("wait for the exec made while paused: %d, %v", code, err)
+	}
+
+	// Stopped: EBUSY.
+	if err := c.Kill(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	if code, err := c.Wait(); err != nil || code != 128+int(syscall.SIGKILL) {
+		t.Errorf("wait: %d, %v", code, err)
+	}
+	if _, err := c.Exec(proc("/bin/true"), nil); !errors.Is(err, syscall.EBUSY) {
+		t.Errorf("exec into a stopped container: %v", err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func containsInt(xs []int, x int) bool {
+	for _, v := range xs {
+		if v == x {
+			return true
+		}
+	}
+	return false
+}

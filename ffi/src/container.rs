@@ -1,11 +1,6 @@
 //! `nook_container_t`: one container of a context, its lifecycle calls,
 //! and the calls on a running container (pause, resume, update, stats,
-//! processes).
-//!
-//! Room is left for `nook_container_exec(c, process_json, opts, &pid, err)`
-//! with a `nook_exec_opts_t { size_t struct_size; ... }`, which the library
-//! does not have yet; it will follow the same shapes (JSON in and out, an
-//! extensible opts struct).
+//! processes). `nook_container_exec()` is in `process.rs`.
 
 use std::ffi::{c_char, c_int, CString};
 
@@ -24,7 +19,7 @@ use crate::utils::{check_flags, give_string, out_arg, str_arg};
 /// on the same container with a lock in its state directory.
 #[derive(Debug)]
 pub struct NookContainer {
-    inner: Container,
+    pub(crate) inner: Container,
     id: CString,
 }
 
@@ -89,7 +84,7 @@ fn parse_resources(text: &str) -> Result<LinuxResources, FfiError> {
 ///
 /// # Safety
 /// `c` is NULL or a live container handle.
-unsafe fn container_ref<'a>(c: *const NookContainer) -> Result<&'a NookContainer, FfiError> {
+pub(crate) unsafe fn container_ref<'a>(c: *const NookContainer) -> Result<&'a NookContainer, FfiError> {
     if c.is_null() {
         return Err(einval("container is NULL"));
     }

@@ -32,6 +32,7 @@
 mod container;
 mod context;
 mod error;
+mod process;
 mod utils;
 
 use std::ffi::{c_char, c_int, CString};
@@ -40,6 +41,7 @@ use std::panic::{catch_unwind, AssertUnwindSafe};
 pub use container::*;
 pub use context::*;
 pub use error::{nook_error_free, NookError, NookErrorKind};
+pub use process::*;
 
 use error::ffi_call;
 use utils::{give_string, out_arg};
@@ -96,4 +98,5 @@ const _: () = {
     const fn send_sync<T: Send + Sync>() {}
     send_sync::<nook_core::Context>();
     send_sync::<nook_core::Container>();
+    send_sync::<nook_core::ExecProcess>();
 };

@@ -155,6 +155,72 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof big.guard; i++)
         CHECK(big.guard[i] == 0xAA, "guard byte %zu written", i);
 
+    /* Exec and process handles: NULLs, then the nook_exec_opts_t rules. The
+     * arguments are checked before the container handle, so a NULL one lets
+     * each check be seen without a container; past them, "container is NULL". */
+    nook_process_t *p = (nook_process_t *)0x1; /* must stay untouched on failure */
+    const char *proc_json = "{\"args\":[\"/bin/true\"],\"cwd\":\"/\"}";
+    ret = nook_container_exec(NULL, proc_json, NULL, &p, &err);
+    CHECK(err && strstr(err->message, "container is NULL"), "exec(NULL c): %s", err ? err->message : "");
+    expect_err("exec(NULL c)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_exec(NULL, NULL, NULL, &p, &err);
+    CHECK(err && strstr(err->message, "process_json is NULL"), "exec(NULL json): %s", err ? err->message : "");
+    expect_err("exec(NULL json)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_container_exec(NULL, proc_json, NULL, NULL, &err);
+    CHECK(err && strstr(err->message, "process is NULL"), "exec(NULL out): %s", err ? err->message : "");
+    expect_err("exec(NULL out)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(nook_container_exec(NULL, proc_json, NULL, &p, NULL) == -EINVAL, "exec(..., NULL err)");
+    CHECK(p == (nook_process_t *)0x1, "exec wrote *process on failure");
+    CHECK(nook_process_pid(NULL) == -EINVAL, "process_pid(NULL)");
+    ret = nook_process_wait(NULL, &code, &err);
+    expect_err("process_wait(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_process_kill(NULL, 15, &err);
+    expect_err("process_kill(NULL)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(nook_process_wait(NULL, NULL, NULL) == -EINVAL, "process_wait(NULL, NULL, NULL)");
+    CHECK(nook_process_kill(NULL, 9, NULL) == -EINVAL, "process_kill(NULL, 9, NULL)");
+    nook_process_free(NULL);
+
+    struct {
+        nook_exec_opts_t opts;
+        unsigned char tail[16];
+        unsigned char guard[16];
+    } ebig;
+    memset(&ebig, 0, sizeof ebig);
+    memset(ebig.guard, 0xAA, sizeof ebig.guard);
+
+    ebig.opts.struct_size = sizeof ebig.opts - 1;
+    ret = nook_container_exec(NULL, proc_json, &ebig.opts, &p, &err);
+    CHECK(err && strstr(err->message, "struct_size"), "exec opts too small: %s", err ? err->message : "");
+    expect_err("exec opts too small", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+
+    ebig.opts.struct_size = sizeof ebig.opts + sizeof ebig.tail; /* newer header, zero tail: accepted */
+    ret = nook_container_exec(NULL, proc_json, &ebig.opts, &p, &err);
+    CHECK(err && strstr(err->message, "container is NULL"),
+          "larger zero-tailed exec opts should get past the opts check: %d %s", ret, err ? err->message : "");
+    expect_err("exec opts larger, zero tail", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+
+    ebig.tail[3] = 1;
+    ret = nook_container_exec(NULL, proc_json, &ebig.opts, &p, &err);
+    expect_err("unknown exec opts field set", ret, err, E2BIG, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ebig.tail[3] = 0;
+
+    ebig.opts.struct_size = 1 << 20;
+    ret = nook_container_exec(NULL, proc_json, &ebig.opts, &p, &err);
+    expect_err("absurd exec struct_size", ret, err, E2BIG, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+
+    ebig.opts.struct_size = sizeof ebig.opts;
+    ebig.opts.flags = NOOK_EXEC_IGNORE_PAUSED; /* known: accepted */
+    ret = nook_container_exec(NULL, proc_json, &ebig.opts, &p, &err);
+    CHECK(err && strstr(err->message, "container is NULL"), "known exec flag: %s", err ? err->message : "");
+    expect_err("known exec flag", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ebig.opts.flags = 1u << 31;
+    ret = nook_container_exec(NULL, proc_json, &ebig.opts, &p, &err);
+    CHECK(err && strstr(err->message, "flags"), "unknown exec flag: %s", err ? err->message : "");
+    expect_err("unknown exec flag", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    for (size_t i = 0; i < sizeof ebig.guard; i++)
+        CHECK(ebig.guard[i] == 0xAA, "exec guard byte %zu written", i);
+    CHECK(p == (nook_process_t *)0x1, "exec wrote *process on failure");
+
     /* Nothing was created by any of that. */
     ret = nook_context_list(ctx, &json, &err);
     CHECK(ret == 0 && json && strcmp(json, "[]") == 0, "list: %d %s", ret, json ? json : "");

@@ -42,9 +42,10 @@ const (
 
 // Flags, mirrored from the NOOK_* macros.
 const (
-	CreateNoPivot = uint32(C.NOOK_CREATE_NO_PIVOT)
-	KillAll       = uint32(C.NOOK_KILL_ALL)
-	DeleteForce   = uint32(C.NOOK_DELETE_FORCE)
+	CreateNoPivot    = uint32(C.NOOK_CREATE_NO_PIVOT)
+	KillAll          = uint32(C.NOOK_KILL_ALL)
+	DeleteForce      = uint32(C.NOOK_DELETE_FORCE)
+	ExecIgnorePaused = uint32(C.NOOK_EXEC_IGNORE_PAUSED)
 )
 
 // Error is a nook_error_t copied into Go memory.
@@ -94,8 +95,12 @@ type Context = unsafe.Pointer
 // Container is a nook_container_t*.
 type Container = unsafe.Pointer
 
+// Process is a nook_process_t*.
+type Process = unsafe.Pointer
+
 func ctxp(p Context) *C.nook_context_t     { return (*C.nook_context_t)(p) }
 func conp(p Container) *C.nook_container_t { return (*C.nook_container_t)(p) }
+func procp(p Process) *C.nook_process_t    { return (*C.nook_process_t)(p) }
 
 // Version is nook_version().
 func Version() string { return C.GoString(C.nook_version()) }
@@ -331,3 +336,62 @@ func ContainerProcesses(c Container) (string, *Error) {
 	}
 	return takeString(js), nil
 }
+
+// ExecOpts mirrors nook_exec_opts_t.
+type ExecOpts struct {
+	PidFile       string
+	ConsoleSocket string
+	PreserveFDs   uint32
+	Flags         uint32
+}
+
+// ContainerExec is nook_container_exec(); o may be nil.
+func ContainerExec(c Container, processJSON string, o *ExecOpts) (Process, *Error) {
+	cjs := C.CString(processJSON)
+	defer free(cjs)
+	var p *C.nook_process_t
+	var cerr *C.nook_error_t
+	var ret C.int
+	if o == nil {
+		ret = C.nook_container_exec(conp(c), cjs, nil, &p, &cerr)
+	} else {
+		var co C.nook_exec_opts_t
+		co.struct_size = C.size_t(unsafe.Sizeof(co))
+		co.pid_file = cstring(o.PidFile)
+		defer free(co.pid_file)
+		co.console_socket = cstring(o.ConsoleSocket)
+		defer free(co.console_socket)
+		co.preserve_fds = C.uint32_t(o.PreserveFDs)
+		co.flags = C.uint32_t(o.Flags)
+		ret = C.nook_container_exec(conp(c), cjs, &co, &p, &cerr)
+	}
+	if ret < 0 {
+		return nil, takeError(ret, cerr)
+	}
+	return Process(p), nil
+}
+
+// ProcessPid is nook_process_pid().
+func ProcessPid(p Process) int { return int(C.nook_process_pid(procp(p))) }
+
+// ProcessWait is nook_process_wait().
+func ProcessWait(p Process) (int, *Error) {
+	var code C.int
+	var cerr *C.nook_error_t
+	if ret := C.nook_process_wait(procp(p), &code, &cerr); ret < 0 {
+		return 0, takeError(ret, cerr)
+	}
+	return int(code), nil
+}
+
+// ProcessKill is nook_process_kill().
+func ProcessKill(p Process, sig int) *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_process_kill(procp(p), C.int(sig), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// ProcessFree is nook_process_free().
+func ProcessFree(p Process) { C.nook_process_free(procp(p)) }

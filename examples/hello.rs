@@ -15,7 +15,10 @@ fn main() -> nook::Result<()> {
     };
     let ctx = Context::new(&root);
     let c = ctx.create("hello-rust", &bundle, &CreateOptions::default())?;
-    println!("created: {}", serde_json::to_string(&c.state()).expect("state serialises"));
+    println!(
+        "created: {}",
+        serde_json::to_string(&c.state()).expect("state serialises")
+    );
     c.start()?;
     let code = c.wait()?;
     println!("exited with {code}, now {}", c.status());

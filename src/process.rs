@@ -59,6 +59,8 @@ pub struct ProcessPlan {
     pub hostname: Option<CString>,
     /// `domainname`.
     pub domainname: Option<CString>,
+    /// Personality, scheduler, I/O priority and CPU affinity.
+    pub sched: crate::sched::SchedPlan,
     /// `linux.sysctl` as (/proc/sys path, value).
     pub sysctl: Vec<(CString, Vec<u8>)>,
 }
@@ -88,6 +90,7 @@ impl ProcessPlan {
         plan.hostname = name(spec.hostname(), "hostname")?;
         plan.domainname = name(spec.domainname(), "domainname")?;
         plan.sysctl = sysctl_plan(spec, ns)?;
+        plan.sched = plan.sched.with_personality(spec)?;
         Ok(plan)
     }
 
@@ -189,6 +192,7 @@ impl ProcessPlan {
             hostname: None,
             domainname: None,
             sysctl: Vec::new(),
+            sched: crate::sched::SchedPlan::from_process(p)?,
         })
     }
 

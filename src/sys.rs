@@ -168,6 +168,78 @@ pub fn restore_sigmask(old: &libc::sigset_t) {
     unsafe { libc::pthread_sigmask(libc::SIG_SETMASK, old, std::ptr::null_mut()) };
 }
 
+/// `struct sched_attr` of `sched_setattr(2)`, without the util-clamp tail.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct SchedAttr {
+    /// SCHED_* policy.
+    pub policy: u32,
+    /// SCHED_FLAG_* bits.
+    pub flags: u64,
+    /// Nice value (SCHED_OTHER, SCHED_BATCH).
+    pub nice: i32,
+    /// Static priority (SCHED_FIFO, SCHED_RR).
+    pub priority: u32,
+    /// SCHED_DEADLINE runtime, deadline and period, in ns.
+    pub runtime: u64,
+    /// See `runtime`.
+    pub deadline: u64,
+    /// See `runtime`.
+    pub period: u64,
+}
+
+/// `sched_setattr(0, attr, 0)` for the calling thread.
+pub fn sched_setattr(attr: &SchedAttr) -> SysResult<()> {
+    #[repr(C)]
+    struct Raw {
+        size: u32,
+        policy: u32,
+        flags: u64,
+        nice: i32,
+        priority: u32,
+        runtime: u64,
+        deadline: u64,
+        period: u64,
+    }
+    let raw = Raw {
+        size: std::mem::size_of::<Raw>() as u32,
+        policy: attr.policy,
+        flags: attr.flags,
+        nice: attr.nice,
+        priority: attr.priority,
+        runtime: attr.runtime,
+        deadline: attr.deadline,
+        period: attr.period,
+    };
+    // SAFETY: `raw` is a sched_attr (SCHED_ATTR_SIZE_VER0) whose size field matches.
+    check(unsafe { libc::syscall(libc::SYS_sched_setattr, 0, &raw as *const Raw, 0) }).map(drop)
+}
+
+/// `ioprio_set(IOPRIO_WHO_PROCESS, 0, prio)`.
+pub fn ioprio_set(prio: i32) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_ioprio_set, 1, 0, prio) }).map(drop)
+}
+
+/// `sched_setaffinity(0, mask)` with a CPU bit mask (bit N = CPU N).
+pub fn sched_setaffinity(mask: &[u64]) -> SysResult<()> {
+    // SAFETY: pointer and byte length describe the live mask slice.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_sched_setaffinity,
+            0,
+            std::mem::size_of_val(mask),
+            mask.as_ptr(),
+        )
+    })
+    .map(drop)
+}
+
+/// `personality(persona)`.
+pub fn personality(persona: u64) -> SysResult<()> {
+    // SAFETY: integer argument only.
+    check(unsafe { libc::personality(persona as libc::c_ulong) } as c_long).map(drop)
+}
+
 /// `umask(mask)`.
 pub fn umask(mask: u32) {
     // SAFETY: umask cannot fail.

@@ -84,6 +84,10 @@ fn the_child_never_allocates_on_any_path() {
     f.config["linux"]["resources"] = json!({"pids": {"limit": 100}});
     f.config["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 100, "hard": 200}]);
     f.config["domainname"] = json!("example.org");
+    f.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 3});
+    f.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 4});
+    f.config["process"]["execCPUAffinity"] = json!({"final": "0"});
+    f.config["linux"]["personality"] = json!({"domain": "LINUX"});
     assert_eq!(f.run("kitchen").unwrap(), 0);
     // And with a user namespace (no mknod: devices are bind-mounted).
     let mut g = Fixture::new(&["true"]);

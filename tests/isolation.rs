@@ -402,3 +402,57 @@ fn recursive_readonly_and_rootfs_propagation() {
     let err = g.create("badprop").unwrap_err();
     assert!(err.to_string().contains("linux.rootfsPropagation"), "{err}");
 }
+
+/// Field `n` (1-based, as in proc(5)) of /proc/PID/stat.
+fn stat_field(pid: i32, n: usize) -> String {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();
+    let after = &stat[stat.rfind(')').unwrap() + 2..];
+    after.split(' ').nth(n - 3).unwrap().to_string()
+}
+
+#[test]
+fn scheduler_io_priority_affinity_and_personality() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["process"]["scheduler"] = json!({"policy": "SCHED_BATCH", "nice": 7});
+    f.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_IDLE", "priority": 0});
+    f.config["process"]["execCPUAffinity"] = json!({"final": "0"});
+    f.config["linux"]["personality"] = json!({"domain": "LINUX32"});
+    let c = f.create("sched").unwrap();
+    c.start().unwrap();
+    let pid = c.pid();
+    assert!(eventually(|| std::fs::read_to_string(format!(
+        "/proc/{pid}/comm"
+    ))
+    .unwrap()
+    .trim()
+        == "sleep"));
+    assert_eq!(stat_field(pid, 41), libc::SCHED_BATCH.to_string(), "policy");
+    assert_eq!(stat_field(pid, 19), "7", "nice");
+    assert_eq!(status_field(pid, "Cpus_allowed_list"), "0");
+    // SAFETY: ioprio_get with integer arguments.
+    let prio = unsafe { libc::syscall(libc::SYS_ioprio_get, 1, pid) };
+    assert_eq!(prio, 3 << 13, "IOPRIO_CLASS_IDLE");
+    let persona = std::fs::read_to_string(format!("/proc/{pid}/personality")).unwrap();
+    assert_eq!(
+        u64::from_str_radix(persona.trim(), 16).unwrap() & 0xff,
+        0x08,
+        "PER_LINUX32"
+    );
+    let mut g = Fixture::new(&["true"]);
+    g.config["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "nice": 50});
+    let err = g.create("badsched").unwrap_err();
+    assert!(err.to_string().contains("process.scheduler.nice"), "{err}");
+    g.config["process"]["scheduler"] = json!({"policy": "SCHED_FIFO", "priority": 0});
+    assert!(g
+        .create("badsched")
+        .unwrap_err()
+        .to_string()
+        .contains("process.scheduler.priority"));
+    g.config["process"].as_object_mut().unwrap().remove("scheduler");
+    g.config["process"]["execCPUAffinity"] = json!({"final": "0-z"});
+    assert!(g
+        .create("badsched")
+        .unwrap_err()
+        .to_string()
+        .contains("execCPUAffinity.final"));
+}

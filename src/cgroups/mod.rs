@@ -62,6 +62,7 @@ use crate::error::{Error, Result};
 pub use devices::with_runtime_defaults;
 pub use layout::Version;
 use layout::{Hierarchy, Layout};
+pub(crate) use resources::parse_list;
 use resources::{HostInfo, Settings};
 pub use stats::{
     BlkioEntry, BlkioStats, CpuStats, CpuUsage, HugetlbStats, MemoryEntry, MemoryStats, PidsStats, Stats,

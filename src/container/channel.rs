@@ -95,6 +95,7 @@ steps! {
     CloseFds => "closing inherited fds",
     Exec => "executing the process",
     Keyring => "joining a new session keyring",
+    Scheduling => "setting personality, scheduler, I/O priority or CPU affinity",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -114,6 +114,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         mounts::finish_rootfs(mounts)?;
     }
     process::apply_rlimits(a.process)?;
+    crate::sched::apply(&a.process.sched)?;
 
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
     // must happen before the capabilities are dropped; with it, as late as

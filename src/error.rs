@@ -101,6 +101,15 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// A lifecycle hook failed (or could not run, or timed out).
+    #[error("error running {hook}: {reason}")]
+    Hook {
+        /// Which one, e.g. `createRuntime hook #0`.
+        hook: String,
+        /// How it failed, e.g. `exit status 1, stdout: , stderr: boom`.
+        reason: String,
+    },
+
     /// The feature is not supported by nook or by the running kernel.
     #[error("{what} is not supported")]
     Unsupported {
@@ -123,7 +132,7 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::InvalidState { .. } => ErrorKind::InvalidState,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
-            Error::Child { .. } | Error::Sys { .. } | Error::Io { .. } => ErrorKind::Os,
+            Error::Child { .. } | Error::Sys { .. } | Error::Io { .. } | Error::Hook { .. } => ErrorKind::Os,
         }
     }
 
@@ -137,6 +146,9 @@ impl Error {
             Error::Unsupported { .. } => libc::ENOTSUP,
             Error::Child { errno, .. } | Error::Sys { errno, .. } => *errno,
             Error::Io { source, .. } => source.raw_os_error().unwrap_or(libc::EIO),
+            // runc's exec of a hook fails as a whole; ECANCELED says "the
+            // operation was stopped", which is what a failing hook does.
+            Error::Hook { .. } => libc::ECANCELED,
         }
     }
 

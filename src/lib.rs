@@ -20,6 +20,7 @@ pub mod cgroups;
 pub mod container;
 pub mod error;
 pub mod features;
+pub mod hooks;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;

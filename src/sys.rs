@@ -12,7 +12,7 @@
 #![allow(unsafe_code)]
 
 use std::ffi::CStr;
-use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
 use libc::{c_int, c_long, c_ulong, c_void};
@@ -948,4 +948,100 @@ pub fn bpf_prog_fd_by_id(id: u32) -> SysResult<OwnedFd> {
         open_flags: 0,
     };
     bpf(BPF_PROG_GET_FD_BY_ID, &mut attr).map(owned)
+}
+
+/// Starts `path` as a child with `stdin` as its fd 0, in directory `cwd`
+/// if given, every other descriptor from 3 up closed on exec and signals
+/// unblocked: `posix_spawn` without the allocation. For hooks run from the
+/// container's init. Returns the child's pid once execve has succeeded, or
+/// its errno (the child reports it over a close-on-exec pipe and is reaped).
+pub fn spawn(
+    path: &CStr,
+    argv: &[*const libc::c_char],
+    envp: &[*const libc::c_char],
+    stdin: BorrowedFd<'_>,
+    cwd: Option<&CStr>,
+) -> SysResult<libc::pid_t> {
+    let mut fds = [0 as c_int; 2];
+    // SAFETY: `fds` is a live array of two ints for the kernel to fill.
+    check_int(unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) })?;
+    // SAFETY: pipe2 just created both descriptors; nothing else owns them.
+    let (rd, wr) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+    // SAFETY: the child below only makes raw system calls and then execs or exits.
+    let pid = unsafe { clone_fork(0) }?;
+    if pid == 0 {
+        let errno = dup_onto(stdin, 0)
+            .and_then(|()| cwd.map_or(Ok(()), chdir))
+            .and_then(|()| cloexec_from(3))
+            .map(|()| {
+                set_sigmask(false);
+                execve(path, argv, envp)
+            })
+            .unwrap_or_else(|e| e);
+        let _ = write_all(wr.as_fd(), &errno.to_ne_bytes());
+        exit(127);
+    }
+    drop(wr);
+    let mut buf = [0u8; 4];
+    match read(rd.as_fd(), &mut buf) {
+        Ok(0) => Ok(pid),
+        other => {
+            let _ = wait_exit(pid, None);
+            Err(match other {
+                Ok(4) => Errno::from_ne_bytes(buf),
+                Ok(_) => libc::EPROTO,
+                Err(e) => e,
+            })
+        }
+    }
+}
+
+/// Waits for child `pid` to exit, at most `timeout_ms` if given (ETIMEDOUT
+/// then, with the child still running). Returns its exit code, 128+N for a
+/// signal N, and reaps it.
+pub fn wait_exit(pid: libc::pid_t, timeout_ms: Option<u64>) -> SysResult<c_int> {
+    if let Some(ms) = timeout_ms {
+        // SAFETY: integer arguments only.
+        let fd = check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) })? as c_int;
+        // SAFETY: the kernel just created this descriptor; nothing else owns it.
+        let pidfd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let mut pfd = libc::pollfd {
+            fd: pidfd.as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let deadline = ms.min(c_int::MAX as u64) as c_int;
+        // A pidfd is readable once the process has exited. EINTR cannot
+        // happen in the init (every signal is blocked); treat it as a timeout.
+        // SAFETY: one live pollfd.
+        if check_int(unsafe { libc::poll(&mut pfd, 1, deadline) })? == 0 {
+            return Err(libc::ETIMEDOUT);
+        }
+    }
+    let mut status: c_int = 0;
+    loop {
+        // SAFETY: `status` is a live int for the kernel to fill.
+        match check_int(unsafe { libc::waitpid(pid, &mut status, 0) }) {
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(_) => break,
+        }
+    }
+    Ok(if libc::WIFSIGNALED(status) {
+        128 + libc::WTERMSIG(status)
+    } else {
+        libc::WEXITSTATUS(status)
+    })
+}
+
+/// `kill(pid, sig)`.
+pub fn kill(pid: libc::pid_t, sig: c_int) -> SysResult<()> {
+    // SAFETY: integer arguments only.
+    check_int(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// Moves `fd`'s file offset back to the start (`lseek(fd, 0, SEEK_SET)`).
+pub fn rewind(fd: BorrowedFd<'_>) -> SysResult<()> {
+    // SAFETY: valid fd, integer arguments.
+    check(unsafe { libc::lseek(fd.as_raw_fd(), 0, libc::SEEK_SET) } as c_long).map(drop)
 }

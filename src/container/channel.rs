@@ -10,7 +10,11 @@
 //!    (the init is then the parent's child through CLONE_PARENT);
 //! 3. child -> parent `SeccompFd` with the listener attached (SCM_RIGHTS),
 //!    only for profiles with NOTIFY rules; the parent hands it to the agent;
-//! 4. child -> parent `Ready` when the container is set up and init is about
+//! 4. child -> parent `Hooks` once the mounts are done (before
+//!    `pivot_root`), only when the spec has hooks: the parent runs prestart
+//!    and createRuntime, writes the state the container-side hooks read,
+//!    and answers `Go`; the child then runs createContainer;
+//! 5. child -> parent `Ready` when the container is set up and init is about
 //!    to block on the exec FIFO, or `Failed(step, index, errno)` at any point.
 //!
 //! After `Ready` the parent returns from `create`; a failure after that (in
@@ -96,6 +100,10 @@ steps! {
     Exec => "executing the process",
     Keyring => "joining a new session keyring",
     Scheduling => "setting personality, scheduler, I/O priority or CPU affinity",
+    CreateContainerHook => "running createContainer hook",
+    CreateContainerHookStatus => "createContainer hook exited with status",
+    StartContainerHook => "running startContainer hook",
+    StartContainerHookStatus => "startContainer hook exited with status",
 }
 
 /// A failure in the container's init: the step, the index of the item of
@@ -151,6 +159,9 @@ pub enum Message {
     Failed(ChildError),
     /// Child: the seccomp notify listener, sent with SCM_RIGHTS.
     SeccompFd,
+    /// Child: mounts are done; run prestart and createRuntime, write the
+    /// state for the container-side hooks, then send `Go`.
+    Hooks,
 }
 
 /// Wire size of a message: four little u32/i32 words.
@@ -165,6 +176,7 @@ impl Message {
             Message::Ready => (3, 0, 0, 0),
             Message::Failed(e) => (4, e.step.to_u32(), e.index, e.errno),
             Message::SeccompFd => (5, 0, 0, 0),
+            Message::Hooks => (6, 0, 0, 0),
         };
         let mut out = [0u8; WIRE];
         out[0..4].copy_from_slice(&kind.to_le_bytes());
@@ -187,6 +199,7 @@ impl Message {
                 errno: word(12) as i32,
             }),
             5 => Message::SeccompFd,
+            6 => Message::Hooks,
             _ => return None,
         })
     }
@@ -231,6 +244,8 @@ mod tests {
             Message::Failed(ChildError::new(Step::Sync, 0, 1)),
             Message::SeccompFd,
             Message::Failed(ChildError::new(Step::Keyring, 1, 2)),
+            Message::Hooks,
+            Message::Failed(ChildError::new(Step::StartContainerHookStatus, 2, 3)),
         ] {
             assert_eq!(Message::decode(&m.encode()), Some(m));
         }

@@ -13,6 +13,7 @@ use oci_spec::runtime::{Process, Spec};
 use crate::bundle::Bundle;
 use crate::cgroups::{self, CgroupPlan};
 use crate::error::{Error, Result};
+use crate::hooks::HookPlan;
 use crate::mounts::MountPlan;
 use crate::namespaces::NamespacePlan;
 use crate::process::ProcessPlan;
@@ -51,6 +52,8 @@ pub struct Plan {
     /// Name of the session keyring the init joins (the container id, as in
     /// runc), or None with `--no-new-keyring`.
     pub keyring: Option<CString>,
+    /// The lifecycle hooks.
+    pub hooks: HookPlan,
 }
 
 /// Checks a container id: runc's rule, letters, digits and `_ + - .`, not
@@ -92,8 +95,10 @@ impl Plan {
         let cgroup = cgroups::plan(&with_default_device_rules(&spec), id)?;
         let seccomp = seccomp_of(&spec)?;
         let keyring = keyring(id, opts.no_new_keyring);
+        let hooks = HookPlan::from_spec(&spec)?;
         Ok(Plan {
             keyring,
+            hooks,
             id: id.to_string(),
             bundle: bundle.dir,
             rootfs,

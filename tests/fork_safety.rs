@@ -59,7 +59,8 @@ static ALLOC: ParentOnly = ParentOnly;
 /// Every set-up path of the child, under the allocator above: user
 /// namespace and id maps, devices, tmpcopyup, masked and read-only paths,
 /// sysctl, rlimits, capabilities, seccomp (late and with a listener-free
-/// profile), hostname, a new cgroup and time namespace, the keyring; and
+/// profile), hostname, a new cgroup and time namespace, the keyring, the
+/// hooks the init runs (with a timeout, and without); and
 /// exec into a running container.
 #[test]
 fn the_child_never_allocates_on_any_path() {
@@ -88,6 +89,12 @@ fn the_child_never_allocates_on_any_path() {
     f.config["process"]["ioPriority"] = json!({"class": "IOPRIO_CLASS_BE", "priority": 4});
     f.config["process"]["execCPUAffinity"] = json!({"final": "0"});
     f.config["linux"]["personality"] = json!({"domain": "LINUX"});
+    // The init starts these two itself; each checks the state on its stdin.
+    f.config["hooks"] = json!({
+        "createRuntime": [{"path": "/bin/true"}],
+        "createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "grep -q '\"creating\"'"], "timeout": 30}],
+        "startContainer": [{"path": "/bin/sh", "args": ["sh", "-c", "grep -q '\"created\"'"]}]
+    });
     assert_eq!(f.run("kitchen").unwrap(), 0);
     // And with a user namespace (no mknod: devices are bind-mounted).
     let mut g = Fixture::new(&["true"]);

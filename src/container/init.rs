@@ -19,7 +19,7 @@ use crate::mounts::MountPlan;
 use crate::namespaces::NamespacePlan;
 use crate::process::ProcessPlan;
 use crate::seccomp::Program;
-use crate::{mounts, namespaces, process, sys};
+use crate::{hooks, mounts, namespaces, process, sys};
 
 /// Everything the child needs, prepared by the parent before `clone`.
 #[derive(Debug)]
@@ -58,6 +58,8 @@ pub enum Mode<'a> {
         mounts: &'a MountPlan,
         /// The state directory (O_PATH), to reach the exec FIFO after pivot_root.
         state_dir: BorrowedFd<'a>,
+        /// The spec's hooks, when it has any.
+        hooks: Option<&'a InitHooks<'a>>,
     },
     /// A process in a running container: everything is set up already, so
     /// after joining the namespaces it executes at once. Its root is the
@@ -66,6 +68,21 @@ pub enum Mode<'a> {
     /// pivot_root and after `--no-pivot`'s MS_MOVE onto `/` (as with runc,
     /// a chroot the init made itself is not followed).
     Exec,
+}
+
+/// What the init needs for the hooks: the container-side ones prepared,
+/// and the state they read on stdin, which the parent writes once it knows
+/// the init's pid (before answering [`Message::Hooks`]).
+#[derive(Debug)]
+pub struct InitHooks<'a> {
+    /// createContainer, run before `pivot_root`.
+    pub create_container: &'a [hooks::ExecArgs<'a>],
+    /// startContainer, run before the process's execve.
+    pub start_container: &'a [hooks::ExecArgs<'a>],
+    /// The state with status "creating".
+    pub creating: BorrowedFd<'a>,
+    /// The state with status "created".
+    pub created: BorrowedFd<'a>,
 }
 
 /// The child's entry point. Never returns.
@@ -103,8 +120,24 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
             Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
         }
     }
-    if let Mode::Create { mounts, .. } = a.mode {
-        mounts::setup_rootfs(mounts)?;
+    if let Mode::Create { mounts, hooks, .. } = a.mode {
+        let root = mounts::setup_rootfs(mounts)?;
+        if let Some(h) = hooks {
+            // The parent runs prestart and createRuntime meanwhile.
+            Message::Hooks.send(a.sync).step(Step::Sync)?;
+            match Message::recv(a.sync).step(Step::Sync)? {
+                Some(Message::Go) => {}
+                _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
+            }
+            hooks::run_in_init(
+                h.create_container,
+                h.creating,
+                Some(&mounts.rootfs),
+                Step::CreateContainerHook,
+                Step::CreateContainerHookStatus,
+            )?;
+        }
+        mounts::enter_rootfs(mounts, root.as_fd())?;
     }
     if a.process.terminal {
         setup_console(a)?;
@@ -131,7 +164,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     Message::Ready.send(a.sync).step(Step::Sync)?;
 
     match a.mode {
-        Mode::Create { state_dir, .. } => {
+        Mode::Create { state_dir, hooks, .. } => {
             // Block until `start` opens the FIFO for reading (runc's exec.fifo).
             // Moved above the preserved fds, where it cannot fill a hole (see
             // spawn); the first descriptor closes at the end of the block.
@@ -141,7 +174,17 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
                 sys::dup_above(opened.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?
             };
             sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
-            let result = exec(a, late_seccomp);
+            let started = match hooks {
+                Some(h) => hooks::run_in_init(
+                    h.start_container,
+                    h.created,
+                    None,
+                    Step::StartContainerHook,
+                    Step::StartContainerHookStatus,
+                ),
+                None => Ok(()),
+            };
+            let result = started.err().unwrap_or_else(|| exec(a, late_seccomp));
             // `start` is still reading the FIFO until our end closes: tell it why.
             let _ = Message::Failed(result).send(fifo.as_fd());
             Err(result)

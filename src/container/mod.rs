@@ -41,6 +41,7 @@ use serde::Serialize;
 
 use crate::bundle::Bundle;
 use crate::error::{Error, Result};
+use crate::hooks;
 use crate::plan::{Plan, PlanOptions};
 use channel::Message;
 use state::{Persisted, StateDir};
@@ -231,7 +232,9 @@ impl Context {
     }
 
     /// Creates container `id` from a loaded bundle: validate, plan, then set up.
-    /// On failure nothing is left behind: no state, cgroup, mount or process.
+    /// On failure nothing is left behind: no state, cgroup, mount or process;
+    /// once set-up had begun, the poststop hooks run then, as after a delete
+    /// (the runtime spec continues a failed create at delete, as runc does).
     pub fn create_from(&self, id: &str, bundle: Bundle, opts: &CreateOptions) -> Result<Container> {
         let mut plan = Plan::new(
             id,
@@ -242,6 +245,20 @@ impl Context {
             },
         )?;
         let dir = StateDir::create(&self.root, id)?;
+        let created = self.set_up(&mut plan, dir, opts);
+        if created.is_err() {
+            let annotations = plan.spec.annotations().clone().unwrap_or_default();
+            let state = hooks::state_json(id, "stopped", 0, &plan.bundle, &annotations);
+            hooks::run_logged(hooks::Kind::Poststop, &plan.hooks.hooks, &state);
+        }
+        created
+    }
+
+    /// The part of [`Context::create_from`] that changes the host, in the
+    /// state directory `dir`, which it owns.
+    fn set_up(&self, plan: &mut Plan, dir: StateDir, opts: &CreateOptions) -> Result<Container> {
+        let id = plan.id.clone();
+        let id = id.as_str();
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,
@@ -261,7 +278,7 @@ impl Context {
 
         let pid = spawn::spawn(
             spawn::Job::Create {
-                plan: &plan,
+                plan,
                 state_dir: &dir.path,
             },
             &spawn::SpawnArgs {
@@ -287,6 +304,7 @@ impl Context {
                 .and_then(|p| p.args().as_ref())
                 .map_or(String::new(), |a| a[0].clone()),
             no_new_keyring: opts.no_new_keyring,
+            hooks: plan.spec.hooks().clone(),
         };
         let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
             Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
@@ -489,6 +507,9 @@ impl Container {
         if data.len() > channel::WIRE {
             let rec: [u8; channel::WIRE] = data[1..=channel::WIRE].try_into().expect("length checked");
             if let Some(Message::Failed(e)) = Message::decode(&rec) {
+                if let Some(hook) = hooks::from_child(e) {
+                    return Err(hook);
+                }
                 if e.step == channel::Step::Exec {
                     return Err(spawn::exec_error(&self.persisted.program, e.errno));
                 }
@@ -498,7 +519,17 @@ impl Container {
                 });
             }
         }
+        self.run_hooks(hooks::Kind::Poststart, "running", self.persisted.pid);
         Ok(())
+    }
+
+    /// Runs the poststart or poststop hooks; failures are logged, not returned.
+    fn run_hooks(&self, kind: hooks::Kind, status: &str, pid: i32) {
+        if let Some(h) = &self.persisted.hooks {
+            let p = &self.persisted;
+            let state = hooks::state_json(&p.id, status, pid, &p.bundle, &p.annotations);
+            hooks::run_logged(kind, h, &state);
+        }
     }
 
     /// Sends `signal` to the init, or with `all` to every process of the container.
@@ -624,7 +655,9 @@ impl Container {
             self.wait_gone(&pids)?;
         }
         self.persisted.cgroup.remove()?;
-        self.dir.remove()
+        self.dir.remove()?;
+        self.run_hooks(hooks::Kind::Poststop, "stopped", 0);
+        Ok(())
     }
 
     /// Waits until the init is gone, reaping it when it is our child.

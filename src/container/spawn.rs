@@ -17,14 +17,14 @@ use nix::unistd::Pid;
 use oci_spec::runtime::Spec;
 
 use super::channel::{self, ChildError, Message, Step};
-use super::init::{child_main, ChildArgs, Mode};
+use super::init::{child_main, ChildArgs, InitHooks, Mode};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 use crate::namespaces::NamespacePlan;
 use crate::plan::{ExecPlan, Plan};
 use crate::process::ProcessPlan;
 use crate::seccomp::Program;
-use crate::{namespaces, sys};
+use crate::{hooks, namespaces, sys};
 
 /// What to start.
 #[derive(Debug, Clone, Copy)]
@@ -147,10 +147,33 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let console = console.map(above).transpose()?;
     let child_sock = above(child_sock)?;
     let (argv, envp) = process.exec_arrays();
+    // The state the init's hooks read: "creating" and "created" memfds the
+    // parent fills once the init's pid is known (see Message::Hooks).
+    let hook_state = match job {
+        Job::Create { plan, .. } if plan.hooks.needs_sync() => Some((
+            above(hooks::new_memfd("nook-state-creating")?)?,
+            above(hooks::new_memfd("nook-state-created")?)?,
+        )),
+        _ => None,
+    };
+    let (create_hooks, start_hooks) = match job {
+        Job::Create { plan, .. } => (
+            hooks::exec_args(&plan.hooks.create_container, &envp),
+            hooks::exec_args(&plan.hooks.start_container, &envp),
+        ),
+        Job::Exec(_) => Default::default(),
+    };
+    let init_hooks = hook_state.as_ref().map(|(creating, created)| InitHooks {
+        create_container: &create_hooks,
+        start_container: &start_hooks,
+        creating: creating.as_fd(),
+        created: created.as_fd(),
+    });
     let mode = match (job, &state_dir) {
         (Job::Create { plan, .. }, Some(dir)) => Mode::Create {
             mounts: &plan.mounts,
             state_dir: dir.as_fd(),
+            hooks: init_hooks.as_ref(),
         },
         _ => Mode::Exec,
     };
@@ -218,6 +241,13 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 let fd = received.take().ok_or_else(protocol_error)?;
                 forward_listener(job, init, fd)?;
             }
+            Some(Message::Hooks) => {
+                let (Job::Create { plan, .. }, Some(fds)) = (job, &hook_state) else {
+                    return Err(protocol_error());
+                };
+                run_create_hooks(plan, init, fds)?;
+                send(&parent_sock, Message::Go)?;
+            }
             Some(Message::Failed(e)) => return Err(describe(job, e)),
             Some(Message::Go) => return Err(protocol_error()),
             None if ready => break,
@@ -244,6 +274,22 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     }
     reaper.0.clear();
     Ok(init)
+}
+
+/// The runtime's part of the hooks during create, while the init waits
+/// with its mounts done: prestart and createRuntime here, then the state
+/// for createContainer and startContainer into the init's memfds.
+fn run_create_hooks(plan: &Plan, init: i32, (creating, created): &(OwnedFd, OwnedFd)) -> Result<()> {
+    let annotations = plan.spec.annotations().clone().unwrap_or_default();
+    let state = |status| hooks::state_json(&plan.id, status, init, &plan.bundle, &annotations);
+    let creating_state = state("creating");
+    hooks::run(hooks::Kind::Prestart, &plan.hooks.hooks, &creating_state)?;
+    hooks::run(hooks::Kind::CreateRuntime, &plan.hooks.hooks, &creating_state)?;
+    for (fd, json) in [(creating, creating_state), (created, state("created"))] {
+        let mut f = std::fs::File::from(fd.try_clone().map_err(|e| Error::io("duplicating", "memfd", e))?);
+        std::io::Write::write_all(&mut f, json.as_bytes()).map_err(|e| Error::io("writing", "memfd", e))?;
+    }
+    Ok(())
 }
 
 fn open_path_dir(path: &Path) -> Result<OwnedFd> {
@@ -317,16 +363,10 @@ fn forward_listener(job: Job<'_>, pid: i32, fd: OwnedFd) -> Result<()> {
         Job::Create { .. } => "creating",
         Job::Exec(_) => "running",
     };
-    let state = serde_json::json!({
-        "ociVersion": super::OCI_VERSION,
-        "id": id,
-        "status": status,
-        "pid": pid,
-        "bundle": bundle,
-        "annotations": spec.annotations().clone().unwrap_or_default(),
-    });
+    let annotations = spec.annotations().clone().unwrap_or_default();
+    let state = hooks::state_json(id, status, pid, bundle, &annotations);
     let metadata = profile.and_then(|p| p.listener_metadata().as_deref());
-    crate::seccomp::send_listener(fd, path, &state.to_string(), metadata)
+    crate::seccomp::send_listener(fd, path, &state, metadata)
 }
 
 fn protocol_error() -> Error {
@@ -338,6 +378,9 @@ fn protocol_error() -> Error {
 
 /// Turns a child's (step, index, errno) into an error naming the item.
 pub fn describe(job: Job<'_>, e: ChildError) -> Error {
+    if let Some(hook) = hooks::from_child(e) {
+        return hook;
+    }
     let i = e.index as usize;
     let (namespaces, process) = (job.namespaces(), job.process());
     if e.step == Step::Exec {

@@ -51,6 +51,10 @@ pub struct Persisted {
     /// session keyring too.
     #[serde(default)]
     pub no_new_keyring: bool,
+    /// The spec's hooks: `start` runs poststart, `delete` poststop, even if
+    /// the bundle has changed or gone by then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hooks: Option<oci_spec::runtime::Hooks>,
 }
 
 /// The state directory of one container.
@@ -216,6 +220,7 @@ mod tests {
             cgroup: Cgroup::default(),
             program: "sh".into(),
             no_new_keyring: false,
+            hooks: None,
         };
         dir.save(&st).unwrap();
         let _lock = dir.lock("c1").unwrap();

@@ -23,7 +23,7 @@ pub mod options;
 pub mod resolve;
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsFd, BorrowedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -312,8 +312,9 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path) -> Result<M
 // ------------------------------------------------------------------- child
 
 /// Child, in the new mount namespace: sets propagation, binds the rootfs,
-/// performs every mount, creates /dev, and pivots into the rootfs.
-pub fn setup_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
+/// performs every mount and creates /dev. Returns the rootfs (O_PATH) for
+/// [`enter_rootfs`]; between the two the createContainer hooks run.
+pub fn setup_rootfs(plan: &MountPlan) -> Result<OwnedFd, ChildError> {
     sys::mount(None, c"/", None, plan.root_propagation, None).step(Step::MountPropagation)?;
     if let Some(parent) = &plan.rootfs_parent_mount {
         sys::mount(None, parent, None, libc::MS_PRIVATE, None).step(Step::MountPropagation)?;
@@ -337,15 +338,21 @@ pub fn setup_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
     if let Some(cwd) = &plan.cwd {
         open_dest(root.as_fd(), cwd, Create::Dir).step(Step::Chdir)?;
     }
+    Ok(root)
+}
+
+/// Child: makes `root` (from [`setup_rootfs`]) the process's root, with
+/// pivot_root, or with `--no-pivot` MS_MOVE + chroot.
+pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildError> {
     if plan.no_pivot {
         // For roots on ramfs/initramfs, where pivot_root is impossible.
-        sys::fchdir(root.as_fd()).step(Step::PivotRoot)?;
+        sys::fchdir(root).step(Step::PivotRoot)?;
         sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).step(Step::PivotRoot)?;
         sys::chroot(c".").step(Step::PivotRoot)?;
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one;
         // detaching it then needs no put_old directory inside the rootfs.
-        sys::fchdir(root.as_fd()).step(Step::PivotRoot)?;
+        sys::fchdir(root).step(Step::PivotRoot)?;
         sys::pivot_root(c".", c".").step(Step::PivotRoot)?;
         // Slave first, so the detach cannot propagate to the host's mounts.
         sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).step(Step::PivotRoot)?;

@@ -2,6 +2,9 @@
 //! file, as text (`time="..." level=error msg="..."`) or, with
 //! `--log-format json`, one `{"level":"error","msg":"...","time":"..."}` line,
 //! which containerd and podman read back to show the cause of a failure.
+//! The library's warnings (a failing poststart or poststop hook) arrive
+//! through the `log` facade and go where runc's logrus sends them: to the
+//! log file, or to stderr without one.
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -52,4 +55,44 @@ impl Logger {
             }
         }
     }
+}
+
+impl Logger {
+    /// Makes this the `log` facade's logger for the library's warnings.
+    pub fn install(&self) {
+        let max = if self.debug {
+            ::log::LevelFilter::Debug
+        } else {
+            ::log::LevelFilter::Warn
+        };
+        if ::log::set_logger(Box::leak(Box::new(self.clone()))).is_ok() {
+            ::log::set_max_level(max);
+        }
+    }
+}
+
+impl ::log::Log for Logger {
+    fn enabled(&self, meta: &::log::Metadata<'_>) -> bool {
+        meta.level() <= ::log::Level::Warn || self.debug
+    }
+
+    fn log(&self, record: &::log::Record<'_>) {
+        if !self.enabled(record.metadata()) {
+            return;
+        }
+        let level = match record.level() {
+            ::log::Level::Error => "error",
+            ::log::Level::Warn => "warning",
+            ::log::Level::Info => "info",
+            _ => "debug",
+        };
+        let msg = record.args().to_string();
+        if self.file.is_some() {
+            self.write(level, &msg);
+        } else {
+            eprintln!("{}", self.line(level, &msg));
+        }
+    }
+
+    fn flush(&self) {}
 }

@@ -263,6 +263,7 @@ fn main() -> ExitCode {
         json: cli.log_format == "json",
         debug: cli.debug,
     };
+    logger.install();
     match dispatch(cli, &logger) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {

@@ -17,6 +17,7 @@
 
 pub mod bundle;
 pub mod cgroups;
+pub mod console;
 pub mod container;
 pub mod error;
 pub mod features;

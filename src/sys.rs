@@ -640,6 +640,55 @@ pub fn send_fd(sock: BorrowedFd<'_>, msg: &[u8], fd: BorrowedFd<'_>) -> SysResul
     }
 }
 
+/// Receives one message into `buf` and the descriptor it may carry
+/// (SCM_RIGHTS, made close-on-exec). Returns the byte count (0 at EOF).
+pub fn recv_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<(usize, Option<OwnedFd>)> {
+    #[repr(C, align(8))]
+    struct CmsgBuf([u8; 64]);
+    let mut cbuf = CmsgBuf([0; 64]);
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; all-zero is valid before we fill it.
+    let mut hdr: libc::msghdr = unsafe { std::mem::zeroed() };
+    hdr.msg_iov = &mut iov;
+    hdr.msg_iovlen = 1;
+    hdr.msg_control = cbuf.0.as_mut_ptr().cast();
+    hdr.msg_controllen = cbuf.0.len();
+    let n = loop {
+        // SAFETY: hdr points at live iovec and control buffers of the given lengths.
+        match check(unsafe { libc::recvmsg(sock.as_raw_fd(), &mut hdr, libc::MSG_CMSG_CLOEXEC) } as c_long) {
+            Err(libc::EINTR) => continue,
+            other => break other? as usize,
+        }
+    };
+    let mut fd = None;
+    // SAFETY: the kernel filled msg_control with msg_controllen bytes of
+    // well-formed headers; CMSG_* walk only within them.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&hdr);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_RIGHTS {
+                let raw = ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<c_int>());
+                // The kernel just installed this descriptor for us; nothing else owns it.
+                fd.get_or_insert(OwnedFd::from_raw_fd(raw));
+            }
+            cmsg = libc::CMSG_NXTHDR(&hdr, cmsg);
+        }
+    }
+    Ok((n, fd))
+}
+
+/// `ioctl(TIOCGWINSZ)`: the terminal's (rows, columns).
+pub fn get_winsize(fd: BorrowedFd<'_>) -> SysResult<(u16, u16)> {
+    // SAFETY: winsize is plain data; the kernel fills it in.
+    let mut ws: libc::winsize = unsafe { std::mem::zeroed() };
+    // SAFETY: TIOCGWINSZ writes a winsize struct, which `ws` is.
+    check_int(unsafe { libc::ioctl(fd.as_raw_fd(), libc::TIOCGWINSZ, &mut ws) })?;
+    Ok((ws.ws_row, ws.ws_col))
+}
+
 // ------------------------------------------------------------------- mounts
 
 /// `mount(source, target, fstype, flags, data)`.

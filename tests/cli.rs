@@ -375,3 +375,49 @@ fn exec_in_the_foreground_with_flags() {
     assert!(nook(root, &["resume", "cli-exec-fg"]).status.success());
     assert_eq!(c.processes().unwrap(), vec![c.pid()]);
 }
+
+/// runc's foreground terminal: `run` and `exec -t` without
+/// --console-socket relay the pty themselves; the process sees a terminal,
+/// its output reaches nook's stdout, its status is nook's, and nook's
+/// private console socket is gone afterwards.
+#[test]
+fn foreground_run_and_exec_relay_the_terminal_themselves() {
+    let mut f = Fixture::new(&["sh", "-c", "tty; echo hi; exit 3"]);
+    f.config["process"]["terminal"] = json!(true);
+    f.write_config();
+    let root = f.ctx.root().to_path_buf();
+    let bundle = f.bundle();
+    let child = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .arg("--root")
+        .arg(&root)
+        .args(["run", "--bundle", bundle.to_str().unwrap(), "tty-run"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let pid = child.id();
+    let o = child.wait_with_output().unwrap();
+    assert_eq!(o.status.code(), Some(3));
+    assert_eq!(stdout(&o), "/dev/pts/0\r\nhi\r\n");
+    let sock_dir = std::env::temp_dir().join(format!("nook-console-{pid}-0"));
+    assert!(!sock_dir.exists(), "{} left behind", sock_dir.display());
+
+    f.config["process"]["terminal"] = json!(false);
+    f.config["process"]["args"] = json!(["sleep", "100"]);
+    f.write_config();
+    assert!(nook(
+        &root,
+        &["create", "--bundle", bundle.to_str().unwrap(), "tty-exec"]
+    )
+    .status
+    .success());
+    assert!(nook(&root, &["start", "tty-exec"]).status.success());
+    let o = nook(&root, &["exec", "-t", "tty-exec", "sh", "-c", "tty; exit 4"]);
+    assert_eq!(o.status.code(), Some(4));
+    assert!(stdout(&o).starts_with("/dev/pts/"), "{}", stdout(&o));
+    // Without our own terminal and detached, a socket is still required.
+    let o = nook(&root, &["exec", "-d", "-t", "tty-exec", "true"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("--console-socket"));
+    assert!(nook(&root, &["delete", "--force", "tty-exec"]).status.success());
+}

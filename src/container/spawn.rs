@@ -311,35 +311,11 @@ fn send(sock: &OwnedFd, m: Message) -> Result<()> {
 
 /// Receives one message and the descriptor it may carry (SCM_RIGHTS).
 fn recv(sock: &OwnedFd) -> Result<(Option<Message>, Option<OwnedFd>)> {
-    use nix::sys::socket::{recvmsg, ControlMessageOwned, MsgFlags};
-    use std::os::fd::{AsRawFd, FromRawFd};
     let mut buf = [0u8; channel::WIRE];
-    let mut cmsg = nix::cmsg_space!([std::os::fd::RawFd; 1]);
-    let (n, fd) = loop {
-        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
-        match recvmsg::<()>(
-            sock.as_raw_fd(),
-            &mut iov,
-            Some(&mut cmsg),
-            MsgFlags::MSG_CMSG_CLOEXEC,
-        ) {
-            Ok(msg) => {
-                let raw = msg.cmsgs().ok().and_then(|mut c| {
-                    c.find_map(|c| match c {
-                        ControlMessageOwned::ScmRights(fds) => fds.first().copied(),
-                        _ => None,
-                    })
-                });
-                #[allow(unsafe_code)]
-                // SAFETY: the kernel just installed this descriptor for us
-                // with SCM_RIGHTS; nothing else owns it.
-                let fd = raw.map(|f| unsafe { OwnedFd::from_raw_fd(f) });
-                break (msg.bytes, fd);
-            }
-            Err(nix::errno::Errno::EINTR) => continue,
-            Err(e) => return Err(Error::sys("recvmsg(sync socket)", e)),
-        }
-    };
+    let (n, fd) = sys::recv_fd(sock.as_fd(), &mut buf).map_err(|e| Error::Sys {
+        call: "recvmsg(sync socket)".into(),
+        errno: e,
+    })?;
     if n == 0 {
         return Ok((None, fd));
     }

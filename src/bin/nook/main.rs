@@ -7,6 +7,7 @@
 #![forbid(unsafe_code)]
 
 mod log;
+mod tty;
 
 use std::io::Write;
 use std::path::PathBuf;
@@ -342,27 +343,67 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 /// its status. Signals are blocked before create, so a SIGCHLD from a fast
 /// container is pending, not lost, when we start waiting.
 fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
+    let bundle = nook::bundle::Bundle::load(&a.bundle)?;
+    let mut opts = create_options(a);
     if detach {
-        ctx.create(&a.id, &a.bundle, &create_options(a))?.start()?;
+        ctx.create_from(&a.id, bundle, &opts)?.start()?;
         return Ok(0);
     }
+    let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
+    let console = relay_socket(terminal, &mut opts.console_socket)?;
     let set = block_signals()?;
-    let c = ctx.create(&a.id, &a.bundle, &create_options(a))?;
-    let result = c.start().and_then(|()| loop {
-        if let Some(code) = c.try_wait()? {
-            break Ok(code);
+    let c = ctx.create_from(&a.id, bundle, &opts)?;
+    let relayed = console.as_ref().map(tty::Relay::start).transpose();
+    let result = relayed.and_then(|relay| {
+        let code = c
+            .start()
+            .and_then(|()| wait_forwarding(&set, relay.as_ref(), || c.try_wait(), |sig| c.kill(sig, false)));
+        if let Some(r) = &relay {
+            r.drain();
         }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
-                let _ = c.kill(sig as i32, false);
-            }
-        }
+        code
     });
     let deleted = c.delete(true);
     let code = result?;
     deleted?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// A console socket of our own for a foreground process with a terminal
+/// and no `--console-socket` (runc relays the pty itself then), set as the
+/// socket to use.
+fn relay_socket(
+    terminal: bool,
+    socket: &mut Option<PathBuf>,
+) -> nook::Result<Option<nook::console::ConsoleSocket>> {
+    if !terminal || socket.is_some() {
+        return Ok(None);
+    }
+    let own = nook::console::ConsoleSocket::new()?;
+    *socket = Some(own.path().to_path_buf());
+    Ok(Some(own))
+}
+
+/// Waits for a foreground process, forwarding every signal to it but
+/// SIGCHLD, and SIGWINCH to the relayed terminal's size when there is one.
+fn wait_forwarding(
+    set: &SigSet,
+    relay: Option<&tty::Relay>,
+    try_wait: impl Fn() -> nook::Result<Option<i32>>,
+    kill: impl Fn(i32) -> nook::Result<()>,
+) -> nook::Result<i32> {
+    loop {
+        if let Some(code) = try_wait()? {
+            return Ok(code);
+        }
+        match (set.wait(), relay) {
+            (Ok(Signal::SIGCHLD) | Err(_), _) => {}
+            (Ok(Signal::SIGWINCH), Some(r)) => r.resize(),
+            (Ok(sig), _) => {
+                let _ = kill(sig as i32);
+            }
+        }
+    }
 }
 
 /// `exec`: detached, return once the process runs; in the foreground,
@@ -388,7 +429,7 @@ fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
         })?,
         None => serde_json::to_string(&process_from_flags(&c, a)?).expect("process serialises"),
     };
-    let opts = ExecOptions {
+    let mut opts = ExecOptions {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
@@ -398,19 +439,23 @@ fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
         c.exec_json(&process, &opts)?;
         return Ok(0);
     }
+    let terminal = serde_json::from_str::<serde_json::Value>(&process)
+        .is_ok_and(|p| p["terminal"] == serde_json::Value::Bool(true));
+    let console = relay_socket(terminal, &mut opts.console_socket)?;
     let set = block_signals()?;
     let p = c.exec_json(&process, &opts)?;
-    let code = loop {
-        if let Some(code) = p.try_wait()? {
-            break code;
-        }
-        match set.wait() {
-            Ok(Signal::SIGCHLD) | Err(_) => {}
-            Ok(sig) => {
-                let _ = p.kill(sig as i32);
-            }
+    let relay = match console.as_ref().map(tty::Relay::start).transpose() {
+        Ok(r) => r,
+        Err(e) => {
+            let _ = p.kill(libc::SIGKILL);
+            let _ = p.wait();
+            return Err(e);
         }
     };
+    let code = wait_forwarding(&set, relay.as_ref(), || p.try_wait(), |sig| p.kill(sig))?;
+    if let Some(r) = &relay {
+        r.drain();
+    }
     Ok(code.clamp(0, 255) as u8)
 }
 

@@ -380,3 +380,83 @@ fn exec_joins_the_container_session_keyring() {
     e.kill(libc::SIGKILL).unwrap();
     e.wait().unwrap();
 }
+
+/// runc's `exec --cgroup`: into an existing sub-cgroup, everywhere
+/// (`PATH`) or in one controller's hierarchy (`CTRL:PATH`); refused clearly
+/// when it does not exist or climbs out.
+#[test]
+fn exec_into_a_sub_cgroup() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = running(&f, "exec-subcg");
+    let dirs: Vec<_> = c.cgroup().mount_sources().into_iter().map(|m| m.source).collect();
+    for d in &dirs {
+        std::fs::create_dir(d.join("sub")).unwrap();
+        // A v1 cpuset cgroup takes no task before it has cpus and mems.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(d.join("sub").join(f), v).unwrap();
+            }
+        }
+    }
+    // The sub-cgroups are ours: remove them before the container's.
+    struct Subs(Vec<std::path::PathBuf>);
+    impl Drop for Subs {
+        fn drop(&mut self) {
+            for d in &self.0 {
+                let _ = std::fs::remove_dir(d.join("sub"));
+            }
+        }
+    }
+    let _subs = Subs(dirs.clone());
+    let cgroup_of = |pid: i32| std::fs::read_to_string(format!("/proc/{pid}/cgroup")).unwrap();
+    let in_sub = |opts: &ExecOptions| {
+        let p = c
+            .exec_json(&process(&["sleep", "100"]).to_string(), opts)
+            .unwrap();
+        let lines = cgroup_of(p.pid());
+        p.kill(libc::SIGKILL).unwrap();
+        p.wait().unwrap();
+        lines
+    };
+    let everywhere = in_sub(&ExecOptions {
+        sub_cgroups: vec!["sub".into()],
+        ..Default::default()
+    });
+    let ours: Vec<_> = everywhere.lines().filter(|l| l.contains("exec-subcg")).collect();
+    assert_eq!(ours.len(), dirs.len(), "{everywhere}");
+    assert!(
+        ours.iter().all(|l| l.ends_with("/exec-subcg/sub")),
+        "{everywhere}"
+    );
+
+    let pids_only = in_sub(&ExecOptions {
+        sub_cgroups: vec!["pids:sub".into()],
+        ..Default::default()
+    });
+    for l in pids_only.lines().filter(|l| l.contains("exec-subcg")) {
+        let want = if l.split(':').nth(1) == Some("pids") {
+            "/exec-subcg/sub"
+        } else {
+            "/exec-subcg"
+        };
+        assert!(l.ends_with(want), "{l} in {pids_only}");
+    }
+
+    for (bad, why) in [
+        ("nope", "does not exist"),
+        ("../x", "not a path below"),
+        ("nosuchctl:sub", "no \"nosuchctl\" controller"),
+    ] {
+        let opts = ExecOptions {
+            sub_cgroups: vec![bad.into()],
+            ..Default::default()
+        };
+        let err = exec_opts(&c, &process(&["true"]), &opts).unwrap_err();
+        assert!(err.to_string().contains(why), "{bad}: {err}");
+    }
+    assert_eq!(c.processes().unwrap(), vec![c.pid()]);
+}
+
+fn exec_opts(c: &Container, p: &Value, opts: &ExecOptions) -> nook::Result<nook::ExecProcess> {
+    c.exec_json(&p.to_string(), opts)
+}

@@ -277,6 +277,75 @@ impl Cgroup {
         Ok(())
     }
 
+    /// The existing sub-cgroup named by `specs` (runc's `exec --cgroup`):
+    /// `PATH` for every hierarchy, and `CTRL[,CTRL]:PATH` for the hierarchy
+    /// of those controllers, which wins over a plain `PATH` there. A
+    /// hierarchy no spec names keeps this cgroup. nook creates nothing: the
+    /// sub-cgroup is the caller's (runc requires it to exist too).
+    pub fn sub(&self, specs: &[String]) -> Result<Cgroup> {
+        const FIELD: &str = "exec --cgroup";
+        let mut everywhere = None;
+        let mut by_controller = Vec::new();
+        for spec in specs {
+            let (controllers, path) = match spec.split_once(':') {
+                Some((c, p)) => (Some(c), p),
+                None => (None, spec.as_str()),
+            };
+            let rel = Path::new(path.trim_start_matches('/'));
+            let clean = rel.components().all(|c| matches!(c, Component::Normal(_)));
+            if path.is_empty() || !clean {
+                return Err(Error::config(
+                    FIELD,
+                    format!("{spec:?}: not a path below the container's cgroup"),
+                ));
+            }
+            match controllers {
+                None if everywhere.is_some() => {
+                    return Err(Error::config(
+                        FIELD,
+                        "a path without controllers can be given only once",
+                    ));
+                }
+                None => everywhere = Some(rel),
+                Some(list) => {
+                    for c in list.split(',') {
+                        let known = self.dirs.iter().any(|d| d.controllers.iter().any(|x| x == c));
+                        if !known {
+                            return Err(Error::config(
+                                FIELD,
+                                format!("{spec:?}: no {c:?} controller in this cgroup"),
+                            ));
+                        }
+                        by_controller.push((c, rel));
+                    }
+                }
+            }
+        }
+        let mut dirs = Vec::with_capacity(self.dirs.len());
+        for d in &self.dirs {
+            let named = by_controller
+                .iter()
+                .find(|(c, _)| d.controllers.iter().any(|x| x == c))
+                .map(|(_, p)| *p);
+            let path = match named.or(everywhere) {
+                Some(sub) => d.path.join(sub),
+                None => d.path.clone(),
+            };
+            if !path.join("cgroup.procs").exists() {
+                return Err(Error::config(
+                    FIELD,
+                    format!("cgroup {} does not exist", path.display()),
+                ));
+            }
+            dirs.push(Dir {
+                path,
+                created: Vec::new(),
+                ..d.clone()
+            });
+        }
+        Ok(Cgroup { dirs })
+    }
+
     /// Host pids of every process in the cgroup.
     pub fn pids(&self) -> Result<Vec<i32>> {
         let Some(d) = self.dirs.first() else {

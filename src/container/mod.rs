@@ -76,6 +76,9 @@ pub struct ExecOptions {
     /// Exec into a paused container too (the process stays frozen until
     /// `resume`), as runc's `--ignore-paused`.
     pub ignore_paused: bool,
+    /// Run in an existing sub-cgroup of the container's: runc's `--cgroup`
+    /// values, `PATH` or `CTRL[,CTRL]:PATH` (see [`crate::cgroups::Cgroup::sub`]).
+    pub sub_cgroups: Vec<String>,
 }
 
 /// A process started by [`Container::exec`]: a child of the caller (the
@@ -597,12 +600,13 @@ impl Container {
         let bundle = Bundle::load(&self.persisted.bundle)?;
         let p = &self.persisted;
         let plan = crate::plan::ExecPlan::new(&self.id, bundle, process, p.pid, p.no_new_keyring)?;
+        let cgroup = p.cgroup.sub(&opts.sub_cgroups)?;
         let pid = spawn::spawn(
             spawn::Job::Exec(&plan),
             &spawn::SpawnArgs {
                 console_socket: opts.console_socket.as_deref(),
                 preserve_fds: opts.preserve_fds,
-                cgroup: &self.persisted.cgroup,
+                cgroup: &cgroup,
             },
         )?;
         let exec = ExecProcess { pid };

@@ -122,9 +122,10 @@ struct ExecArgs {
     /// AppArmor profile (not supported).
     #[arg(long)]
     apparmor: Option<String>,
-    /// Sub-cgroup to run in (not supported).
+    /// Run in this existing sub-cgroup of the container's: PATH, or
+    /// CTRL[,CTRL]:PATH for those controllers (repeatable).
     #[arg(long)]
-    cgroup: Option<String>,
+    cgroup: Vec<String>,
     /// Exec into a paused container too.
     #[arg(long = "ignore-paused")]
     ignore_paused: bool,
@@ -412,7 +413,6 @@ fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
     for (flag, value) in [
         ("--process-label (SELinux)", &a.process_label),
         ("--apparmor", &a.apparmor),
-        ("--cgroup (sub-cgroups)", &a.cgroup),
     ] {
         if value.as_deref().is_some_and(|v| !v.is_empty()) {
             return Err(Error::Unsupported {
@@ -434,6 +434,7 @@ fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
         console_socket: a.console_socket.clone(),
         preserve_fds: a.preserve_fds,
         ignore_paused: a.ignore_paused,
+        sub_cgroups: a.cgroup.clone(),
     };
     if a.detach {
         c.exec_json(&process, &opts)?;

@@ -265,6 +265,75 @@ fn id_map_text(field: &str, maps: &[LinuxIdMapping]) -> Result<String> {
     Ok(text)
 }
 
+/// Validates the id maps of an id-mapped mount (`mounts[i].uidMappings` and
+/// `gidMappings`, named by `field` = `mounts[i]`) and returns their text.
+/// Both are required and non-empty, every range fits in 32 bits, and no two
+/// ranges overlap on either side (the kernel would refuse the map, but only
+/// once the container is half made).
+pub fn mount_id_maps(
+    field: &str,
+    uid: Option<&[LinuxIdMapping]>,
+    gid: Option<&[LinuxIdMapping]>,
+) -> Result<IdMaps> {
+    let (uf, gf) = (format!("{field}.uidMappings"), format!("{field}.gidMappings"));
+    let check = |f: &str, maps: Option<&[LinuxIdMapping]>, other: &str| -> Result<String> {
+        let maps = maps.ok_or_else(|| {
+            Error::config(
+                f,
+                format!("is missing: an id-mapped mount needs both uidMappings and gidMappings (only {other} is set)"),
+            )
+        })?;
+        if maps.is_empty() {
+            return Err(Error::config(
+                f,
+                "is empty: an id-mapped mount needs at least one range",
+            ));
+        }
+        let text = id_map_text(f, maps)?;
+        let range = |a: u32, m: &LinuxIdMapping| (a as u64, a as u64 + m.size() as u64);
+        for (i, a) in maps.iter().enumerate() {
+            for b in &maps[..i] {
+                let overlap = |(s1, e1): (u64, u64), (s2, e2): (u64, u64)| s1 < e2 && s2 < e1;
+                if overlap(range(a.container_id(), a), range(b.container_id(), b))
+                    || overlap(range(a.host_id(), a), range(b.host_id(), b))
+                {
+                    return Err(Error::config(format!("{f}[{i}]"), "overlaps an earlier range"));
+                }
+            }
+        }
+        Ok(text)
+    };
+    Ok(IdMaps {
+        uid_map: check(&uf, uid, "gidMappings")?,
+        gid_map: check(&gf, gid, "uidMappings")?,
+    })
+}
+
+/// A user namespace whose id maps are `maps`, for `MOUNT_ATTR_IDMAP`. Runs
+/// in the parent: a helper is cloned into a new user namespace
+/// ([`sys::clone_parked`]: it only sleeps), its `uid_map` and `gid_map` are written, its
+/// `/proc/PID/ns/user` is opened, and it is killed and reaped. The
+/// namespace lives on as long as the descriptor.
+pub fn userns_with_maps(maps: &IdMaps) -> Result<OwnedFd> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::sys::wait::waitpid;
+    use nix::unistd::Pid;
+
+    let pid = sys::clone_parked(libc::CLONE_NEWUSER as libc::c_ulong).map_err(|e| Error::Sys {
+        call: "clone(CLONE_NEWUSER) of the id-mapping helper".into(),
+        errno: e,
+    })?;
+    let opened = write_id_maps(pid, maps).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        std::fs::File::open(&path)
+            .map(OwnedFd::from)
+            .map_err(|e| Error::io("opening", &path, e))
+    });
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = waitpid(Pid::from_raw(pid), None);
+    opened
+}
+
 /// Writes the user namespace id maps of `pid`. Runs in the parent.
 pub fn write_id_maps(pid: i32, maps: &IdMaps) -> Result<()> {
     for (file, text) in [("uid_map", &maps.uid_map), ("gid_map", &maps.gid_map)] {

@@ -34,3 +34,14 @@ pub fn features() -> Value {
         }
     })
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn idmapped_mounts_are_reported() {
+        let f = super::features();
+        assert_eq!(f["linux"]["mountExtensions"]["idmap"]["enabled"], true);
+        let opts = f["mountOptions"].as_array().unwrap();
+        assert!(opts.iter().any(|o| o == "ridmap"));
+    }
+}

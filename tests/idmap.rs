@@ -187,7 +187,9 @@ fn a_filesystem_without_idmap_support_is_a_clear_error() {
     }));
     let cgroup = format!("nook-idmap-unsupported-{}", std::process::id());
     f.config["linux"]["cgroupsPath"] = json!(format!("/{cgroup}"));
-    let err = f.create("unsupported").err().expect("config was accepted");
+    let Err(err) = f.create("unsupported") else {
+        panic!("config was accepted")
+    };
     let msg = err.to_string();
     assert!(msg.contains("mounts[6]") && msg.contains("/sys/kernel"), "{msg}");
     assert!(msg.contains("MOUNT_ATTR_IDMAP"), "{msg}");

@@ -834,3 +834,103 @@ impl MountPlan {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::parse_spec;
+
+    /// The mount plan of a spec with `mounts` and `linux`, on a temp rootfs.
+    fn plan(mounts: &str, linux: &str) -> Result<MountPlan> {
+        let root = tempfile::tempdir().unwrap();
+        let spec =
+            parse_spec(format!(r#"{{"ociVersion":"1.2.0","mounts":{mounts},"linux":{linux}}}"#).as_bytes())
+                .unwrap();
+        let ns = NamespacePlan::from_spec(&spec)?;
+        MountPlan::from_spec(&spec, root.path(), &ns, false)
+    }
+
+    const MOUNT_NS: &str = r#"{"namespaces":[{"type":"mount"}]}"#;
+
+    #[test]
+    fn idmapped_binds_keep_their_maps_and_recursion() {
+        let p = plan(
+            r#"[{"destination":"/a","type":"bind","source":"/tmp","options":["rbind"],
+                 "uidMappings":[{"containerID":0,"hostID":1000,"size":1}],
+                 "gidMappings":[{"containerID":0,"hostID":2000,"size":1}]},
+                {"destination":"/b","source":"/tmp","options":["rbind","ridmap"],
+                 "uidMappings":[{"containerID":0,"hostID":1000,"size":1}],
+                 "gidMappings":[{"containerID":0,"hostID":2000,"size":1}]},
+                {"destination":"/c","type":"bind","source":"/tmp","options":["bind"]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap();
+        let maps = IdMaps {
+            uid_map: "0 1000 1\n".into(),
+            gid_map: "0 2000 1\n".into(),
+        };
+        let a = p.mounts[0].idmap.as_ref().unwrap();
+        assert_eq!(a.userns, IdmapUserns::Maps(maps.clone()));
+        assert!(!a.recursive);
+        // rbind: open_tree clones the whole tree; ridmap maps all of it.
+        assert_ne!(p.mounts[0].flags & libc::MS_REC, 0);
+        assert!(p.mounts[1].idmap.as_ref().unwrap().recursive);
+        assert!(p.mounts[2].idmap.is_none());
+    }
+
+    #[test]
+    fn idmap_without_maps_takes_the_containers_user_namespace() {
+        let m = r#"[{"destination":"/a","type":"bind","source":"/tmp","options":["bind","idmap"]}]"#;
+        let p = plan(
+            m,
+            r#"{"namespaces":[{"type":"mount"},{"type":"user"}],
+                "uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+                "gidMappings":[{"containerID":0,"hostID":200000,"size":65536}]}"#,
+        )
+        .unwrap();
+        let want = IdMaps {
+            uid_map: "0 100000 65536\n".into(),
+            gid_map: "0 200000 65536\n".into(),
+        };
+        assert_eq!(
+            p.mounts[0].idmap.as_ref().unwrap().userns,
+            IdmapUserns::Maps(want)
+        );
+        let p = plan(
+            m,
+            r#"{"namespaces":[{"type":"mount"},{"type":"user","path":"/proc/1/ns/user"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.mounts[0].idmap.as_ref().unwrap().userns,
+            IdmapUserns::Join(PathBuf::from("/proc/1/ns/user"))
+        );
+        let e = plan(m, MOUNT_NS).unwrap_err().to_string();
+        assert!(
+            e.contains("mounts[0].options") && e.contains("user namespace"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn id_maps_on_other_mounts_are_refused() {
+        let e = plan(
+            r#"[{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["idmap"]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("mounts[0].options") && e.contains("only supported for bind mounts"),
+            "{e}"
+        );
+        let e = plan(
+            r#"[{"destination":"/t","type":"tmpfs","source":"tmpfs",
+                 "gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mounts[0].gidMappings"), "{e}");
+    }
+}

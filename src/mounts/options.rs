@@ -185,4 +185,12 @@ mod tests {
         );
         assert_eq!(o.attr.clr, MOUNT_ATTR__ATIME);
     }
+
+    #[test]
+    fn idmap_and_ridmap() {
+        let o = p(&["bind", "idmap"]);
+        assert!(o.idmap && !o.idmap_recursive && o.data.is_empty());
+        let o = p(&["rbind", "ridmap"]);
+        assert!(o.idmap && o.idmap_recursive && o.data.is_empty());
+    }
 }

@@ -446,4 +446,38 @@ mod tests {
         .unwrap_err();
         assert!(e.to_string().contains("linux.uidMappings[0]"), "{e}");
     }
+
+    fn maps(json: &str) -> Vec<LinuxIdMapping> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn mount_id_maps_are_written_like_linux_id_maps() {
+        let uid = maps(
+            r#"[{"containerID":1000,"hostID":0,"size":1},{"containerID":0,"hostID":100000,"size":1000}]"#,
+        );
+        let gid = maps(r#"[{"containerID":2000,"hostID":5,"size":1}]"#);
+        let m = mount_id_maps("mounts[2]", Some(&uid), Some(&gid)).unwrap();
+        assert_eq!(m.uid_map, "1000 0 1\n0 100000 1000\n");
+        assert_eq!(m.gid_map, "2000 5 1\n");
+    }
+
+    #[test]
+    fn bad_mount_id_maps_name_the_field() {
+        let one = maps(r#"[{"containerID":0,"hostID":1000,"size":1}]"#);
+        let err = |u: Option<&[LinuxIdMapping]>, g: Option<&[LinuxIdMapping]>| {
+            mount_id_maps("mounts[3]", u, g).unwrap_err().to_string()
+        };
+        assert!(err(Some(&one), None).contains("mounts[3].gidMappings: is missing"));
+        assert!(err(None, Some(&one)).contains("mounts[3].uidMappings: is missing"));
+        assert!(err(Some(&[]), Some(&one)).contains("mounts[3].uidMappings: is empty"));
+        let host_overlap =
+            maps(r#"[{"containerID":0,"hostID":10,"size":5},{"containerID":100,"hostID":14,"size":1}]"#);
+        assert!(err(Some(&one), Some(&host_overlap)).contains("mounts[3].gidMappings[1]: overlaps"));
+        let adjacent =
+            maps(r#"[{"containerID":0,"hostID":10,"size":5},{"containerID":5,"hostID":15,"size":1}]"#);
+        mount_id_maps("mounts[3]", Some(&adjacent), Some(&one)).unwrap();
+        let overflow = maps(r#"[{"containerID":0,"hostID":4294967295,"size":2}]"#);
+        assert!(err(Some(&overflow), Some(&one)).contains("mounts[3].uidMappings[0]"));
+    }
 }

@@ -175,6 +175,61 @@ fn an_idmapped_mount_in_a_container_with_its_own_user_namespace() {
     assert!(children().is_empty(), "helpers left: {:?}", children());
 }
 
+/// A host mount made by a test, detached on drop (also when the test fails).
+struct HostMount(PathBuf);
+
+impl HostMount {
+    fn bind(from: &Path, to: &Path) -> HostMount {
+        let run = |args: &[&std::ffi::OsStr]| {
+            let ok = std::process::Command::new("mount").args(args).status().unwrap();
+            assert!(ok.success(), "mount {args:?}");
+        };
+        run(&["--bind".as_ref(), from.as_os_str(), to.as_os_str()]);
+        let m = HostMount(to.to_path_buf());
+        // Private: the test's mount propagates to no other mount.
+        run(&["--make-private".as_ref(), to.as_os_str()]);
+        m
+    }
+}
+
+impl Drop for HostMount {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg("-l")
+            .arg(&self.0)
+            .status();
+    }
+}
+
+#[test]
+fn ridmap_maps_the_whole_rbind_tree_and_idmap_only_its_top() {
+    let _s = serial();
+    let mut f = Fixture::new(&[
+        "sh",
+        "-c",
+        "stat -c %u:%g /r/top /r/sub/f /n/top /n/sub/f > /out/owners",
+    ])
+    .with_out();
+    let src = source(&f, "src", (0, 0), &[("top", 1000, 1000)]);
+    std::fs::create_dir(src.join("sub")).unwrap();
+    let lower = source(&f, "lower", (0, 0), &[("f", 1000, 1000)]);
+    let _sub = HostMount::bind(&lower, &src.join("sub"));
+    let map = json!([{"containerID": 1000, "hostID": 0, "size": 1}]);
+    for (dest, opts) in [("/r", ["rbind", "ridmap"]), ("/n", ["rbind", "idmap"])] {
+        f.mounts().push(
+            json!({"destination": dest, "type": "bind", "source": src, "options": opts,
+            "uidMappings": map, "gidMappings": map}),
+        );
+    }
+    assert_eq!(f.run("idmap-rec").unwrap(), 0);
+    let lines: Vec<String> = f.read_out("owners").lines().map(str::to_string).collect();
+    // ridmap maps the submount too; idmap leaves it as it is on disk.
+    assert_eq!(
+        lines,
+        ["0:0", "0:0", "0:0", "1000:1000"].map(String::from).to_vec()
+    );
+}
+
 #[test]
 fn a_filesystem_without_idmap_support_is_a_clear_error() {
     let _s = serial();

@@ -124,9 +124,10 @@ pub struct MountOp {
 /// `libcontainer/mount_linux.go`), and its `tests/integration/idmap.bats`
 /// checks that a file owned by 0:0 on disk, bind-mounted with
 /// `0:100000:65536`, is shown as 100000:100000 without a user namespace and
-/// as 0:0 in a container whose own mappings are `0:100000:65536`. crun
-/// writes the maps the same way; the runtime-spec only says the mappings
-/// are "in the same format as" `linux.uidMappings`.
+/// as 0:0 in a container whose own mappings are `0:100000:65536`. Note that
+/// this is not "files owned by `hostID` on disk appear as `containerID`":
+/// the direction is the other way round, from disk (`containerID`) to the
+/// host's view (`hostID`).
 ///
 /// `idmap`/`ridmap` without mappings take the container's user namespace
 /// (its `linux.uidMappings`, or the namespace it joins), as runc 1.2 does.

@@ -91,7 +91,7 @@ fn an_idmapped_bind_mount_shows_mapped_owners_inside() {
     let mut f = Fixture::new(&[
         "sh",
         "-c",
-        "stat -c %u:%g /data/owned /data/unmapped /plain/owned > /out/owners && touch /data/new",
+        "stat -c %u:%g /data/owned /data/unmapped /plain/owned /file > /out/owners && touch /data/new",
     ])
     .with_out();
     // On disk: the directory and `owned` belong to 1000:2000, `unmapped` to 0:0.
@@ -111,12 +111,21 @@ fn an_idmapped_bind_mount_shows_mapped_owners_inside() {
     // The same directory bound plainly, for comparison.
     f.mounts()
         .push(json!({"destination": "/plain", "type": "bind", "source": src, "options": ["bind"]}));
+    // A single file can be id-mapped too (its destination is created as a file).
+    f.mounts().push(json!({
+        "destination": "/file", "type": "bind", "source": src.join("owned"), "options": ["bind"],
+        "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+        "gidMappings": [{"containerID": 2000, "hostID": 5, "size": 1}]
+    }));
     assert_eq!(f.run("idmap-plain").unwrap(), 0);
     let lines: Vec<String> = f.read_out("owners").lines().map(str::to_string).collect();
-    assert_eq!(
-        lines,
-        vec!["0:5".to_string(), overflow(), "1000:2000".to_string()]
-    );
+    let want = [
+        "0:5".to_string(),
+        overflow(),
+        "1000:2000".to_string(),
+        "0:5".to_string(),
+    ];
+    assert_eq!(lines, want);
     // The host's view of the files is unchanged...
     assert_eq!(owners(&src.join("owned")), (1000, 2000));
     assert_eq!(owners(&src.join("unmapped")), (0, 0));

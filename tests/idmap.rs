@@ -150,20 +150,8 @@ fn an_idmapped_mount_in_a_container_with_its_own_user_namespace() {
     if !common::idmap_supported(f.dir.path()) {
         return;
     }
-    f.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .push(json!({"type": "user"}));
+    in_userns(&mut f, None);
     let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
-    f.config["linux"]["uidMappings"] = map.clone();
-    f.config["linux"]["gidMappings"] = map.clone();
-    let status = std::process::Command::new("chown")
-        .args(["-R", "-h", "100000:100000"])
-        .arg(f.rootfs())
-        .arg(f.out())
-        .status()
-        .unwrap();
-    assert!(status.success());
     // On disk the files belong to 0:0 and 1:1, as in an image layer.
     let src = source(&f, "layer", (0, 0), &[("a", 0, 0), ("b", 1, 1)]);
     f.mounts().push(json!({
@@ -189,6 +177,48 @@ fn an_idmapped_mount_in_a_container_with_its_own_user_namespace() {
     assert_eq!(owners(&src.join("made")), (0, 0));
     assert_eq!(owners(&src.join("b")), (1, 1));
     assert!(children().is_empty(), "helpers left: {:?}", children());
+}
+
+/// Makes `f` a user-namespace container mapping 0 -> 100000 (65536 ids),
+/// or one joining the user namespace at `join`, with its rootfs and /out
+/// owned by the mapped root.
+fn in_userns(f: &mut Fixture, join: Option<String>) {
+    let ns = f.config["linux"]["namespaces"].as_array_mut().unwrap();
+    match join {
+        Some(path) => ns.push(json!({"type": "user", "path": path})),
+        None => {
+            ns.push(json!({"type": "user"}));
+            let map = json!([{"containerID": 0, "hostID": 100000, "size": 65536}]);
+            f.config["linux"]["uidMappings"] = map.clone();
+            f.config["linux"]["gidMappings"] = map;
+        }
+    }
+    let mut chown = std::process::Command::new("chown");
+    chown.args(["-R", "-h", "100000:100000"]).arg(f.rootfs());
+    if f.out().exists() {
+        chown.arg(f.out());
+    }
+    assert!(chown.status().unwrap().success());
+}
+
+#[test]
+fn idmap_without_mappings_uses_the_joined_user_namespace() {
+    let _s = serial();
+    let mut a = Fixture::new(&["sleep", "100"]);
+    if !common::idmap_supported(a.dir.path()) {
+        return;
+    }
+    in_userns(&mut a, None);
+    let owner = a.create("idmap-owner").unwrap();
+    let mut b = Fixture::new(&["sh", "-c", "stat -c %u:%g /m/a /m/b > /out/owners"]).with_out();
+    in_userns(&mut b, Some(format!("/proc/{}/ns/user", owner.pid())));
+    let src = source(&b, "layer", (0, 0), &[("a", 0, 0), ("b", 7, 8)]);
+    b.mounts()
+        .push(json!({"destination": "/m", "type": "bind", "source": src, "options": ["bind", "idmap"]}));
+    assert_eq!(b.run("idmap-joiner").unwrap(), 0);
+    let lines: Vec<String> = b.read_out("owners").lines().map(str::to_string).collect();
+    assert_eq!(lines, ["0:0", "7:8"].map(String::from).to_vec());
+    owner.delete(true).unwrap();
 }
 
 /// A host mount made by a test, detached on drop (also when the test fails).

@@ -15,7 +15,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
-use libc::{c_int, c_long, c_ulong, c_void};
+use libc::{c_int, c_long, c_uint, c_ulong, c_void};
 
 /// A raw errno value, as returned by a failed system call.
 pub type Errno = i32;
@@ -735,6 +735,26 @@ pub struct MountAttr {
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE?, attr)` (Linux 5.12+).
 pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr) -> SysResult<()> {
+    mount_setattr_raw(fd, recursive, attr, 0)
+}
+
+/// `MOUNT_ATTR_IDMAP` of `mount_setattr(2)`.
+pub const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE?, {MOUNT_ATTR_IDMAP, userns})`:
+/// makes the detached mount `fd` (from [`open_tree`] with `OPEN_TREE_CLONE`)
+/// an id-mapped mount through the id maps of user namespace `userns` (Linux
+/// 5.12+). EINVAL when the filesystem cannot be id-mapped, or when the mount
+/// is not detached.
+pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, recursive: bool, userns: BorrowedFd<'_>) -> SysResult<()> {
+    let attr = MountAttr {
+        set: MOUNT_ATTR_IDMAP,
+        clr: 0,
+    };
+    mount_setattr_raw(fd, recursive, attr, userns.as_raw_fd() as u64)
+}
+
+fn mount_setattr_raw(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr, userns_fd: u64) -> SysResult<()> {
     #[repr(C)]
     struct Raw {
         attr_set: u64,
@@ -746,7 +766,7 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr) -> Sy
         attr_set: attr.set,
         attr_clr: attr.clr,
         propagation: 0,
-        userns_fd: 0,
+        userns_fd,
     };
     let mut flags = libc::AT_EMPTY_PATH as c_ulong;
     if recursive {
@@ -764,6 +784,76 @@ pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr) -> Sy
         )
     })
     .map(drop)
+}
+
+/// `OPEN_TREE_CLONE` of `open_tree(2)`: a detached copy of the mount (tree).
+pub const OPEN_TREE_CLONE: c_uint = 1;
+
+/// `open_tree(AT_FDCWD, path, flags | OPEN_TREE_CLOEXEC)` (Linux 5.2+). With
+/// [`OPEN_TREE_CLONE`] (and `AT_RECURSIVE` for the whole tree) the result is
+/// a detached bind mount of `path`, in an anonymous mount namespace that
+/// nothing else can see and that dissolves when the last descriptor closes
+/// unless [`move_mount`] attached it first.
+pub fn open_tree(path: &CStr, flags: c_uint) -> SysResult<OwnedFd> {
+    let flags = flags | libc::O_CLOEXEC as c_uint;
+    // SAFETY: valid C string; integer flags.
+    check(unsafe { libc::syscall(libc::SYS_open_tree, libc::AT_FDCWD, path.as_ptr(), flags) }).map(owned)
+}
+
+/// `move_mount(from, "", to, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH)`
+/// (Linux 5.2+): attaches the detached mount `from` onto the file or
+/// directory `to` refers to (an O_PATH descriptor resolved in-root), with no
+/// path lookup at all. Allocation-free, for the container's init.
+pub fn move_mount(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> SysResult<()> {
+    const MOVE_MOUNT_F_EMPTY_PATH: c_uint = 0x04;
+    const MOVE_MOUNT_T_EMPTY_PATH: c_uint = 0x40;
+    // SAFETY: valid fds and empty C string literals.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            from.as_raw_fd(),
+            c"".as_ptr(),
+            to.as_raw_fd(),
+            c"".as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH,
+        )
+    })
+    .map(drop)
+}
+
+/// Clones a helper process with `flags` (e.g. `CLONE_NEWUSER`) that does
+/// nothing but sleep until it is killed, so the caller can use what the
+/// clone created (its `/proc/PID/ns/*`). The caller must kill and reap it.
+/// Fork semantics, like [`clone_fork`], but safe: the helper runs only
+/// allocation-free code, with every signal blocked (no handler of the caller
+/// can run in it), and dies with the caller (`PR_SET_PDEATHSIG`).
+pub fn clone_parked(flags: c_ulong) -> SysResult<libc::pid_t> {
+    // SAFETY: getpid has no preconditions.
+    let parent = unsafe { libc::getpid() };
+    let old_mask = set_sigmask(true);
+    // SAFETY: the child runs only `park_until_killed`, which neither
+    // allocates, locks nor returns.
+    let cloned = unsafe { clone_fork(flags) };
+    if cloned == Ok(0) {
+        park_until_killed(parent);
+    }
+    restore_sigmask(&old_mask);
+    cloned
+}
+
+/// Child of [`clone_parked`]: asks to be killed with the parent, then sleeps
+/// until killed.
+fn park_until_killed(parent: libc::pid_t) -> ! {
+    let _ = prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as c_ulong, 0);
+    // SAFETY: getppid has no preconditions.
+    if unsafe { libc::getppid() } != parent {
+        exit(1);
+    }
+    loop {
+        // SAFETY: pause has no preconditions; with every signal blocked it
+        // returns only if a signal is unblocked, which nothing here does.
+        unsafe { libc::pause() };
+    }
 }
 
 /// `chdir(path)`.

@@ -60,13 +60,29 @@ static ALLOC: ParentOnly = ParentOnly;
 /// namespace and id maps, devices, tmpcopyup, masked and read-only paths,
 /// sysctl, rlimits, capabilities, seccomp (late and with a listener-free
 /// profile), hostname, a new cgroup and time namespace, the keyring, the
-/// hooks the init runs (with a timeout, and without); and
-/// exec into a running container.
+/// hooks the init runs (with a timeout, and without), id-mapped mounts
+/// (with mappings of their own, and taken from the container's user
+/// namespace); and exec into a running container.
 #[test]
 fn the_child_never_allocates_on_any_path() {
     let mut f = Fixture::new(&["sh", "-c", "test -c /dev/mynull && test -f /etc/conf/a"]);
     std::fs::create_dir_all(f.rootfs().join("etc/conf")).unwrap();
     std::fs::write(f.rootfs().join("etc/conf/a"), "x").unwrap();
+    let idmap = common::idmap_supported(f.dir.path());
+    if idmap {
+        f.config["process"]["args"][2] =
+            json!("test -c /dev/mynull && test -f /etc/conf/a && test $(stat -c %u /idmapped/x) = 0");
+        let idmapped = f.dir.path().join("idmapped");
+        std::fs::create_dir(&idmapped).unwrap();
+        std::fs::write(idmapped.join("x"), "x").unwrap();
+        std::os::unix::fs::lchown(idmapped.join("x"), Some(1000), Some(1000)).unwrap();
+        f.mounts().push(
+            json!({"destination": "/idmapped", "type": "bind", "source": idmapped,
+            "options": ["rbind", "ridmap"],
+            "uidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}],
+            "gidMappings": [{"containerID": 1000, "hostID": 0, "size": 1}]}),
+        );
+    }
     f.mounts().push(
         json!({"destination": "/etc/conf", "type": "tmpfs", "source": "tmpfs", "options": ["tmpcopyup"]}),
     );
@@ -98,6 +114,15 @@ fn the_child_never_allocates_on_any_path() {
     assert_eq!(f.run("kitchen").unwrap(), 0);
     // And with a user namespace (no mknod: devices are bind-mounted).
     let mut g = Fixture::new(&["true"]);
+    if idmap {
+        g.config["process"]["args"] = json!(["test", "-f", "/idmapped/x"]);
+        let idmapped = g.dir.path().join("idmapped");
+        std::fs::create_dir(&idmapped).unwrap();
+        std::fs::write(idmapped.join("x"), "x").unwrap();
+        g.mounts().push(
+            json!({"destination": "/idmapped", "type": "bind", "source": idmapped, "options": ["bind", "idmap"]}),
+        );
+    }
     g.config["linux"]["namespaces"]
         .as_array_mut()
         .unwrap()

@@ -15,7 +15,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
 use super::channel::{ChildError, Message, Step, StepExt};
-use crate::mounts::MountPlan;
+use crate::mounts::{Detached, MountPlan};
 use crate::namespaces::NamespacePlan;
 use crate::process::ProcessPlan;
 use crate::seccomp::Program;
@@ -56,6 +56,8 @@ pub enum Mode<'a> {
     Create {
         /// The filesystem view to build.
         mounts: &'a MountPlan,
+        /// Its id-mapped mounts, prepared by the parent.
+        detached: &'a Detached,
         /// The state directory (O_PATH), to reach the exec FIFO after pivot_root.
         state_dir: BorrowedFd<'a>,
         /// The spec's hooks, when it has any.
@@ -120,8 +122,14 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
             Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
         }
     }
-    if let Mode::Create { mounts, hooks, .. } = a.mode {
-        let root = mounts::setup_rootfs(mounts)?;
+    if let Mode::Create {
+        mounts,
+        detached,
+        hooks,
+        ..
+    } = a.mode
+    {
+        let root = mounts::setup_rootfs(mounts, detached)?;
         if let Some(h) = hooks {
             // The parent runs prestart and createRuntime meanwhile.
             Message::Hooks.send(a.sync).step(Step::Sync)?;

@@ -146,6 +146,10 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let state_dir = state_dir.map(above).transpose()?;
     let console = console.map(above).transpose()?;
     let child_sock = above(child_sock)?;
+    let detached = match job {
+        Job::Create { plan, .. } => plan.mounts.open_idmapped(first_free)?,
+        Job::Exec(_) => Default::default(),
+    };
     let (argv, envp) = process.exec_arrays();
     // The state the init's hooks read: "creating" and "created" memfds the
     // parent fills once the init's pid is known (see Message::Hooks).
@@ -172,6 +176,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let mode = match (job, &state_dir) {
         (Job::Create { plan, .. }, Some(dir)) => Mode::Create {
             mounts: &plan.mounts,
+            detached: &detached,
             state_dir: dir.as_fd(),
             hooks: init_hooks.as_ref(),
         },

@@ -15,6 +15,11 @@
 //! 4. create /dev nodes and symlinks, then `pivot_root(".", ".")` and detach
 //!    the old root, which needs no directory inside the rootfs;
 //! 5. read-only paths, masked paths, and finally the read-only root.
+//!
+//! Id-mapped bind mounts (runtime-spec 1.2 `uidMappings`/`gidMappings` on a
+//! mount, options `idmap`/`ridmap`) are made by the parent before the clone,
+//! as runc 1.2 does: see [`MountPlan::open_idmapped`]. The child only attaches
+//! the prepared detached mount with `move_mount(2)`.
 #![forbid(unsafe_code)]
 
 pub mod copyup;
@@ -23,7 +28,7 @@ pub mod options;
 pub mod resolve;
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -32,7 +37,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
-use crate::namespaces::NamespacePlan;
+use crate::namespaces::{self, IdMaps, NamespacePlan};
 use crate::sys::{self, FdPath, MountAttr};
 use dev::DeviceOp;
 use options::{LOCKED_ST_FLAGS, REMOUNT_FLAGS};
@@ -90,6 +95,71 @@ pub struct MountOp {
     pub tmpcopyup: bool,
     /// What to create at a missing destination.
     pub create: Create,
+    /// For an id-mapped bind mount: where its id maps come from.
+    pub idmap: Option<Idmap>,
+}
+
+/// An id-mapped bind mount (runtime-spec 1.2, `mounts[i].uidMappings` and
+/// `gidMappings`, options `idmap` and `ridmap`).
+///
+/// # What the mappings mean
+///
+/// The mount is made with `mount_setattr(MOUNT_ATTR_IDMAP)` through a user
+/// namespace whose `uid_map` is the mount's `uidMappings` written as
+/// `containerID hostID size` (and `gid_map` likewise), exactly the way a
+/// container's own `linux.uidMappings` is written. For the kernel, an id
+/// stored on disk is read as an id *inside* that namespace and shown as the
+/// id it maps to *outside*. So a file owned by `containerID` on disk is seen
+/// through the mount as owned by `hostID` (in the host's view), and a file
+/// created through the mount by host id `hostID` is stored as `containerID`.
+/// If the container has a user namespace of its own, that one then maps the
+/// host id to what the process sees: with the usual identical mappings on
+/// the mount and in `linux` (`0 -> 100000`), a file owned by 0 on disk is
+/// owned by 0 in the container too, which is what id-mapped mounts are for.
+///
+/// This is runc 1.2's reading: its `userns.Handles` spawns a process with
+/// the mount's mappings as its `UidMappings` and passes its
+/// `/proc/PID/ns/user` as `userns_fd`
+/// (`libcontainer/internal/userns/usernsfd_linux.go`, `mountFd` in
+/// `libcontainer/mount_linux.go`), and its `tests/integration/idmap.bats`
+/// checks that a file owned by 0:0 on disk, bind-mounted with
+/// `0:100000:65536`, is shown as 100000:100000 without a user namespace and
+/// as 0:0 in a container whose own mappings are `0:100000:65536`. Note that
+/// this is not "files owned by `hostID` on disk appear as `containerID`":
+/// the direction is the other way round, from disk (`containerID`) to the
+/// host's view (`hostID`).
+///
+/// `idmap`/`ridmap` without mappings take the container's user namespace
+/// (its `linux.uidMappings`, or the namespace it joins), as runc 1.2 does.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Idmap {
+    /// The user namespace that holds the mapping.
+    pub userns: IdmapUserns,
+    /// `ridmap`: map every mount of an `rbind` tree (mount_setattr with
+    /// AT_RECURSIVE), not only its top.
+    pub recursive: bool,
+}
+
+/// Where the user namespace of an [`Idmap`] comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdmapUserns {
+    /// A new namespace with these maps, made for the mount.
+    Maps(IdMaps),
+    /// The existing namespace the container joins (`linux.namespaces` path).
+    Join(PathBuf),
+}
+
+/// Id-mapped mounts prepared by the parent ([`MountPlan::open_idmapped`]):
+/// detached mount trees by index in `mounts`, numbered above the fds the
+/// caller preserves.
+#[derive(Debug, Default)]
+pub struct Detached(Vec<(usize, OwnedFd)>);
+
+impl Detached {
+    /// The detached mount for `mounts[index]` (child-safe: no allocation).
+    fn get(&self, index: usize) -> Option<BorrowedFd<'_>> {
+        self.0.iter().find(|(i, _)| *i == index).map(|(_, fd)| fd.as_fd())
+    }
 }
 
 /// Everything the child needs to build the container's filesystem view.
@@ -166,7 +236,7 @@ impl MountPlan {
 
         let mut mounts = Vec::new();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            mounts.push(plan_mount(i, m, rootfs)?);
+            mounts.push(plan_mount(i, m, rootfs, ns)?);
         }
         let setup_dev = !mounts
             .iter()
@@ -225,7 +295,7 @@ fn mount_point_of(path: &Path) -> Result<PathBuf> {
     Ok(best.unwrap_or_else(|| PathBuf::from("/")))
 }
 
-fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path) -> Result<MountOp> {
+fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &NamespacePlan) -> Result<MountOp> {
     let field = |f: &str| format!("mounts[{i}].{f}");
     if !m.destination().is_absolute() {
         return Err(Error::config(field("destination"), "must be an absolute path"));
@@ -234,11 +304,6 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path) -> Result<M
         .map_err(|r| Error::config(field("destination"), r))?;
     let dest = Dest::new(&resolved).map_err(|r| Error::config(field("destination"), r))?;
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
-    if opts.idmap || m.uid_mappings().is_some() {
-        return Err(Error::Unsupported {
-            what: format!("{} (idmapped mounts)", field("options")),
-        });
-    }
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = typ == "bind" || opts.flags & libc::MS_BIND != 0;
     let kind = if is_bind {
@@ -253,6 +318,7 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path) -> Result<M
     } else {
         MountKind::Fs
     };
+    let idmap = plan_idmap(i, m, &opts, &kind, ns)?;
     let mut create = Create::Dir;
     let source = match (&kind, m.source()) {
         (MountKind::Bind, None) => return Err(Error::config(field("source"), "a bind mount needs a source")),
@@ -306,15 +372,130 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path) -> Result<M
         attr,
         tmpcopyup: opts.tmpcopyup,
         create,
+        idmap,
     })
+}
+
+/// Validates the id mapping of `mounts[i]`, runc 1.2's rules: only bind
+/// mounts; `uidMappings` and `gidMappings` together or not at all (either
+/// one makes the mount id-mapped, `idmap` or not); without them, `idmap`
+/// and `ridmap` take the container's user namespace, which must exist.
+fn plan_idmap(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    opts: &options::Options,
+    kind: &MountKind,
+    ns: &NamespacePlan,
+) -> Result<Option<Idmap>> {
+    let (uid, gid) = (m.uid_mappings().as_deref(), m.gid_mappings().as_deref());
+    if !opts.idmap && uid.is_none() && gid.is_none() {
+        return Ok(None);
+    }
+    let field = format!("mounts[{i}]");
+    if *kind != MountKind::Bind {
+        let which = match (uid, gid) {
+            (Some(_), _) => "uidMappings",
+            (None, Some(_)) => "gidMappings",
+            (None, None) => "options",
+        };
+        return Err(Error::config(
+            format!("{field}.{which}"),
+            "id-mapped mounts are only supported for bind mounts",
+        ));
+    }
+    let userns = if uid.is_some() || gid.is_some() {
+        IdmapUserns::Maps(namespaces::mount_id_maps(&field, uid, gid)?)
+    } else if let Some(maps) = &ns.id_maps {
+        IdmapUserns::Maps(maps.clone())
+    } else if let Some(j) = ns.joins.iter().find(|j| j.typ == LinuxNamespaceType::User) {
+        IdmapUserns::Join(j.path.clone())
+    } else {
+        return Err(Error::config(
+            format!("{field}.options"),
+            "idmap/ridmap without uidMappings and gidMappings takes the container's user namespace, \
+             and the container has none",
+        ));
+    };
+    Ok(Some(Idmap {
+        userns,
+        recursive: opts.idmap_recursive,
+    }))
+}
+
+impl MountPlan {
+    /// Parent, before the clone: makes every id-mapped bind mount as a
+    /// detached mount, numbered `min_fd` or above (out of the range the
+    /// caller preserves), for the child to attach with `move_mount`.
+    ///
+    /// `open_tree(OPEN_TREE_CLONE)` copies the source (the whole tree for
+    /// `rbind`) into an anonymous mount namespace that nothing else sees,
+    /// and `mount_setattr(MOUNT_ATTR_IDMAP)` maps it, which the kernel only
+    /// allows on such a detached mount. If the child never attaches it, the
+    /// copy dissolves with the last descriptor: nothing reaches the host's
+    /// mount table either way. One user namespace serves every mount with
+    /// the same maps. Needs Linux 5.12 and a filesystem that supports
+    /// id-mapped mounts (ext4, xfs, btrfs, overlayfs 5.19+, tmpfs 6.3+, ...);
+    /// EINVAL otherwise, reported naming the mount.
+    pub fn open_idmapped(&self, min_fd: RawFd) -> Result<Detached> {
+        let mut userns: Vec<(&IdmapUserns, OwnedFd)> = Vec::new();
+        let mut out = Vec::new();
+        for op in &self.mounts {
+            let Some(idmap) = &op.idmap else { continue };
+            let i = op.index;
+            let ns_at = match userns.iter().position(|(u, _)| *u == &idmap.userns) {
+                Some(at) => at,
+                None => {
+                    let fd = match &idmap.userns {
+                        IdmapUserns::Maps(maps) => namespaces::userns_with_maps(maps)?,
+                        IdmapUserns::Join(path) => {
+                            std::fs::File::open(path).map(OwnedFd::from).map_err(|e| {
+                                Error::io("opening the user namespace of an id-mapped mount", path, e)
+                            })?
+                        }
+                    };
+                    userns.push((&idmap.userns, fd));
+                    userns.len() - 1
+                }
+            };
+            let src = op.source.as_deref().unwrap_or(c"");
+            let mut flags = sys::OPEN_TREE_CLONE;
+            if op.flags & libc::MS_REC != 0 {
+                flags |= libc::AT_RECURSIVE as libc::c_uint;
+            }
+            let tree = sys::open_tree(src, flags).map_err(|e| Error::Sys {
+                call: format!("mounts[{i}]: open_tree({src:?}, OPEN_TREE_CLONE)"),
+                errno: e,
+            })?;
+            sys::mount_setattr_idmap(tree.as_fd(), idmap.recursive, userns[ns_at].1.as_fd()).map_err(
+                |e| {
+                    let hint = if e == libc::EINVAL {
+                        " (does the source's filesystem support id-mapped mounts on this kernel?)"
+                    } else {
+                        ""
+                    };
+                    Error::Sys {
+                        call: format!("mounts[{i}]: mount_setattr({src:?}, MOUNT_ATTR_IDMAP){hint}"),
+                        errno: e,
+                    }
+                },
+            )?;
+            let tree = sys::dup_above(tree.as_fd(), min_fd).map_err(|e| Error::Sys {
+                call: format!("fcntl(F_DUPFD_CLOEXEC, {min_fd})"),
+                errno: e,
+            })?;
+            out.push((i, tree));
+        }
+        Ok(Detached(out))
+    }
 }
 
 // ------------------------------------------------------------------- child
 
 /// Child, in the new mount namespace: sets propagation, binds the rootfs,
-/// performs every mount and creates /dev. Returns the rootfs (O_PATH) for
-/// [`enter_rootfs`]; between the two the createContainer hooks run.
-pub fn setup_rootfs(plan: &MountPlan) -> Result<OwnedFd, ChildError> {
+/// performs every mount (attaching the id-mapped ones the parent made)
+/// and creates /dev. Returns the rootfs (O_PATH) for [`enter_rootfs`];
+/// between the two the createContainer hooks run.
+pub fn setup_rootfs(plan: &MountPlan, detached: &Detached) -> Result<OwnedFd, ChildError> {
     sys::mount(None, c"/", None, plan.root_propagation, None).step(Step::MountPropagation)?;
     if let Some(parent) = &plan.rootfs_parent_mount {
         sys::mount(None, parent, None, libc::MS_PRIVATE, None).step(Step::MountPropagation)?;
@@ -330,7 +511,7 @@ pub fn setup_rootfs(plan: &MountPlan) -> Result<OwnedFd, ChildError> {
     let root = sys::openat(None, &plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::OpenRootfs)?;
 
     for op in &plan.mounts {
-        mount_one(root.as_fd(), op, plan.userns)?;
+        mount_one(root.as_fd(), op, plan.userns, detached)?;
     }
     if plan.setup_dev {
         dev::create(root.as_fd(), &plan.dev, &plan.devices, plan.userns)?;
@@ -361,7 +542,12 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
     sys::chdir(c"/").step(Step::PivotRoot)
 }
 
-fn mount_one(root: BorrowedFd<'_>, op: &MountOp, userns: bool) -> Result<(), ChildError> {
+fn mount_one(
+    root: BorrowedFd<'_>,
+    op: &MountOp,
+    userns: bool,
+    detached: &Detached,
+) -> Result<(), ChildError> {
     let at = |e| ChildError::new(Step::Mount, op.index, e);
     let target = open_dest(root, &op.dest, op.create).map_err(at)?;
     let under = if op.tmpcopyup {
@@ -372,6 +558,10 @@ fn mount_one(root: BorrowedFd<'_>, op: &MountOp, userns: bool) -> Result<(), Chi
     let path = FdPath::new(target.as_fd());
     match &op.kind {
         MountKind::Cgroup(cg) => mount_cgroup(root, op, cg).map_err(at)?,
+        MountKind::Bind if op.idmap.is_some() => {
+            let tree = detached.get(op.index).ok_or(at(libc::EBADF))?;
+            sys::move_mount(tree, target.as_fd()).map_err(at)?;
+        }
         MountKind::Bind => {
             sys::mount(op.source.as_deref(), path.as_cstr(), None, op.flags, None).map_err(at)?;
         }
@@ -569,6 +759,7 @@ pub fn known_options() -> &'static [&'static str] {
         "diratime",
         "dirsync",
         "exec",
+        "idmap",
         "iversion",
         "lazytime",
         "loud",
@@ -592,6 +783,7 @@ pub fn known_options() -> &'static [&'static str] {
         "relatime",
         "remount",
         "rexec",
+        "ridmap",
         "rnoatime",
         "rnodev",
         "rnodiratime",
@@ -649,5 +841,105 @@ impl MountPlan {
             }
         }
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::parse_spec;
+
+    /// The mount plan of a spec with `mounts` and `linux`, on a temp rootfs.
+    fn plan(mounts: &str, linux: &str) -> Result<MountPlan> {
+        let root = tempfile::tempdir().unwrap();
+        let spec =
+            parse_spec(format!(r#"{{"ociVersion":"1.2.0","mounts":{mounts},"linux":{linux}}}"#).as_bytes())
+                .unwrap();
+        let ns = NamespacePlan::from_spec(&spec)?;
+        MountPlan::from_spec(&spec, root.path(), &ns, false)
+    }
+
+    const MOUNT_NS: &str = r#"{"namespaces":[{"type":"mount"}]}"#;
+
+    #[test]
+    fn idmapped_binds_keep_their_maps_and_recursion() {
+        let p = plan(
+            r#"[{"destination":"/a","type":"bind","source":"/tmp","options":["rbind"],
+                 "uidMappings":[{"containerID":0,"hostID":1000,"size":1}],
+                 "gidMappings":[{"containerID":0,"hostID":2000,"size":1}]},
+                {"destination":"/b","source":"/tmp","options":["rbind","ridmap"],
+                 "uidMappings":[{"containerID":0,"hostID":1000,"size":1}],
+                 "gidMappings":[{"containerID":0,"hostID":2000,"size":1}]},
+                {"destination":"/c","type":"bind","source":"/tmp","options":["bind"]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap();
+        let maps = IdMaps {
+            uid_map: "0 1000 1\n".into(),
+            gid_map: "0 2000 1\n".into(),
+        };
+        let a = p.mounts[0].idmap.as_ref().unwrap();
+        assert_eq!(a.userns, IdmapUserns::Maps(maps.clone()));
+        assert!(!a.recursive);
+        // rbind: open_tree clones the whole tree; ridmap maps all of it.
+        assert_ne!(p.mounts[0].flags & libc::MS_REC, 0);
+        assert!(p.mounts[1].idmap.as_ref().unwrap().recursive);
+        assert!(p.mounts[2].idmap.is_none());
+    }
+
+    #[test]
+    fn idmap_without_maps_takes_the_containers_user_namespace() {
+        let m = r#"[{"destination":"/a","type":"bind","source":"/tmp","options":["bind","idmap"]}]"#;
+        let p = plan(
+            m,
+            r#"{"namespaces":[{"type":"mount"},{"type":"user"}],
+                "uidMappings":[{"containerID":0,"hostID":100000,"size":65536}],
+                "gidMappings":[{"containerID":0,"hostID":200000,"size":65536}]}"#,
+        )
+        .unwrap();
+        let want = IdMaps {
+            uid_map: "0 100000 65536\n".into(),
+            gid_map: "0 200000 65536\n".into(),
+        };
+        assert_eq!(
+            p.mounts[0].idmap.as_ref().unwrap().userns,
+            IdmapUserns::Maps(want)
+        );
+        let p = plan(
+            m,
+            r#"{"namespaces":[{"type":"mount"},{"type":"user","path":"/proc/1/ns/user"}]}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            p.mounts[0].idmap.as_ref().unwrap().userns,
+            IdmapUserns::Join(PathBuf::from("/proc/1/ns/user"))
+        );
+        let e = plan(m, MOUNT_NS).unwrap_err().to_string();
+        assert!(
+            e.contains("mounts[0].options") && e.contains("user namespace"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn id_maps_on_other_mounts_are_refused() {
+        let e = plan(
+            r#"[{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["idmap"]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(
+            e.contains("mounts[0].options") && e.contains("only supported for bind mounts"),
+            "{e}"
+        );
+        let e = plan(
+            r#"[{"destination":"/t","type":"tmpfs","source":"tmpfs",
+                 "gidMappings":[{"containerID":0,"hostID":1000,"size":1}]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap_err()
+        .to_string();
+        assert!(e.contains("mounts[0].gidMappings"), "{e}");
     }
 }

@@ -23,6 +23,8 @@ pub struct Options {
     pub tmpcopyup: bool,
     /// `idmap`/`ridmap` was asked for.
     pub idmap: bool,
+    /// `ridmap`: the id mapping applies to every mount of an `rbind` tree.
+    pub idmap_recursive: bool,
 }
 
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
@@ -119,7 +121,11 @@ pub fn parse(options: &[String]) -> Options {
             }
             "rnorelatime" | "ratime" | "rnostrictatime" => o.attr.clr |= MOUNT_ATTR__ATIME,
             "tmpcopyup" => o.tmpcopyup = true,
-            "idmap" | "ridmap" => o.idmap = true,
+            "idmap" => o.idmap = true,
+            "ridmap" => {
+                o.idmap = true;
+                o.idmap_recursive = true;
+            }
             other => o.data.push(other.to_string()),
         }
     }
@@ -178,5 +184,13 @@ mod tests {
             MOUNT_ATTR_RDONLY | MOUNT_ATTR_NOSUID | MOUNT_ATTR_NOATIME
         );
         assert_eq!(o.attr.clr, MOUNT_ATTR__ATIME);
+    }
+
+    #[test]
+    fn idmap_and_ridmap() {
+        let o = p(&["bind", "idmap"]);
+        assert!(o.idmap && !o.idmap_recursive && o.data.is_empty());
+        let o = p(&["rbind", "ridmap"]);
+        assert!(o.idmap && o.idmap_recursive && o.data.is_empty());
     }
 }

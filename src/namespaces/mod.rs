@@ -265,6 +265,75 @@ fn id_map_text(field: &str, maps: &[LinuxIdMapping]) -> Result<String> {
     Ok(text)
 }
 
+/// Validates the id maps of an id-mapped mount (`mounts[i].uidMappings` and
+/// `gidMappings`, named by `field` = `mounts[i]`) and returns their text.
+/// Both are required and non-empty, every range fits in 32 bits, and no two
+/// ranges overlap on either side (the kernel would refuse the map, but only
+/// once the container is half made).
+pub fn mount_id_maps(
+    field: &str,
+    uid: Option<&[LinuxIdMapping]>,
+    gid: Option<&[LinuxIdMapping]>,
+) -> Result<IdMaps> {
+    let (uf, gf) = (format!("{field}.uidMappings"), format!("{field}.gidMappings"));
+    let check = |f: &str, maps: Option<&[LinuxIdMapping]>, other: &str| -> Result<String> {
+        let maps = maps.ok_or_else(|| {
+            Error::config(
+                f,
+                format!("is missing: an id-mapped mount needs both uidMappings and gidMappings (only {other} is set)"),
+            )
+        })?;
+        if maps.is_empty() {
+            return Err(Error::config(
+                f,
+                "is empty: an id-mapped mount needs at least one range",
+            ));
+        }
+        let text = id_map_text(f, maps)?;
+        let range = |a: u32, m: &LinuxIdMapping| (a as u64, a as u64 + m.size() as u64);
+        for (i, a) in maps.iter().enumerate() {
+            for b in &maps[..i] {
+                let overlap = |(s1, e1): (u64, u64), (s2, e2): (u64, u64)| s1 < e2 && s2 < e1;
+                if overlap(range(a.container_id(), a), range(b.container_id(), b))
+                    || overlap(range(a.host_id(), a), range(b.host_id(), b))
+                {
+                    return Err(Error::config(format!("{f}[{i}]"), "overlaps an earlier range"));
+                }
+            }
+        }
+        Ok(text)
+    };
+    Ok(IdMaps {
+        uid_map: check(&uf, uid, "gidMappings")?,
+        gid_map: check(&gf, gid, "uidMappings")?,
+    })
+}
+
+/// A user namespace whose id maps are `maps`, for `MOUNT_ATTR_IDMAP`. Runs
+/// in the parent: a helper is cloned into a new user namespace
+/// ([`sys::clone_parked`]: it only sleeps), its `uid_map` and `gid_map` are written, its
+/// `/proc/PID/ns/user` is opened, and it is killed and reaped. The
+/// namespace lives on as long as the descriptor.
+pub fn userns_with_maps(maps: &IdMaps) -> Result<OwnedFd> {
+    use nix::sys::signal::{kill, Signal};
+    use nix::sys::wait::waitpid;
+    use nix::unistd::Pid;
+
+    let pid = sys::clone_parked(libc::CLONE_NEWUSER as libc::c_ulong).map_err(|e| Error::Sys {
+        call: "clone(CLONE_NEWUSER) of the id-mapping helper".into(),
+        errno: e,
+    })?;
+    let opened = write_id_maps(pid, maps).and_then(|()| {
+        let path = format!("/proc/{pid}/ns/user");
+        std::fs::File::open(&path)
+            .map(OwnedFd::from)
+            .map_err(|e| Error::io("opening", &path, e))
+    });
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let _ = waitpid(Pid::from_raw(pid), None);
+    opened
+}
+
 /// Writes the user namespace id maps of `pid`. Runs in the parent.
 pub fn write_id_maps(pid: i32, maps: &IdMaps) -> Result<()> {
     for (file, text) in [("uid_map", &maps.uid_map), ("gid_map", &maps.gid_map)] {
@@ -376,5 +445,39 @@ mod tests {
         )
         .unwrap_err();
         assert!(e.to_string().contains("linux.uidMappings[0]"), "{e}");
+    }
+
+    fn maps(json: &str) -> Vec<LinuxIdMapping> {
+        serde_json::from_str(json).unwrap()
+    }
+
+    #[test]
+    fn mount_id_maps_are_written_like_linux_id_maps() {
+        let uid = maps(
+            r#"[{"containerID":1000,"hostID":0,"size":1},{"containerID":0,"hostID":100000,"size":1000}]"#,
+        );
+        let gid = maps(r#"[{"containerID":2000,"hostID":5,"size":1}]"#);
+        let m = mount_id_maps("mounts[2]", Some(&uid), Some(&gid)).unwrap();
+        assert_eq!(m.uid_map, "1000 0 1\n0 100000 1000\n");
+        assert_eq!(m.gid_map, "2000 5 1\n");
+    }
+
+    #[test]
+    fn bad_mount_id_maps_name_the_field() {
+        let one = maps(r#"[{"containerID":0,"hostID":1000,"size":1}]"#);
+        let err = |u: Option<&[LinuxIdMapping]>, g: Option<&[LinuxIdMapping]>| {
+            mount_id_maps("mounts[3]", u, g).unwrap_err().to_string()
+        };
+        assert!(err(Some(&one), None).contains("mounts[3].gidMappings: is missing"));
+        assert!(err(None, Some(&one)).contains("mounts[3].uidMappings: is missing"));
+        assert!(err(Some(&[]), Some(&one)).contains("mounts[3].uidMappings: is empty"));
+        let host_overlap =
+            maps(r#"[{"containerID":0,"hostID":10,"size":5},{"containerID":100,"hostID":14,"size":1}]"#);
+        assert!(err(Some(&one), Some(&host_overlap)).contains("mounts[3].gidMappings[1]: overlaps"));
+        let adjacent =
+            maps(r#"[{"containerID":0,"hostID":10,"size":5},{"containerID":5,"hostID":15,"size":1}]"#);
+        mount_id_maps("mounts[3]", Some(&adjacent), Some(&one)).unwrap();
+        let overflow = maps(r#"[{"containerID":0,"hostID":4294967295,"size":2}]"#);
+        assert!(err(Some(&overflow), Some(&one)).contains("mounts[3].uidMappings[0]"));
     }
 }

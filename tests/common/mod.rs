@@ -233,3 +233,34 @@ pub fn read_until(master: std::os::fd::OwnedFd, marker: &str) -> (String, std::f
     }
     (out, file)
 }
+
+/// Whether the filesystem holding `dir` supports id-mapped mounts on this
+/// kernel, going by its type (`statfs`): ext4, xfs and btrfs since 5.12,
+/// overlayfs since 5.19, tmpfs since 6.3. Tests of id-mapped mounts skip
+/// (saying so) where it does not.
+pub fn idmap_supported(dir: &Path) -> bool {
+    let out = std::process::Command::new("stat")
+        .args(["-f", "-c", "%T"])
+        .arg(dir)
+        .output()
+        .unwrap();
+    let fs = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    let release = std::fs::read_to_string("/proc/sys/kernel/osrelease").unwrap_or_default();
+    let mut v = release
+        .split(|c: char| !c.is_ascii_digit())
+        .filter_map(|n| n.parse::<u32>().ok());
+    let kernel = (v.next().unwrap_or(0), v.next().unwrap_or(0));
+    let ok = match fs.as_str() {
+        "ext2/ext3" | "xfs" | "btrfs" => kernel >= (5, 12),
+        "overlayfs" => kernel >= (5, 19),
+        "tmpfs" => kernel >= (6, 3),
+        _ => false,
+    };
+    if !ok {
+        eprintln!(
+            "skipping id-mapped mounts: {fs} on Linux {}.{} does not support them",
+            kernel.0, kernel.1
+        );
+    }
+    ok
+}

@@ -91,6 +91,8 @@ impl ProcessPlan {
         plan.domainname = name(spec.domainname(), "domainname")?;
         plan.sysctl = sysctl_plan(spec, ns)?;
         plan.sched = plan.sched.with_personality(spec)?;
+        let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
+        refuse_lsm_label("linux.mountLabel", &mount_label)?;
         Ok(plan)
     }
 
@@ -99,6 +101,8 @@ impl ProcessPlan {
     /// container-wide fields (hostname, sysctl) stay empty: an exec'd
     /// process joins a container whose system settings are already made.
     pub fn from_process(p: &Process) -> Result<ProcessPlan> {
+        refuse_lsm_label("process.apparmorProfile", p.apparmor_profile())?;
+        refuse_lsm_label("process.selinuxLabel", p.selinux_label())?;
         let args = p.args().as_deref().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::config("process.args", "must name the program to run"));
@@ -205,6 +209,35 @@ impl ProcessPlan {
             a
         };
         (arr(&self.args), arr(&self.env))
+    }
+}
+
+/// nook applies no LSM label yet, and a label asked for must not be dropped
+/// silently: the process would run unconfined. Where the LSM is off (as on
+/// the test kernels), the error says so, as runc's failure to apply does.
+fn refuse_lsm_label(field: &str, label: &Option<String>) -> Result<()> {
+    let Some(label) = label.as_deref().filter(|l| !l.is_empty()) else {
+        return Ok(());
+    };
+    let (lsm, enabled) = if field.ends_with("apparmorProfile") {
+        let on = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
+            .is_ok_and(|s| s.starts_with('Y'));
+        ("AppArmor", on)
+    } else {
+        (
+            "SELinux",
+            std::path::Path::new("/sys/fs/selinux/enforce").exists(),
+        )
+    };
+    if enabled {
+        Err(Error::Unsupported {
+            what: format!("{field} ({lsm} labels)"),
+        })
+    } else {
+        Err(Error::config(
+            field,
+            format!("{label:?}: {lsm} is not enabled on this host"),
+        ))
     }
 }
 

@@ -352,8 +352,14 @@ fn exec_in_the_foreground_with_flags() {
     // No LSM on the test kernels: labels are refused, not ignored.
     for (flags, why) in [
         (&["--cgroup", "sub"][..], "exec --cgroup: cgroup "),
-        (&["--apparmor", "p"], "not supported"),
-        (&["--process-label", "l"], "not supported"),
+        (
+            &["--apparmor", "p"],
+            "process.apparmorProfile: \\\"p\\\": AppArmor is not enabled on this host",
+        ),
+        (
+            &["--process-label", "l"],
+            "process.selinuxLabel: \\\"l\\\": SELinux is not enabled on this host",
+        ),
     ] {
         let mut args = vec!["exec"];
         args.extend_from_slice(flags);

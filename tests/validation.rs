@@ -133,6 +133,22 @@ fn other_bad_values_name_their_field() {
             json!([{"type": "RLIMIT_NOFILE", "soft": 9, "hard": 1}]),
             &["process.rlimits[0]"],
         ),
+        // No LSM on the test kernels: a label is refused, never dropped.
+        (
+            "/process/apparmorProfile",
+            json!("docker-default"),
+            &["process.apparmorProfile", "AppArmor is not enabled"],
+        ),
+        (
+            "/process/selinuxLabel",
+            json!("system_u:system_r:container_t:s0"),
+            &["process.selinuxLabel", "SELinux is not enabled"],
+        ),
+        (
+            "/linux/mountLabel",
+            json!("system_u:object_r:container_file_t:s0"),
+            &["linux.mountLabel", "SELinux is not enabled"],
+        ),
     ];
     for (pointer, value, want) in cases {
         let mut f = Fixture::new(&["true"]);

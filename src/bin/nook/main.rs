@@ -116,10 +116,10 @@ struct ExecArgs {
     /// Pass N extra fds (3 .. 3+N) to the process.
     #[arg(long = "preserve-fds", default_value_t = 0)]
     preserve_fds: u32,
-    /// SELinux label (not supported).
+    /// SELinux label of the process.
     #[arg(long = "process-label")]
     process_label: Option<String>,
-    /// AppArmor profile (not supported).
+    /// AppArmor profile of the process.
     #[arg(long)]
     apparmor: Option<String>,
     /// Run in this existing sub-cgroup of the container's: PATH, or
@@ -410,16 +410,6 @@ fn wait_forwarding(
 /// `exec`: detached, return once the process runs; in the foreground,
 /// forward every signal to it and exit with its status, as `run` does.
 fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
-    for (flag, value) in [
-        ("--process-label (SELinux)", &a.process_label),
-        ("--apparmor", &a.apparmor),
-    ] {
-        if value.as_deref().is_some_and(|v| !v.is_empty()) {
-            return Err(Error::Unsupported {
-                what: format!("exec {flag}"),
-            });
-        }
-    }
     let c = ctx.load(&a.id)?;
     let process = match &a.process {
         Some(path) => std::fs::read_to_string(path).map_err(|e| Error::Io {
@@ -474,6 +464,12 @@ fn process_from_flags(c: &nook::Container, a: &ExecArgs) -> nook::Result<oci_spe
     let mut p = c.spec()?.process().clone().unwrap_or_default();
     p.set_args(Some(a.command.clone()));
     p.set_terminal(Some(a.tty));
+    if a.apparmor.is_some() {
+        p.set_apparmor_profile(a.apparmor.clone());
+    }
+    if a.process_label.is_some() {
+        p.set_selinux_label(a.process_label.clone());
+    }
     if let Some(cwd) = &a.cwd {
         p.set_cwd(cwd.clone());
     }

@@ -375,3 +375,35 @@ fn exec_in_the_foreground_with_flags() {
     assert!(nook(root, &["resume", "cli-exec-fg"]).status.success());
     assert_eq!(c.processes().unwrap(), vec![c.pid()]);
 }
+
+#[test]
+fn create_reports_a_missing_program_in_the_json_log_and_keeps_no_state() {
+    // containerd's shim and conmon read this line to tell the user.
+    let f = Fixture::new(&["nosuchcmd"]);
+    f.write_config();
+    let root = f.ctx.root();
+    let log = f.dir.path().join("log.json");
+    let o = nook(
+        root,
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            f.bundle().to_str().unwrap(),
+            "missing",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let msg = line["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("exec: \"nosuchcmd\": executable file not found in $PATH"),
+        "{msg}"
+    );
+    let list: Value = serde_json::from_slice(&nook(root, &["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(list, json!([]), "{list}");
+}

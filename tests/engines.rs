@@ -479,7 +479,9 @@ fn shape(line: &str) -> String {
             });
         } else if VALUED.contains(&w) {
             out.push(w.to_string());
-            words.next();
+            if words.next() == Some("-") {
+                out.push("-".into()); // stdin, as for update --resources
+            }
         } else if KEPT.contains(&w) {
             out.push(format!("{w} {}", words.next().unwrap_or_default()));
         } else if w.starts_with('-') {
@@ -780,6 +782,9 @@ fn podman() {
         assert_eq!(memory_limit(pid), MEMORY_LIMIT);
         let out = podman.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "p1"]);
         assert!(out.contains("/ 67.11MB"), "{out}");
+        // update: a new limit reaches the same cgroup
+        podman.ok(&["update", "--memory", "96m", "p1"]);
+        assert_eq!(memory_limit(pid), 96 * 1024 * 1024);
 
         // a failing exec: nook's error reaches podman's output
         let o = podman.run(&["exec", "p1", "nosuchcmd"]);
@@ -829,6 +834,7 @@ fn podman() {
         "kill 15",
         "kill 9",
         "delete --force",
+        "update --resources",
     ]);
 }
 
@@ -1130,6 +1136,11 @@ fn docker() {
         assert_eq!(memory_limit(pid), MEMORY_LIMIT);
         let out = docker.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "d1"]);
         assert!(out.contains("/ 64MiB"), "{out}");
+        // update: a new limit reaches the same cgroup and docker's stats
+        docker.ok(&["update", "--memory", "96m", "d1"]);
+        assert_eq!(memory_limit(pid), 96 * 1024 * 1024);
+        let out = docker.ok(&["stats", "--no-stream", "--format", "{{.MemUsage}}", "d1"]);
+        assert!(out.contains("/ 96MiB"), "{out}");
 
         // a failing exec
         let o = docker.run(&["exec", "d1", "nosuchcmd"]);
@@ -1174,5 +1185,6 @@ fn docker() {
         "kill 15",
         "kill 9",
         "delete --force",
+        "update --resources",
     ]);
 }

@@ -1015,7 +1015,7 @@ fn containerd() {
 fn docker() {
     let _serial = serial();
     if !have(&[
-        "dockerd",
+        "/usr/sbin/dockerd",
         "/usr/bin/docker",
         "containerd",
         "containerd-shim-runc-v2",
@@ -1050,7 +1050,7 @@ fn docker() {
     lab.daemon(
         "dockerd",
         &[
-            "dockerd",
+            "/usr/sbin/dockerd",
             "--config-file",
             &daemon_json,
             "--data-root",

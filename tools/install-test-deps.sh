@@ -17,7 +17,7 @@ fi
 # start dockerd and containerd on the host: a policy-rc.d that says no
 # (101) holds while they install; the tests start their own daemons.
 engines=()
-for p in podman conmon containerd docker.io; do
+for p in podman conmon netavark containerd docker.io; do
 	dpkg -s "$p" >/dev/null 2>&1 || engines+=("$p")
 done
 if [ ${#engines[@]} -gt 0 ]; then

@@ -563,7 +563,13 @@ impl Drop for Lab {
         }
         // 3. Daemons, last started first: SIGTERM, wait, SIGKILL.
         while let Some((name, mut child)) = self.daemons.pop() {
-            // SAFETY: signalling our own child by pid.
+            // One that already exited (and was reaped) is not signalled:
+            // its pid may belong to someone else by now.
+            if child.try_wait().ok().flatten().is_some() {
+                eprintln!("cleanup: {name} had exited: {}", self.log(&name));
+                continue;
+            }
+            // SAFETY: signalling our own child (not yet reaped) by pid.
             unsafe { libc::kill(child.id() as i32, libc::SIGTERM) };
             if !wait_for(15, || child.try_wait().ok().flatten().is_some()) {
                 eprintln!("cleanup: {name} ignored SIGTERM; SIGKILL");

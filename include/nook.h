@@ -296,8 +296,9 @@ void nook_string_free(char *s);
  * multithreaded program (the child does not allocate or lock before exec).
  *
  * Returns 0, or a negative errno: -EINVAL for a bad config.json or
- * argument, -EEXIST if `id` is taken, ... On failure nothing is left
- * behind (no state directory, cgroup, mount or process).
+ * argument, -EEXIST if `id` is taken, -ENOENT if the program is not found
+ * (-EACCES if it is not executable), as with runc, ... On failure nothing
+ * is left behind (no state directory, cgroup, mount or process).
  *
  * ```c
  * nook_create_opts_t opts = { .struct_size = sizeof opts };
@@ -338,7 +339,7 @@ int nook_container_pid(const nook_container_t *container);
  * execve has happened, or with the reason it failed.
  *
  * Returns 0, or a negative errno: -EBUSY if the container is not in the
- * "created" state, -ENOENT if its program does not exist, ...
+ * "created" state, -ENOEXEC if the kernel cannot execute its program, ...
  */
 int nook_container_start(const nook_container_t *container, nook_error_t **err);
 

@@ -418,6 +418,25 @@ pub fn exec(plan: &ProcessPlan, argv: &[*const libc::c_char], envp: &[*const lib
     ChildError::new(Step::Exec, 0, err)
 }
 
+/// Finds the program before the process is reported ready, as runc does
+/// (Go's `exec.LookPath` in its init): a missing program is then an error
+/// of `create`, not of `start`, and the engine is never left holding a
+/// created container whose start failed. A candidate must be a regular
+/// file with an execute bit; one that is not gives EACCES, none ENOENT.
+/// Allocation-free: runs in the child.
+pub fn look_up(plan: &ProcessPlan) -> Result<(), ChildError> {
+    let mut err = libc::ENOENT;
+    for path in &plan.exec_candidates {
+        if let Ok(st) = sys::stat(path) {
+            if st.st_mode & libc::S_IFMT == libc::S_IFREG && st.st_mode & 0o111 != 0 {
+                return Ok(());
+            }
+            err = libc::EACCES;
+        }
+    }
+    Err(ChildError::new(Step::Exec, 0, err))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

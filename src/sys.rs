@@ -470,6 +470,15 @@ pub fn lstatat(dirfd: BorrowedFd<'_>, name: &CStr) -> SysResult<libc::stat> {
     Ok(st)
 }
 
+/// `stat(path)`, following symlinks.
+pub fn stat(path: &CStr) -> SysResult<libc::stat> {
+    // SAFETY: all-zero is a valid `stat`; the kernel fills it in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: valid C string and stat buffer.
+    check_int(unsafe { libc::stat(path.as_ptr(), &mut st) })?;
+    Ok(st)
+}
+
 /// `readlinkat(dirfd, name, buf)`: the target's length in `buf`.
 pub fn readlinkat(dirfd: BorrowedFd<'_>, name: &CStr, buf: &mut [u8]) -> SysResult<usize> {
     // SAFETY: valid fd and C string; buf is writable for its length.

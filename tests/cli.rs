@@ -428,3 +428,35 @@ fn foreground_run_and_exec_relay_the_terminal_themselves() {
     assert!(String::from_utf8_lossy(&o.stderr).contains("--console-socket"));
     assert!(nook(&root, &["delete", "--force", "tty-exec"]).status.success());
 }
+
+#[test]
+fn create_reports_a_missing_program_in_the_json_log_and_keeps_no_state() {
+    // containerd's shim and conmon read this line to tell the user.
+    let f = Fixture::new(&["nosuchcmd"]);
+    f.write_config();
+    let root = f.ctx.root();
+    let log = f.dir.path().join("log.json");
+    let o = nook(
+        root,
+        &[
+            "--log",
+            log.to_str().unwrap(),
+            "--log-format",
+            "json",
+            "create",
+            "--bundle",
+            f.bundle().to_str().unwrap(),
+            "missing",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1));
+    let text = std::fs::read_to_string(&log).unwrap();
+    let line: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
+    let msg = line["msg"].as_str().unwrap();
+    assert!(
+        msg.contains("exec: \"nosuchcmd\": executable file not found in $PATH"),
+        "{msg}"
+    );
+    let list: Value = serde_json::from_slice(&nook(root, &["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(list, json!([]), "{list}");
+}

@@ -67,15 +67,39 @@ fn duplicate_id_is_refused_and_created_container_can_be_deleted() {
 }
 
 #[test]
-fn exec_failure_is_reported_by_start_and_cleaned_up() {
+fn missing_program_is_reported_by_create_and_leaves_nothing() {
+    // As with runc, the program is looked up before the init reports
+    // ready: engines get a create error and hold no half-started container.
     let f = Fixture::new(&["no-such-program"]);
-    let c = f.create("noexec").unwrap();
-    let err = c.start().unwrap_err();
+    let err = f.create("noexec").unwrap_err();
     assert!(
-        err.to_string().contains("executable file not found in $PATH"),
+        err.to_string()
+            .contains("exec: \"no-such-program\": executable file not found in $PATH"),
         "{err}"
     );
     assert_eq!(err.errno(), libc::ENOENT);
+    assert!(!f.ctx.root().join("noexec").exists());
+    assert!(f.host_mounts().is_empty());
+    // Found but not executable: EACCES, at create too.
+    let g = Fixture::new(&["/bin/plain"]);
+    std::fs::write(g.rootfs().join("bin/plain"), "echo hi\n").unwrap();
+    let err = g.create("noperm").unwrap_err();
+    assert_eq!(err.errno(), libc::EACCES, "{err}");
+    assert!(!g.ctx.root().join("noperm").exists());
+}
+
+#[test]
+fn exec_failure_is_reported_by_start_and_cleaned_up() {
+    // An executable file the kernel cannot run (no ELF header, no #!)
+    // passes the look-up; execve's ENOEXEC comes from start.
+    let f = Fixture::new(&["/bin/garbage"]);
+    let prog = f.rootfs().join("bin/garbage");
+    std::fs::write(&prog, b"\x7fNOPE").unwrap();
+    std::fs::set_permissions(&prog, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+    let c = f.create("noexec").unwrap();
+    let err = c.start().unwrap_err();
+    assert!(err.to_string().contains("exec: \"/bin/garbage\""), "{err}");
+    assert_eq!(err.errno(), libc::ENOEXEC);
     c.wait().unwrap();
     c.delete(false).unwrap();
 }

@@ -13,6 +13,25 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
+# The engines that tests/engines.rs drives nook with. Their packages would
+# start dockerd and containerd on the host: a policy-rc.d that says no
+# (101) holds while they install; the tests start their own daemons.
+engines=()
+for p in podman conmon netavark containerd docker.io; do
+	dpkg -s "$p" >/dev/null 2>&1 || engines+=("$p")
+done
+if [ ${#engines[@]} -gt 0 ]; then
+	echo "installing: ${engines[*]}" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	policy=/usr/sbin/policy-rc.d
+	if [ ! -e "$policy" ]; then
+		printf '#!/bin/sh\nexit 101\n' >"$policy"
+		chmod 755 "$policy"
+		trap 'rm -f "$policy"' EXIT
+	fi
+	[ ${#pkgs[@]} -gt 0 ] || apt-get update -qq
+	apt-get install -y -qq --no-install-recommends "${engines[@]}" >/dev/null
+fi
 if command -v rustup >/dev/null; then
 	rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
 fi

@@ -249,15 +249,18 @@ func TestErrors(t *testing.T) {
 	if _, err := ctx.Create("nobundle", filepath.Join(bundle, "missing"), nil); err == nil {
 		t.Error("create from a missing bundle succeeded")
 	}
-	// The program does not exist: start reports it, with ENOENT.
-	c, err := ctx.Create("noprog", bundle, nil)
+	// The program does not exist: create reports it, as runc does, with
+	// ENOENT, and keeps no state.
+	if _, err := ctx.Create("noprog", bundle, nil); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("create of a missing program: %v", err)
+	}
+	if _, err := ctx.Load("noprog"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a failed create left state: %v", err)
+	}
+	c, err := ctx.Create("closed", newBundle(t, "/bin/true"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Start(); !errors.Is(err, os.ErrNotExist) {
-		t.Errorf("start of a missing program: %v", err)
-	}
-	c.Wait()
 	if err := c.Delete(); err != nil {
 		t.Error(err)
 	}

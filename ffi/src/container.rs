@@ -103,8 +103,9 @@ pub(crate) unsafe fn container_ref<'a>(c: *const NookContainer) -> Result<&'a No
 /// multithreaded program (the child does not allocate or lock before exec).
 ///
 /// Returns 0, or a negative errno: -EINVAL for a bad config.json or
-/// argument, -EEXIST if `id` is taken, ... On failure nothing is left
-/// behind (no state directory, cgroup, mount or process).
+/// argument, -EEXIST if `id` is taken, -ENOENT if the program is not found
+/// (-EACCES if it is not executable), as with runc, ... On failure nothing
+/// is left behind (no state directory, cgroup, mount or process).
 ///
 /// ```c
 /// nook_create_opts_t opts = { .struct_size = sizeof opts };
@@ -202,7 +203,7 @@ pub unsafe extern "C" fn nook_container_pid(container: *const NookContainer) -> 
 /// execve has happened, or with the reason it failed.
 ///
 /// Returns 0, or a negative errno: -EBUSY if the container is not in the
-/// "created" state, -ENOENT if its program does not exist, ...
+/// "created" state, -ENOEXEC if the kernel cannot execute its program, ...
 #[no_mangle]
 pub unsafe extern "C" fn nook_container_start(
     container: *const NookContainer,

@@ -169,6 +169,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         }
     }
     process::apply_identity(a.process)?;
+    process::look_up(a.process)?;
     Message::Ready.send(a.sync).step(Step::Sync)?;
 
     match a.mode {

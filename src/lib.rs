@@ -24,6 +24,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod plan;
 pub mod process;
+pub mod rootless;
 pub mod sched;
 pub mod seccomp;
 pub mod sys;

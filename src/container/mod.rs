@@ -185,6 +185,7 @@ pub struct ContainerState {
 #[derive(Debug, Clone)]
 pub struct Context {
     root: PathBuf,
+    rootless: bool,
 }
 
 /// A handle on one container of a [`Context`].
@@ -214,9 +215,32 @@ impl Drop for CreateGuard<'_> {
 }
 
 impl Context {
-    /// A context whose containers live under `root`.
+    /// A context whose containers live under `root`. Rootless mode is
+    /// detected as runc's `--rootless auto` does it (see [`crate::rootless`]).
     pub fn new(root: impl Into<PathBuf>) -> Context {
-        Context { root: root.into() }
+        Context {
+            root: root.into(),
+            rootless: crate::rootless::detect(),
+        }
+    }
+
+    /// The state root used when none is given: `/run/nook` for root,
+    /// `$XDG_RUNTIME_DIR/nook` for an unprivileged user, as runc does.
+    pub fn default_root() -> PathBuf {
+        crate::rootless::default_root()
+    }
+
+    /// Forces rootless mode on or off (runc's `--rootless true|false`).
+    pub fn with_rootless(mut self, rootless: bool) -> Context {
+        self.rootless = rootless;
+        self
+    }
+
+    /// Whether containers are created in rootless mode: cgroups the user
+    /// may not create are skipped when no limit needs them, device rules
+    /// are not applied, and a user namespace is required.
+    pub fn rootless(&self) -> bool {
+        self.rootless
     }
 
     /// The state root.
@@ -239,6 +263,7 @@ impl Context {
             &PlanOptions {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
+                rootless: self.rootless,
             },
         )?;
         let dir = StateDir::create(&self.root, id)?;

@@ -193,7 +193,14 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     args.cgroup.add_process(pid)?;
     if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).map_err(|e| Error::io("writing", &path, e))?;
+        std::fs::write(&path, adj.to_string()).map_err(|e| match e.raw_os_error() {
+            // Below the inherited minimum needs CAP_SYS_RESOURCE on the host.
+            Some(libc::EACCES | libc::EPERM) => Error::config(
+                "process.oomScoreAdj",
+                format!("writing {adj} to {path}: {e}: lowering it needs real root (CAP_SYS_RESOURCE)"),
+            ),
+            _ => Error::io("writing", &path, e),
+        })?;
     }
     send(&parent_sock, Message::Go)?;
 

@@ -1,0 +1,328 @@
+//! Rootless mode, end to end: the `nook` binary run by an unprivileged
+//! user (nobody, uid 65534) on a bundle it owns, made by its own
+//! `nook spec --rootless`, with its state under `$XDG_RUNTIME_DIR/nook`.
+//!
+//! The test binary runs as root; each nook command is run through
+//! `setpriv --reuid=65534 --regid=65534 --clear-groups` with a clean
+//! environment. Each test's temp dir (bundle, HOME, XDG_RUNTIME_DIR) is
+//! chowned to nobody; nothing outside it is.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+
+use common::{eventually, status_field, Fixture};
+use serde_json::{json, Value};
+
+const NOBODY: u32 = 65534;
+
+/// A bundle and an XDG_RUNTIME_DIR owned by nobody.
+struct Rootless {
+    f: Fixture,
+}
+
+impl Rootless {
+    /// A busybox rootfs and `nook spec --rootless`'s config.json, written
+    /// by nobody, then adjusted to run `args` without a terminal.
+    fn new(args: &[&str]) -> Rootless {
+        let f = Fixture::new(args);
+        let r = Rootless { f };
+        std::fs::create_dir_all(r.xdg()).unwrap();
+        std::fs::set_permissions(r.xdg(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
+        chown_r(r.f.dir.path());
+        assert_userns_allowed();
+        let o = r.nook(&["spec", "--rootless"]);
+        assert!(o.status.success(), "spec --rootless: {}", stderr(&o));
+        let mut spec = r.config();
+        spec["process"]["terminal"] = json!(false);
+        spec["process"]["args"] = json!(args);
+        r.write_config(&spec);
+        r
+    }
+
+    /// `$XDG_RUNTIME_DIR` of the user.
+    fn xdg(&self) -> PathBuf {
+        self.f.dir.path().join("xdg")
+    }
+
+    /// Where nook keeps the user's state by default.
+    fn state_root(&self) -> PathBuf {
+        self.xdg().join("nook")
+    }
+
+    fn config(&self) -> Value {
+        serde_json::from_slice(&std::fs::read(self.f.bundle().join("config.json")).unwrap()).unwrap()
+    }
+
+    /// Rewrites config.json (the file stays nobody's).
+    fn write_config(&self, spec: &Value) {
+        let path = self.f.bundle().join("config.json");
+        std::fs::write(&path, serde_json::to_vec_pretty(spec).unwrap()).unwrap();
+        std::os::unix::fs::lchown(&path, Some(NOBODY), Some(NOBODY)).unwrap();
+    }
+
+    /// `nook ARGS` as nobody, in the bundle directory, with only PATH,
+    /// HOME and XDG_RUNTIME_DIR set. `create` gets /dev/null as stdio: the
+    /// container inherits it and would hold a pipe open.
+    fn cmd(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new("setpriv");
+        cmd.args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            "--",
+            env!("CARGO_BIN_EXE_nook"),
+        ])
+        .args(args)
+        .env_clear()
+        .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")
+        .env("HOME", self.f.dir.path())
+        .env("XDG_RUNTIME_DIR", self.xdg())
+        .current_dir(self.f.bundle())
+        .stdin(Stdio::null());
+        if args.contains(&"create") || args.contains(&"-d") {
+            // The container keeps nook's stdio: a pipe would never reach
+            // EOF. Errors go to a file of the test's own instead.
+            let err = std::fs::File::create(self.f.dir.path().join("create.err")).unwrap();
+            cmd.stdout(Stdio::null()).stderr(err);
+        }
+        cmd
+    }
+
+    fn nook(&self, args: &[&str]) -> Output {
+        self.cmd(args).output().unwrap()
+    }
+}
+
+impl Drop for Rootless {
+    /// Removes whatever a failing test left in the user's state root, as
+    /// the user, before the fixture checks for leaked mounts.
+    fn drop(&mut self) {
+        if let Ok(dir) = std::fs::read_dir(self.state_root()) {
+            for e in dir.flatten() {
+                let id = e.file_name().to_string_lossy().into_owned();
+                let _ = self.nook(&["delete", "--force", &id]);
+            }
+        }
+    }
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+/// chown -R nobody:nogroup, without following symlinks.
+fn chown_r(path: &Path) {
+    std::os::unix::fs::lchown(path, Some(NOBODY), Some(NOBODY)).unwrap();
+    if std::fs::symlink_metadata(path).unwrap().is_dir() {
+        for e in std::fs::read_dir(path).unwrap() {
+            chown_r(&e.unwrap().path());
+        }
+    }
+}
+
+/// The tests need unprivileged user namespaces (a sysctl may forbid them).
+fn assert_userns_allowed() {
+    let o = Command::new("setpriv")
+        .args([
+            &format!("--reuid={NOBODY}"),
+            &format!("--regid={NOBODY}"),
+            "--clear-groups",
+            "unshare",
+            "-Ur",
+            "true",
+        ])
+        .output()
+        .expect("setpriv (util-linux) is needed");
+    assert!(
+        o.status.success(),
+        "unprivileged user namespaces are disabled here: {}",
+        stderr(&o)
+    );
+}
+
+/// Cgroup directories named `id` anywhere under /sys/fs/cgroup.
+fn cgroup_dirs_named(id: &str) -> Vec<PathBuf> {
+    fn walk(dir: &Path, id: &str, depth: u32, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for e in entries.flatten() {
+            let p = e.path();
+            if !e.file_type().is_ok_and(|t| t.is_dir()) {
+                continue;
+            }
+            if e.file_name() == id {
+                out.push(p.clone());
+            }
+            if depth > 0 {
+                walk(&p, id, depth - 1, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(Path::new("/sys/fs/cgroup"), id, 8, &mut out);
+    out
+}
+
+#[test]
+fn run_as_nobody_end_to_end() {
+    let r = Rootless::new(&[
+        "sh",
+        "-c",
+        "id; cat /proc/self/uid_map; cat /proc/self/gid_map; hostname",
+    ]);
+    let spec = r.config();
+    assert_eq!(
+        spec["linux"]["uidMappings"],
+        json!([{"containerID": 0, "hostID": NOBODY, "size": 1}])
+    );
+    let id = format!("rl-run-{}", std::process::id());
+    let o = r.nook(&["run", &id]);
+    assert!(o.status.success(), "run: {}", stderr(&o));
+    let out = stdout(&o);
+    let lines: Vec<Vec<&str>> = out.lines().map(|l| l.split_whitespace().collect()).collect();
+    assert!(lines[0].starts_with(&["uid=0", "gid=0"]), "{out}");
+    assert_eq!(lines[1], ["0", "65534", "1"], "{out}");
+    assert_eq!(lines[2], ["0", "65534", "1"], "{out}");
+    assert_eq!(lines[3], ["nook"], "{out}");
+    // runc run removes the container when it exits; so does nook, from
+    // the state root under XDG_RUNTIME_DIR, which belongs to the user.
+    let meta = std::fs::metadata(r.state_root()).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), NOBODY);
+    assert_eq!(std::fs::read_dir(r.state_root()).unwrap().count(), 0);
+    assert!(!Path::new("/run/nook").join(&id).exists());
+    assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+    // The exit status is the container's.
+    let mut spec = r.config();
+    spec["process"]["args"] = json!(["sh", "-c", "exit 7"]);
+    r.write_config(&spec);
+    assert_eq!(r.nook(&["run", &id]).status.code(), Some(7));
+}
+
+#[test]
+fn lifecycle_as_nobody() {
+    let r = Rootless::new(&["sleep", "100"]);
+    let id = format!("rl-life-{}", std::process::id());
+    let pid_file = r.f.dir.path().join("pid");
+    let o = r.nook(&["create", "--pid-file", pid_file.to_str().unwrap(), &id]);
+    let err = std::fs::read_to_string(r.f.dir.path().join("create.err")).unwrap_or_default();
+    assert!(o.status.success(), "create: {err}");
+    let dir = r.state_root().join(&id);
+    let meta = std::fs::metadata(&dir).unwrap();
+    assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), NOBODY);
+    assert!(dir.join("state.json").exists());
+    let state: Value = serde_json::from_slice(&r.nook(&["state", &id]).stdout).unwrap();
+    assert_eq!(state["status"], "created");
+    let pid = state["pid"].as_i64().unwrap() as i32;
+    assert_eq!(std::fs::read_to_string(&pid_file).unwrap(), pid.to_string());
+    // Root inside, nobody on the host.
+    assert_eq!(
+        status_field(pid, "Uid").split_whitespace().collect::<Vec<_>>(),
+        ["65534"; 4]
+    );
+    assert_eq!(
+        std::fs::read_to_string(format!("/proc/{pid}/uid_map"))
+            .unwrap()
+            .split_whitespace()
+            .collect::<Vec<_>>(),
+        ["0", "65534", "1"]
+    );
+    assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+
+    let o = r.nook(&["start", &id]);
+    assert!(o.status.success(), "start: {}", stderr(&o));
+    let list: Value = serde_json::from_slice(&r.nook(&["list", "--format", "json"]).stdout).unwrap();
+    assert_eq!(list[0]["id"], id.as_str());
+    assert_eq!(list[0]["status"], "running");
+    let table = stdout(&r.nook(&["list"]));
+    assert!(table.contains(&id) && table.contains("running"), "{table}");
+    // exec joins the user namespace, whose setgroups is denied.
+    let o = r.nook(&["exec", &id, "id"]);
+    assert!(o.status.success(), "exec: {}", stderr(&o));
+    assert!(stdout(&o).starts_with("uid=0 gid=0"), "{}", stdout(&o));
+    let o = r.nook(&["delete", &id]);
+    assert!(!o.status.success(), "a running container is not deleted");
+    let o = r.nook(&["kill", &id, "KILL"]);
+    assert!(o.status.success(), "kill: {}", stderr(&o));
+    assert!(eventually(|| stdout(&r.nook(&["state", &id])).contains("stopped")));
+    let o = r.nook(&["delete", &id]);
+    assert!(o.status.success(), "delete: {}", stderr(&o));
+    assert!(!dir.exists());
+    // Reparented to the host's init when nook create exited, which reaps it.
+    assert!(eventually(|| !Path::new(&format!("/proc/{pid}")).exists()));
+}
+
+#[test]
+fn memory_limit_without_delegation_fails_and_leaves_nothing() {
+    let r = Rootless::new(&["true"]);
+    let mut spec = r.config();
+    spec["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}});
+    r.write_config(&spec);
+    let id = format!("rl-mem-{}", std::process::id());
+    let o = r.nook(&["run", &id]);
+    assert!(!o.status.success());
+    let err = stderr(&o);
+    assert!(
+        err.contains("linux.resources.memory")
+            && err.contains("cannot set memory limit: container could not join or create cgroup"),
+        "{err}"
+    );
+    assert!(!r.state_root().join(&id).exists());
+    assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn what_needs_root_is_refused_by_field() {
+    let r = Rootless::new(&["true"]);
+    let id = format!("rl-refused-{}", std::process::id());
+    let base = r.config();
+    let attempt = |spec: &Value| {
+        r.write_config(spec);
+        let o = r.nook(&["run", &id]);
+        assert!(!o.status.success());
+        assert!(!r.state_root().join(&id).exists(), "state left behind");
+        stderr(&o)
+    };
+    // No user namespace: runc's "rootless container requires user namespaces".
+    let mut spec = base.clone();
+    let ns: Vec<Value> = spec["linux"]["namespaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|n| n["type"] != "user")
+        .cloned()
+        .collect();
+    spec["linux"]["namespaces"] = json!(ns);
+    spec["linux"].as_object_mut().unwrap().remove("uidMappings");
+    spec["linux"].as_object_mut().unwrap().remove("gidMappings");
+    let e = attempt(&spec);
+    assert!(e.contains("rootless container requires user namespaces"), "{e}");
+    // devpts' gid=5 is not mapped.
+    let mut spec = base.clone();
+    for m in spec["mounts"].as_array_mut().unwrap() {
+        if m["destination"] == "/dev/pts" {
+            m["options"].as_array_mut().unwrap().push(json!("gid=5"));
+        }
+    }
+    let e = attempt(&spec);
+    assert!(e.contains("mounts[") && e.contains("gid=5"), "{e}");
+    // A hard limit above the user's own.
+    let mut spec = base.clone();
+    spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": u64::MAX - 1}]);
+    let e = attempt(&spec);
+    assert!(e.contains("process.rlimits[0]"), "{e}");
+    // More than the user's own uid needs newuidmap and an /etc/subuid entry.
+    let mut spec = base.clone();
+    spec["linux"]["uidMappings"] = json!([
+        {"containerID": 0, "hostID": NOBODY, "size": 1},
+        {"containerID": 1, "hostID": 100000, "size": 10}
+    ]);
+    let e = attempt(&spec);
+    assert!(e.contains("linux.uidMappings") && e.contains("newuidmap"), "{e}");
+}

@@ -651,7 +651,9 @@ mod tests {
         assert_eq!(p.targets.len(), 1);
         assert_eq!(p.targets[0].hierarchy.version, Version::V2);
         let mut p = plan_fake(&host, r#"{"resources":{"memory":{"limit":1048576}}}"#, "c1").unwrap();
-        let e = rootless_targets(&mut p, false, &writable).unwrap_err().to_string();
+        let e = rootless_targets(&mut p, false, &writable)
+            .unwrap_err()
+            .to_string();
         assert!(
             e.contains("linux.resources.memory")
                 && e.contains("cannot set memory limit: container could not join or create cgroup"),
@@ -659,7 +661,10 @@ mod tests {
         );
         let mut p = plan_fake(&host, r#"{"cgroupsPath":"/mine"}"#, "c1").unwrap();
         let e = rootless_targets(&mut p, true, &writable).unwrap_err().to_string();
-        assert!(e.contains("linux.cgroupsPath") && e.contains("not delegated"), "{e}");
+        assert!(
+            e.contains("linux.cgroupsPath") && e.contains("not delegated"),
+            "{e}"
+        );
         // Everything writable: nothing is dropped.
         let mut p = plan_fake(&host, r#"{"resources":{"memory":{"limit":1048576}}}"#, "c1").unwrap();
         rootless_targets(&mut p, false, &|_| true).unwrap();

@@ -38,6 +38,15 @@ fn run_as_nobody_end_to_end() {
     assert_eq!(std::fs::read_dir(r.state_root()).unwrap().count(), 0);
     assert!(!Path::new("/run/nook").join(&id).exists());
     assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+    // --root wins over XDG_RUNTIME_DIR.
+    let alt = r.f.dir.path().join("alt");
+    let o = r.nook(&["--root", alt.to_str().unwrap(), "create", &id]);
+    assert!(o.status.success());
+    assert!(alt.join(&id).join("state.json").exists());
+    assert!(!r.state_root().join(&id).exists());
+    let o = r.nook(&["--root", alt.to_str().unwrap(), "delete", "--force", &id]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!alt.join(&id).exists());
     // The exit status is the container's.
     let mut spec = r.config();
     spec["process"]["args"] = json!(["sh", "-c", "exit 7"]);
@@ -80,6 +89,7 @@ fn lifecycle_as_nobody() {
     let list: Value = serde_json::from_slice(&r.nook(&["list", "--format", "json"]).stdout).unwrap();
     assert_eq!(list[0]["id"], id.as_str());
     assert_eq!(list[0]["status"], "running");
+    assert_eq!(list[0]["owner"], "nobody");
     let table = stdout(&r.nook(&["list"]));
     assert!(table.contains(&id) && table.contains("running"), "{table}");
     // exec joins the user namespace, whose setgroups is denied.

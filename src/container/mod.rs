@@ -349,7 +349,17 @@ impl Context {
         for id in state::list_ids(&self.root)? {
             // A container deleted while we list is simply not listed.
             if let Ok(c) = self.load(&id) {
-                out.push(c.state());
+                let mut state = c.state();
+                // runc's list names the owner of the state directory (the
+                // user who created it, rootless or not), "#UID" if unknown.
+                if let Ok(meta) = std::fs::metadata(&c.dir.path) {
+                    let uid = std::os::unix::fs::MetadataExt::uid(&meta);
+                    state.owner = match nix::unistd::User::from_uid(uid.into()) {
+                        Ok(Some(u)) => u.name,
+                        _ => format!("#{uid}"),
+                    };
+                }
+                out.push(state);
             }
         }
         Ok(out)

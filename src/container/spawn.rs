@@ -381,6 +381,13 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
             .get(i)
             .map(|(p, _)| format!(" {}", p.to_string_lossy())),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
+        // runc fails the same way; say what to do about it. Non-root users
+        // get 200 keys by default, one per running container.
+        Step::Keyring if e.errno == libc::EDQUOT => Some(
+            " (the user's key quota is full: raise /proc/sys/kernel/keys/maxkeys \
+             and maxbytes, or create with --no-new-keyring)"
+                .to_string(),
+        ),
         _ => mount_item(),
     };
     Error::Child {

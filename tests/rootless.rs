@@ -38,6 +38,19 @@ fn run_as_nobody_end_to_end() {
     assert_eq!(std::fs::read_dir(r.state_root()).unwrap().count(), 0);
     assert!(!Path::new("/run/nook").join(&id).exists());
     assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+    // Without XDG_RUNTIME_DIR the default is runc's /run/nook, which a
+    // user cannot write: the error says what to do.
+    let o = r
+        .cmd(&["run", &id])
+        .env_remove("XDG_RUNTIME_DIR")
+        .output()
+        .unwrap();
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("/run/nook") && stderr(&o).contains("XDG_RUNTIME_DIR"),
+        "{}",
+        stderr(&o)
+    );
     // --root wins over XDG_RUNTIME_DIR.
     let alt = r.f.dir.path().join("alt");
     let o = r.nook(&["--root", alt.to_str().unwrap(), "create", &id]);
@@ -92,6 +105,13 @@ fn lifecycle_as_nobody() {
     assert_eq!(list[0]["owner"], "nobody");
     let table = stdout(&r.nook(&["list"]));
     assert!(table.contains(&id) && table.contains("running"), "{table}");
+    // No cgroup, so no freezer: pause says so.
+    let o = r.nook(&["pause", &id]);
+    assert!(
+        !o.status.success() && stderr(&o).contains("no freezer cgroup"),
+        "{}",
+        stderr(&o)
+    );
     // exec joins the user namespace, whose setgroups is denied.
     let o = r.nook(&["exec", &id, "id"]);
     assert!(o.status.success(), "exec: {}", stderr(&o));

@@ -578,7 +578,9 @@ impl Cgroup {
             .find(|d| d.version == Version::V2)
             .map(|d| freezer::FreezerDir::V2(&d.path))
             .ok_or_else(|| Error::Unsupported {
-                what: "freezing: no freezer cgroup hierarchy is mounted".into(),
+                what: "freezing: the container has no freezer cgroup (none is mounted, or it is \
+                       rootless without a delegated cgroup), so freezing"
+                    .into(),
             })
     }
 }

@@ -187,6 +187,15 @@ fn what_needs_root_is_refused_by_field() {
     spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": u64::MAX - 1}]);
     let e = attempt(&spec);
     assert!(e.contains("process.rlimits[0]"), "{e}");
+    // A UTS sysctl belongs to the host's root even in the container's own
+    // UTS namespace (IPC ones are the namespace's, and work).
+    let mut spec = base.clone();
+    spec["linux"]["sysctl"] = json!({"kernel.shmmax": "1000000", "kernel.domainname": "x"});
+    let e = attempt(&spec);
+    assert!(
+        e.contains("linux.sysctl.kernel.domainname") && e.contains("real root"),
+        "{e}"
+    );
     // More than the user's own uid needs newuidmap and an /etc/subuid entry.
     if nobody_has_subids() {
         return;

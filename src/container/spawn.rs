@@ -376,10 +376,20 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
     };
     let detail = match e.step {
         Step::JoinNamespace => namespaces.joins.get(i).map(|j| format!(" {}", j.path.display())),
-        Step::Sysctl => process
-            .sysctl
-            .get(i)
-            .map(|(p, _)| format!(" {}", p.to_string_lossy())),
+        Step::Sysctl => process.sysctl.get(i).map(|(p, _)| {
+            let p = p.to_string_lossy();
+            let denied = matches!(e.errno, libc::EACCES | libc::EPERM);
+            match p.strip_prefix("/proc/sys/") {
+                // In a user namespace not every namespaced sysctl is the
+                // namespace root's to write (UTS ones are not, IPC ones are).
+                Some(key) if denied && namespaces.id_maps.is_some() => format!(
+                    " {p} (linux.sysctl.{}: not writable by the root of a user namespace; \
+                     it needs real root)",
+                    key.replace('/', ".")
+                ),
+                _ => format!(" {p}"),
+            }
+        }),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
         // runc fails the same way; say what to do about it. Non-root users
         // get 200 keys by default, one per running container.

@@ -49,6 +49,25 @@ pub fn default_root() -> PathBuf {
     }
 }
 
+/// Prepares [`default_root`] as runc does: under XDG_RUNTIME_DIR it is
+/// created with mode 0700 plus the sticky bit, which the XDG base
+/// directory spec asks for so periodic clean-ups leave it alone (runc's
+/// `main.go`). `/run/nook` is left to [`crate::Context::create`].
+pub fn prepare_default_root() -> Result<PathBuf> {
+    use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
+    let root = default_root();
+    if root != std::path::Path::new("/run/nook") {
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(&root)
+            .map_err(|e| Error::io("creating state root", &root, e))?;
+        std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o1700))
+            .map_err(|e| Error::io("chmod 01700", &root, e))?;
+    }
+    Ok(root)
+}
+
 /// runc's `shouldHonorXDGRuntimeDir`: yes for a non-root user; no for the
 /// host's root (whose XDG_RUNTIME_DIR may be /run/user/0, but whose
 /// containers live in /run/nook); for root in a user namespace, yes unless

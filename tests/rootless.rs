@@ -33,8 +33,10 @@ fn run_as_nobody_end_to_end() {
     assert_eq!(lines[3], ["nook"], "{out}");
     // runc run removes the container when it exits; so does nook, from
     // the state root under XDG_RUNTIME_DIR, which belongs to the user.
+    // runc's mode for it: 0700 and sticky (XDG clean-ups leave it alone).
     let meta = std::fs::metadata(r.state_root()).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), NOBODY);
+    assert_eq!(std::os::unix::fs::MetadataExt::mode(&meta) & 0o7777, 0o1700);
     assert_eq!(std::fs::read_dir(r.state_root()).unwrap().count(), 0);
     assert!(!Path::new("/run/nook").join(&id).exists());
     assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());

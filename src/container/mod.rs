@@ -230,6 +230,12 @@ impl Context {
         crate::rootless::default_root()
     }
 
+    /// A context on [`Context::default_root`], created as runc creates
+    /// it under XDG_RUNTIME_DIR (mode 0700 and the sticky bit).
+    pub fn with_default_root() -> Result<Context> {
+        crate::rootless::prepare_default_root().map(Context::new)
+    }
+
     /// Forces rootless mode on or off (runc's `--rootless true|false`).
     pub fn with_rootless(mut self, rootless: bool) -> Context {
         self.rootless = rootless;

@@ -294,8 +294,10 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             reason: format!("unknown format {:?} (text or json)", cli.log_format),
         });
     }
-    let root = cli.root.clone().unwrap_or_else(Context::default_root);
-    let mut ctx = Context::new(root);
+    let mut ctx = match &cli.root {
+        Some(root) => Context::new(root),
+        None => Context::with_default_root()?,
+    };
     if let Some(value) = &cli.rootless {
         match nook::rootless::parse_flag(value) {
             Some(Some(forced)) => ctx = ctx.with_rootless(forced),

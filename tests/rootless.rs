@@ -189,6 +189,17 @@ fn what_needs_root_is_refused_by_field() {
     spec["process"]["rlimits"] = json!([{"type": "RLIMIT_NOFILE", "soft": 1024, "hard": u64::MAX - 1}]);
     let e = attempt(&spec);
     assert!(e.contains("process.rlimits[0]"), "{e}");
+    // --rootless false: cgroups are created as for root, which the user
+    // cannot; --rootless takes true, false or auto only.
+    r.write_config(&base);
+    let o = r.nook(&["--rootless", "false", "run", &id]);
+    assert!(!o.status.success());
+    assert!(stderr(&o).contains("creating cgroup"), "{}", stderr(&o));
+    assert!(!r.state_root().join(&id).exists(), "state left behind");
+    assert_eq!(cgroup_dirs_named(&id), Vec::<PathBuf>::new());
+    let o = r.nook(&["--rootless", "maybe", "run", &id]);
+    assert!(stderr(&o).contains("--rootless"), "{}", stderr(&o));
+    assert!(r.nook(&["--rootless", "true", "run", &id]).status.success());
     // A UTS sysctl belongs to the host's root even in the container's own
     // UTS namespace (IPC ones are the namespace's, and work).
     let mut spec = base.clone();

@@ -65,13 +65,9 @@ pub fn parse_spec(text: &[u8]) -> Result<Spec> {
 }
 
 /// The config.json `nook spec` writes: runc's default, or with `rootless`
-/// a user namespace mapping the calling user to root and no network namespace.
+/// runc's `spec --rootless` (specconv.ToRootless): see [`to_rootless`].
 pub fn default_spec(rootless: bool) -> Spec {
-    let mut spec = if rootless {
-        Spec::rootless(nix::unistd::getuid().as_raw(), nix::unistd::getgid().as_raw())
-    } else {
-        Spec::default()
-    };
+    let mut spec = Spec::default();
     if let Some(p) = spec.process_mut() {
         p.set_terminal(Some(true));
     }
@@ -84,7 +80,84 @@ pub fn default_spec(rootless: bool) -> Spec {
         deny.set_access(Some("rwm".to_string()));
         res.set_devices(Some(vec![deny]));
     }
+    if rootless {
+        to_rootless(
+            &mut spec,
+            nix::unistd::geteuid().as_raw(),
+            nix::unistd::getegid().as_raw(),
+        );
+    }
     spec
+}
+
+/// Turns `spec` into one user `uid`/`gid` can run unprivileged, as runc's
+/// `specconv.ToRootless` does:
+/// * no network namespace (an unprivileged user could not configure one
+///   anyway), and a new user namespace mapping `uid`/`gid` to root, one id
+///   each: the only mapping a process may write without newuidmap;
+/// * `/sys` becomes a read-only rbind of the host's: sysfs can only be
+///   mounted by the owner of the network namespace, which is the host's;
+/// * no `uid=`/`gid=` mount options (devpts' `gid=5` names an id that is
+///   not mapped, so the mount would fail with EINVAL);
+/// * no `linux.resources`: cgroup limits need a cgroup the user may write.
+pub fn to_rootless(spec: &mut Spec, uid: u32, gid: u32) {
+    use oci_spec::runtime::{LinuxIdMappingBuilder, LinuxNamespace, LinuxNamespaceType, Mount};
+    let map = |host: u32| {
+        LinuxIdMappingBuilder::default()
+            .container_id(0u32)
+            .host_id(host)
+            .size(1u32)
+            .build()
+            .expect("all fields set")
+    };
+    if let Some(linux) = spec.linux_mut() {
+        let mut namespaces: Vec<LinuxNamespace> = linux
+            .namespaces()
+            .clone()
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|n| !matches!(n.typ(), LinuxNamespaceType::Network | LinuxNamespaceType::User))
+            .collect();
+        let mut user = LinuxNamespace::default();
+        user.set_typ(LinuxNamespaceType::User);
+        namespaces.push(user);
+        linux.set_namespaces(Some(namespaces));
+        linux.set_uid_mappings(Some(vec![map(uid)]));
+        linux.set_gid_mappings(Some(vec![map(gid)]));
+        linux.set_resources(None);
+    }
+    let mounts: Vec<Mount> = spec
+        .mounts()
+        .clone()
+        .unwrap_or_default()
+        .into_iter()
+        .map(|mut m| {
+            if m.destination()
+                .components()
+                .eq(std::path::Path::new("/sys").components())
+            {
+                let mut sys = Mount::default();
+                sys.set_destination("/sys".into());
+                sys.set_typ(Some("none".into()));
+                sys.set_source(Some("/sys".into()));
+                sys.set_options(Some(
+                    ["rbind", "nosuid", "noexec", "nodev", "ro"]
+                        .map(String::from)
+                        .to_vec(),
+                ));
+                return sys;
+            }
+            if let Some(opts) = m.options().clone() {
+                let kept = opts
+                    .into_iter()
+                    .filter(|o| !o.starts_with("uid=") && !o.starts_with("gid="))
+                    .collect();
+                m.set_options(Some(kept));
+            }
+            m
+        })
+        .collect();
+    spec.set_mounts(Some(mounts));
 }
 
 #[cfg(test)]
@@ -109,12 +182,47 @@ mod tests {
             serde_json::to_value(&devices).unwrap(),
             serde_json::json!([{"allow": false, "access": "rwm"}])
         );
-        assert!(default_spec(true)
-            .linux()
-            .as_ref()
+    }
+
+    #[test]
+    fn rootless_spec_is_runcs_to_rootless() {
+        let mut spec = default_spec(false);
+        to_rootless(&mut spec, 1000, 1001);
+        let v = serde_json::to_value(&spec).unwrap();
+        assert_eq!(
+            v["linux"]["uidMappings"],
+            serde_json::json!([{"containerID": 0, "hostID": 1000, "size": 1}])
+        );
+        assert_eq!(
+            v["linux"]["gidMappings"],
+            serde_json::json!([{"containerID": 0, "hostID": 1001, "size": 1}])
+        );
+        let types: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
             .unwrap()
-            .uid_mappings()
-            .is_some());
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        assert!(
+            types.contains(&"user") && !types.contains(&"network"),
+            "{types:?}"
+        );
+        assert!(v["linux"].get("resources").is_none(), "{v}");
+        let mounts = v["mounts"].as_array().unwrap();
+        let sys = mounts.iter().find(|m| m["destination"] == "/sys").unwrap();
+        assert_eq!(sys["type"], "none");
+        assert_eq!(sys["source"], "/sys");
+        assert_eq!(
+            sys["options"],
+            serde_json::json!(["rbind", "nosuid", "noexec", "nodev", "ro"])
+        );
+        for m in mounts {
+            let opts = m["options"].as_array().cloned().unwrap_or_default();
+            assert!(
+                !opts.iter().any(|o| o.as_str().unwrap().starts_with("gid=")),
+                "{m}"
+            );
+        }
     }
 
     #[test]

@@ -10,6 +10,10 @@
 //! [`container`] executes a plan. Between `clone` and `execve` the child only
 //! runs prepared system calls: no allocation, no locks, no unwinding, so nook
 //! is safe to embed in multithreaded programs (including Go through cgo).
+//!
+//! An unprivileged user gets rootless containers as with runc: a user
+//! namespace mapping its own ids, state under `$XDG_RUNTIME_DIR/nook`, and
+//! cgroups only where they are delegated to it (see [`rootless`]).
 #![deny(unsafe_code)]
 #![deny(missing_debug_implementations)]
 #![warn(missing_docs)]
@@ -26,6 +30,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod plan;
 pub mod process;
+pub mod rootless;
 pub mod sched;
 pub mod seccomp;
 pub mod sys;

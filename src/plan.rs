@@ -26,6 +26,8 @@ pub struct PlanOptions {
     pub no_pivot: bool,
     /// `--no-new-keyring`: keep the caller's session keyring.
     pub no_new_keyring: bool,
+    /// Rootless mode (see [`crate::rootless`]).
+    pub rootless: bool,
 }
 
 /// Everything needed to create a container, validated and prepared.
@@ -92,7 +94,10 @@ impl Plan {
         let namespaces = NamespacePlan::from_spec(&spec)?;
         let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot)?;
         let process = ProcessPlan::from_spec(&spec, &namespaces)?;
-        let cgroup = cgroups::plan(&with_default_device_rules(&spec), id)?;
+        if opts.rootless {
+            crate::rootless::validate(&spec, &namespaces)?;
+        }
+        let cgroup = cgroups::plan_for(&with_default_device_rules(&spec), id, opts.rootless)?;
         let seccomp = seccomp_of(&spec)?;
         let keyring = keyring(id, opts.no_new_keyring);
         let hooks = HookPlan::from_spec(&spec)?;

@@ -261,7 +261,7 @@ fn cap_mask(set: &Option<Capabilities>, last_cap: u32) -> u64 {
         .fold(0u64, |m, i| m | (1u64 << i))
 }
 
-fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
+pub(crate) fn rlimit_resource(t: PosixRlimitType) -> libc::c_int {
     use PosixRlimitType::*;
     (match t {
         RlimitCpu => libc::RLIMIT_CPU,
@@ -367,7 +367,12 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
         }
         sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(Step::Capabilities)?;
     }
-    sys::setgroups(&plan.groups).step(Step::SetUser)?;
+    match sys::setgroups(&plan.groups) {
+        // A rootless container's user namespace denies setgroups (see
+        // namespaces::write_id_maps); with no groups asked for, that is fine.
+        Err(libc::EPERM) if plan.groups.is_empty() => {}
+        r => r.step(Step::SetUser)?,
+    }
     sys::setresgid(plan.gid).step(Step::SetUser)?;
     sys::setresuid(plan.uid).step(Step::SetUser)?;
     if let Some(c) = &plan.caps {

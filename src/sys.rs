@@ -129,6 +129,25 @@ pub fn setrlimit(resource: c_int, soft: u64, hard: u64) -> SysResult<()> {
         .map(drop)
 }
 
+/// `prlimit64(0, resource, NULL, &old)`: the (soft, hard) limits of the caller.
+pub fn getrlimit(resource: c_int) -> SysResult<(u64, u64)> {
+    let mut old = libc::rlimit64 {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: `old` is a writable rlimit64 for the duration of the call.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_prlimit64,
+            0,
+            resource,
+            ptr::null::<c_void>(),
+            &mut old as *mut libc::rlimit64,
+        )
+    })?;
+    Ok((old.rlim_cur, old.rlim_max))
+}
+
 /// Resets every signal handler to SIG_DFL. A raw clone inherits the caller's
 /// handlers, which must not run in the child; and ignored signals (Rust's
 /// runtime ignores SIGPIPE) would stay ignored in the container after execve.

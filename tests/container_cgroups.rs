@@ -279,3 +279,86 @@ fn cli_pause_resume_ps_events_update() {
     assert!(eventually(|| c.status() == Status::Stopped));
     ok(&["delete", "cgcli"]);
 }
+
+/// A cgroup2 subtree delegated to nobody, as systemd's `Delegate=yes` or an
+/// administrator sets one up: the directory and its `cgroup.procs`,
+/// `cgroup.threads` and `cgroup.subtree_control` owned by the user, with
+/// memory and pids enabled for its children, and a `runner` child the
+/// user's commands start from (a process may only move between cgroups
+/// whose common ancestor's `cgroup.procs` it can write). Removed on drop.
+struct Delegated {
+    dir: PathBuf,
+}
+
+impl Delegated {
+    fn new() -> Delegated {
+        use std::os::unix::fs::lchown;
+        let dir = PathBuf::from(format!("/sys/fs/cgroup/nook-deleg-{}", std::process::id()));
+        std::fs::create_dir(&dir).unwrap();
+        let d = Delegated { dir };
+        std::fs::write(d.dir.join("cgroup.subtree_control"), "+memory +pids").unwrap();
+        std::fs::create_dir(d.dir.join("runner")).unwrap();
+        let nobody = Some(common::rootless::NOBODY);
+        for f in [
+            "",
+            "cgroup.procs",
+            "cgroup.threads",
+            "cgroup.subtree_control",
+            "runner",
+            "runner/cgroup.procs",
+        ] {
+            lchown(d.dir.join(f), nobody, nobody).unwrap();
+        }
+        d
+    }
+}
+
+impl Drop for Delegated {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir(self.dir.join("runner"));
+        let _ = std::fs::remove_dir(&self.dir);
+    }
+}
+
+/// Rootless with delegation (pure cgroup v2 only: run it through
+/// tools/test-cgroup-v2.sh): nobody's container gets a cgroup under the
+/// delegated subtree, with its limits, and nook removes it again.
+#[test]
+fn rootless_uses_a_cgroup_delegated_to_the_user() {
+    let root_ctl = std::fs::read_to_string("/sys/fs/cgroup/cgroup.subtree_control").unwrap_or_default();
+    if !std::path::Path::new("/sys/fs/cgroup/cgroup.controllers").exists()
+        || !root_ctl.contains("memory")
+        || !root_ctl.contains("pids")
+    {
+        eprintln!("skipped: needs a pure cgroup v2 host with memory and pids (tools/test-cgroup-v2.sh)");
+        return;
+    }
+    let deleg = Delegated::new();
+    let mut r = common::rootless::Rootless::new(&[
+        "sh",
+        "-c",
+        "cat /proc/self/cgroup /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max",
+    ]);
+    r.enter_cgroup = Some(deleg.dir.join("runner/cgroup.procs"));
+    let mut spec = r.config();
+    spec["linux"]["resources"] = json!({"memory": {"limit": 64 << 20}, "pids": {"limit": 32}});
+    r.write_config(&spec);
+    let id = format!("rl-deleg-{}", std::process::id());
+    let o = r.nook(&["run", &id]);
+    let out = common::rootless::stdout(&o);
+    assert!(o.status.success(), "run: {}", common::rootless::stderr(&o));
+    // In its cgroup namespace the container sits at the root of its own
+    // cgroup, where its limits are.
+    assert_eq!(
+        out.lines().collect::<Vec<_>>(),
+        ["0::/", &(64u64 << 20).to_string(), "32"],
+        "{out}"
+    );
+    assert!(!deleg.dir.join(&id).exists(), "nook removes the cgroup it made");
+    // Without the runner, nothing delegated is reachable: the limit is refused.
+    r.enter_cgroup = None;
+    let o = r.nook(&["run", &id]);
+    assert!(!o.status.success());
+    let err = common::rootless::stderr(&o);
+    assert!(err.contains("cannot set memory limit"), "{err}");
+}

@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 use crate::sys;
 
 /// The nearest existing ancestor of `path` (a mount point always exists).
-fn existing_ancestor(path: &Path) -> &Path {
+pub(crate) fn existing_ancestor(path: &Path) -> &Path {
     let mut p = path;
     while !p.exists() {
         match p.parent() {

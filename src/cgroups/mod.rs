@@ -86,9 +86,111 @@ struct Target {
 
 /// Validates the cgroup part of `spec` for container `id` on this host.
 pub fn plan(spec: &Spec, id: &str) -> Result<CgroupPlan> {
+    plan_for(spec, id, false)
+}
+
+/// [`plan`], in rootless mode when `rootless` (see [`crate::rootless`]):
+/// device rules are dropped, a missing `linux.cgroupsPath` means the
+/// relative path `<id>` (a delegated subtree of the caller's), and each
+/// hierarchy where the caller may not create that cgroup is left out,
+/// unless the spec names the path or sets a limit that needs it: that is
+/// an error naming the resource, found before anything touches the host.
+pub fn plan_for(spec: &Spec, id: &str, rootless: bool) -> Result<CgroupPlan> {
     let layout = Layout::detect()?;
     let host = HostInfo::read(&layout);
-    plan_on(spec, id, &layout, &host)
+    if !rootless {
+        return plan_on(spec, id, &layout, &host);
+    }
+    let mut spec = spec.clone();
+    let explicit = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.cgroups_path().as_ref())
+        .is_some_and(|p| !p.as_os_str().is_empty());
+    if let Some(linux) = spec.linux_mut() {
+        if let Some(res) = linux.resources_mut() {
+            res.set_devices(None);
+        }
+        if !explicit {
+            crate::plan::validate_id(id)?;
+            linux.set_cgroups_path(Some(PathBuf::from(id)));
+        }
+    }
+    let mut plan = plan_on(&spec, id, &layout, &host)?;
+    rootless_targets(&mut plan, explicit, &|dir| {
+        nix::unistd::access(
+            dir,
+            nix::unistd::AccessFlags::W_OK | nix::unistd::AccessFlags::X_OK,
+        )
+        .is_ok()
+    })?;
+    Ok(plan)
+}
+
+/// Keeps the targets whose cgroup the caller may create (`writable` on
+/// its nearest existing ancestor), refusing to drop one that an explicit
+/// path or a limit needs.
+fn rootless_targets(plan: &mut CgroupPlan, explicit: bool, writable: &dyn Fn(&Path) -> bool) -> Result<()> {
+    let mut kept = Vec::new();
+    let mut dropped = Vec::new();
+    for t in plan.targets.drain(..) {
+        let dir = t.hierarchy.dir_of(&t.cgroup)?;
+        let anc = apply::existing_ancestor(&dir).to_path_buf();
+        if writable(&anc) {
+            kept.push(t);
+        } else if explicit {
+            return Err(Error::config(
+                "linux.cgroupsPath",
+                format!(
+                    "rootless: cannot create cgroup {}: {} is not delegated to uid {}",
+                    dir.display(),
+                    anc.display(),
+                    nix::unistd::geteuid()
+                ),
+            ));
+        } else {
+            dropped.push((t, anc));
+        }
+    }
+    let holds = |h: &Hierarchy, c: &str| match h.version {
+        Version::V1 => h.controllers.iter().any(|x| x == c),
+        Version::V2 => c == "cgroup" || h.controllers.iter().any(|x| x == c),
+    };
+    for w in &plan.settings.writes {
+        let c = w.controller;
+        if kept.iter().any(|t| holds(&t.hierarchy, c)) {
+            continue;
+        }
+        if let Some((_, anc)) = dropped.iter().find(|(t, _)| holds(&t.hierarchy, c)) {
+            return Err(Error::config(
+                resource_field(c),
+                format!(
+                    "cannot set {c} limit: container could not join or create cgroup \
+                     (rootless, and {} is not delegated to uid {})",
+                    anc.display(),
+                    nix::unistd::geteuid()
+                ),
+            ));
+        }
+    }
+    plan.targets = kept;
+    Ok(())
+}
+
+/// The `linux.resources` field a controller's settings come from.
+fn resource_field(controller: &str) -> String {
+    let f = match controller {
+        "memory" => "memory",
+        "cpu" | "cpuacct" | "cpuset" => "cpu",
+        "pids" => "pids",
+        "blkio" | "io" => "blockIO",
+        "hugetlb" => "hugepageLimits",
+        "rdma" => "rdma",
+        "net_cls" | "net_prio" => "network",
+        "devices" => "devices",
+        _ => "unified",
+    };
+    format!("linux.resources.{f}")
 }
 
 fn plan_on(spec: &Spec, id: &str, layout: &Layout, host: &HostInfo) -> Result<CgroupPlan> {
@@ -545,7 +647,9 @@ impl Cgroup {
             .find(|d| d.version == Version::V2)
             .map(|d| freezer::FreezerDir::V2(&d.path))
             .ok_or_else(|| Error::Unsupported {
-                what: "freezing: no freezer cgroup hierarchy is mounted".into(),
+                what: "freezing: the container has no freezer cgroup (none is mounted, or it is \
+                       rootless without a delegated cgroup), so freezing"
+                    .into(),
             })
     }
 }
@@ -605,6 +709,37 @@ mod tests {
         let layout = host.layout();
         let info = HostInfo::read(&layout);
         plan_on(&spec(linux), id, &layout, &info)
+    }
+
+    #[test]
+    fn rootless_skips_what_it_cannot_create_unless_a_limit_needs_it() {
+        let host = FakeHost::new(&["memory", "pids"], Some("hugetlb"));
+        let base = host.dir.path().to_path_buf();
+        // Only the cgroup2 mount is "delegated".
+        let writable = |p: &Path| p.starts_with(base.join("unified"));
+        let mut p = plan_fake(&host, "{}", "c1").unwrap();
+        rootless_targets(&mut p, false, &writable).unwrap();
+        assert_eq!(p.targets.len(), 1);
+        assert_eq!(p.targets[0].hierarchy.version, Version::V2);
+        let mut p = plan_fake(&host, r#"{"resources":{"memory":{"limit":1048576}}}"#, "c1").unwrap();
+        let e = rootless_targets(&mut p, false, &writable)
+            .unwrap_err()
+            .to_string();
+        assert!(
+            e.contains("linux.resources.memory")
+                && e.contains("cannot set memory limit: container could not join or create cgroup"),
+            "{e}"
+        );
+        let mut p = plan_fake(&host, r#"{"cgroupsPath":"/mine"}"#, "c1").unwrap();
+        let e = rootless_targets(&mut p, true, &writable).unwrap_err().to_string();
+        assert!(
+            e.contains("linux.cgroupsPath") && e.contains("not delegated"),
+            "{e}"
+        );
+        // Everything writable: nothing is dropped.
+        let mut p = plan_fake(&host, r#"{"resources":{"memory":{"limit":1048576}}}"#, "c1").unwrap();
+        rootless_targets(&mut p, false, &|_| true).unwrap();
+        assert_eq!(p.targets.len(), 3);
     }
 
     #[test]

@@ -189,6 +189,7 @@ pub struct ContainerState {
 #[derive(Debug, Clone)]
 pub struct Context {
     root: PathBuf,
+    rootless: bool,
 }
 
 /// A handle on one container of a [`Context`].
@@ -218,9 +219,38 @@ impl Drop for CreateGuard<'_> {
 }
 
 impl Context {
-    /// A context whose containers live under `root`.
+    /// A context whose containers live under `root`. Rootless mode is
+    /// detected as runc's `--rootless auto` does it (see [`crate::rootless`]).
     pub fn new(root: impl Into<PathBuf>) -> Context {
-        Context { root: root.into() }
+        Context {
+            root: root.into(),
+            rootless: crate::rootless::detect(),
+        }
+    }
+
+    /// The state root used when none is given: `/run/nook` for root,
+    /// `$XDG_RUNTIME_DIR/nook` for an unprivileged user, as runc does.
+    pub fn default_root() -> PathBuf {
+        crate::rootless::default_root()
+    }
+
+    /// A context on [`Context::default_root`], created as runc creates
+    /// it under XDG_RUNTIME_DIR (mode 0700 and the sticky bit).
+    pub fn with_default_root() -> Result<Context> {
+        crate::rootless::prepare_default_root().map(Context::new)
+    }
+
+    /// Forces rootless mode on or off (runc's `--rootless true|false`).
+    pub fn with_rootless(mut self, rootless: bool) -> Context {
+        self.rootless = rootless;
+        self
+    }
+
+    /// Whether containers are created in rootless mode: cgroups the user
+    /// may not create are skipped when no limit needs them, device rules
+    /// are not applied, and a user namespace is required.
+    pub fn rootless(&self) -> bool {
+        self.rootless
     }
 
     /// The state root.
@@ -245,6 +275,7 @@ impl Context {
             &PlanOptions {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
+                rootless: self.rootless,
             },
         )?;
         let dir = StateDir::create(&self.root, id)?;
@@ -345,7 +376,17 @@ impl Context {
         for id in state::list_ids(&self.root)? {
             // A container deleted while we list is simply not listed.
             if let Ok(c) = self.load(&id) {
-                out.push(c.state());
+                let mut state = c.state();
+                // runc's list names the owner of the state directory (the
+                // user who created it, rootless or not), "#UID" if unknown.
+                if let Ok(meta) = std::fs::metadata(&c.dir.path) {
+                    let uid = std::os::unix::fs::MetadataExt::uid(&meta);
+                    state.owner = match nix::unistd::User::from_uid(uid.into()) {
+                        Ok(Some(u)) => u.name,
+                        _ => format!("#{uid}"),
+                    };
+                }
+                out.push(state);
             }
         }
         Ok(out)

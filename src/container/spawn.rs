@@ -221,7 +221,14 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     args.cgroup.add_process(pid)?;
     if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).map_err(|e| Error::io("writing", &path, e))?;
+        std::fs::write(&path, adj.to_string()).map_err(|e| match e.raw_os_error() {
+            // Below the inherited minimum needs CAP_SYS_RESOURCE on the host.
+            Some(libc::EACCES | libc::EPERM) => Error::config(
+                "process.oomScoreAdj",
+                format!("writing {adj} to {path}: {e}: lowering it needs real root (CAP_SYS_RESOURCE)"),
+            ),
+            _ => Error::io("writing", &path, e),
+        })?;
     }
     send(&parent_sock, Message::Go)?;
 
@@ -393,11 +400,28 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
     };
     let detail = match e.step {
         Step::JoinNamespace => namespaces.joins.get(i).map(|j| format!(" {}", j.path.display())),
-        Step::Sysctl => process
-            .sysctl
-            .get(i)
-            .map(|(p, _)| format!(" {}", p.to_string_lossy())),
+        Step::Sysctl => process.sysctl.get(i).map(|(p, _)| {
+            let p = p.to_string_lossy();
+            let denied = matches!(e.errno, libc::EACCES | libc::EPERM);
+            match p.strip_prefix("/proc/sys/") {
+                // In a user namespace not every namespaced sysctl is the
+                // namespace root's to write (UTS ones are not, IPC ones are).
+                Some(key) if denied && namespaces.id_maps.is_some() => format!(
+                    " {p} (linux.sysctl.{}: not writable by the root of a user namespace; \
+                     it needs real root)",
+                    key.replace('/', ".")
+                ),
+                _ => format!(" {p}"),
+            }
+        }),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
+        // runc fails the same way; say what to do about it. Non-root users
+        // get 200 keys by default, one per running container.
+        Step::Keyring if e.errno == libc::EDQUOT => Some(
+            " (the user's key quota is full: raise /proc/sys/kernel/keys/maxkeys \
+             and maxbytes, or create with --no-new-keyring)"
+                .to_string(),
+        ),
         _ => mount_item(),
     };
     Error::Child {

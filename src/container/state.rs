@@ -83,12 +83,28 @@ impl StateDir {
             .recursive(true)
             .mode(0o711)
             .create(root)
-            .map_err(|e| Error::io("creating state root", root, e))?;
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::PermissionDenied if !nix::unistd::geteuid().is_root() => Error::io(
+                    "creating state root (as a user, set XDG_RUNTIME_DIR or --root)",
+                    root,
+                    e,
+                ),
+                _ => Error::io("creating state root", root, e),
+            })?;
         let dir = StateDir::new(root, id);
         match fs::DirBuilder::new().mode(0o711).create(&dir.path) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(Error::AlreadyExists { id: id.to_string() })
+            }
+            Err(e)
+                if e.kind() == std::io::ErrorKind::PermissionDenied && !nix::unistd::geteuid().is_root() =>
+            {
+                Err(Error::io(
+                    "creating state directory (as a user, set XDG_RUNTIME_DIR or --root)",
+                    &dir.path,
+                    e,
+                ))
             }
             Err(e) => Err(Error::io("creating state directory", &dir.path, e)),
         }

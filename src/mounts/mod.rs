@@ -633,7 +633,13 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
     let target = open_dest(root, &op.dest, Create::Dir)?;
     let path = FdPath::new(target.as_fd());
     if cg.cgroup2 {
-        return sys::mount(Some(c"cgroup2"), path.as_cstr(), Some(c"cgroup2"), op.flags, None);
+        match sys::mount(Some(c"cgroup2"), path.as_cstr(), Some(c"cgroup2"), op.flags, None) {
+            // A user namespace (rootless) may be refused a fresh cgroup2
+            // mount: EPERM, or EBUSY when the host's mount options differ.
+            // Bind the container's own cgroup directory instead, as runc does.
+            Err(libc::EPERM | libc::EBUSY) if !cg.binds.is_empty() => {}
+            r => return r,
+        }
     }
     if let [(name, host)] = cg.binds.as_slice() {
         if name.is_empty() {

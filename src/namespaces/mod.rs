@@ -335,10 +335,59 @@ pub fn userns_with_maps(maps: &IdMaps) -> Result<OwnedFd> {
 }
 
 /// Writes the user namespace id maps of `pid`. Runs in the parent.
+///
+/// With CAP_SETUID/CAP_SETGID over the parent namespace (root) the maps are
+/// written directly. An unprivileged caller may only map its own euid and,
+/// once `/proc/PID/setgroups` says "deny", its own egid, one line each; any
+/// other map gets EPERM and is handed to the setuid helpers `newuidmap` /
+/// `newgidmap` (shadow's `uidmap` package, which check /etc/subuid and
+/// /etc/subgid), as runc's nsexec does. Without them the error says so.
 pub fn write_id_maps(pid: i32, maps: &IdMaps) -> Result<()> {
-    for (file, text) in [("uid_map", &maps.uid_map), ("gid_map", &maps.gid_map)] {
-        let path = format!("/proc/{pid}/{file}");
-        std::fs::write(&path, text).map_err(|e| Error::io("writing", &path, e))?;
+    write_map(pid, "uid_map", &maps.uid_map, "newuidmap")?;
+    let own_gid_only = maps.gid_map.split_whitespace().collect::<Vec<_>>()
+        == ["0", &nix::unistd::getegid().to_string(), "1"];
+    if own_gid_only && !nix::unistd::geteuid().is_root() {
+        // The kernel refuses an unprivileged gid_map until setgroups is
+        // denied, so the user cannot drop groups to escape a negative ACL.
+        let path = format!("/proc/{pid}/setgroups");
+        std::fs::write(&path, "deny").map_err(|e| Error::io("writing", &path, e))?;
+    }
+    write_map(pid, "gid_map", &maps.gid_map, "newgidmap")
+}
+
+fn write_map(pid: i32, file: &str, text: &str, helper: &str) -> Result<()> {
+    let path = format!("/proc/{pid}/{file}");
+    let err = match std::fs::write(&path, text) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.raw_os_error() == Some(libc::EPERM) => e,
+        Err(e) => return Err(Error::io("writing", &path, e)),
+    };
+    // newuidmap PID ID HOSTID SIZE [ID HOSTID SIZE]...
+    let mut cmd = std::process::Command::new(helper);
+    cmd.arg(pid.to_string()).args(text.split_whitespace());
+    let output = match cmd.stdin(std::process::Stdio::null()).output() {
+        Ok(o) => o,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Err(Error::Config {
+                field: format!("linux.{}Mappings", &file[..3]),
+                reason: format!(
+                    "writing {path}: {err}: only the caller's own id can be mapped without \
+                     {helper} (package uidmap), which is not installed"
+                ),
+            })
+        }
+        Err(e) => return Err(Error::io("running", helper, e)),
+    };
+    if !output.status.success() {
+        return Err(Error::Config {
+            field: format!("linux.{}Mappings", &file[..3]),
+            reason: format!(
+                "{helper} {pid} {} failed ({}): {}",
+                text.split_whitespace().collect::<Vec<_>>().join(" "),
+                output.status,
+                String::from_utf8_lossy(&output.stderr).trim()
+            ),
+        });
     }
     Ok(())
 }
@@ -354,7 +403,11 @@ pub fn enter(plan: &NamespacePlan, fds: &[OwnedFd]) -> Result<(), (usize, sys::E
         // Until now our ids are the host's, unmapped in the new namespace
         // (files we create would fail with EOVERFLOW): become its root.
         let err = |e| (plan.joins.len(), e);
-        sys::setgroups(&[]).map_err(err)?;
+        // EPERM: a rootless container's namespace denies setgroups.
+        match sys::setgroups(&[]) {
+            Ok(()) | Err(libc::EPERM) => {}
+            Err(e) => return Err(err(e)),
+        }
         sys::setresgid(0).map_err(err)?;
         sys::setresuid(0).map_err(err)?;
     }

@@ -27,9 +27,10 @@ use log::Logger;
     about = "An OCI container runtime"
 )]
 struct Cli {
-    /// Root directory for container state.
-    #[arg(long, global = true, default_value = "/run/nook")]
-    root: PathBuf,
+    /// Root directory for container state [default: /run/nook, or
+    /// $XDG_RUNTIME_DIR/nook for an unprivileged user, as runc does].
+    #[arg(long, global = true)]
+    root: Option<PathBuf>,
     /// Log file for errors (runc's --log).
     #[arg(long, global = true)]
     log: Option<PathBuf>,
@@ -42,8 +43,9 @@ struct Cli {
     /// Use systemd for cgroups (not supported).
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
-    /// Rootless mode: true, false or auto (before the command, as in runc,
-    /// so it does not clash with `spec --rootless`).
+    /// Rootless mode: true, false or auto (the default: rootless when not
+    /// root, or root only in a user namespace). Before the command, as in
+    /// runc, so it does not clash with `spec --rootless`.
     #[arg(long, num_args = 0..=1, default_missing_value = "true")]
     rootless: Option<String>,
     /// Print the version.
@@ -295,7 +297,22 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             reason: format!("unknown format {:?} (text or json)", cli.log_format),
         });
     }
-    let ctx = Context::new(&cli.root);
+    let mut ctx = match &cli.root {
+        Some(root) => Context::new(root),
+        None => Context::with_default_root()?,
+    };
+    if let Some(value) = &cli.rootless {
+        match nook::rootless::parse_flag(value) {
+            Some(Some(forced)) => ctx = ctx.with_rootless(forced),
+            Some(None) => {}
+            None => {
+                return Err(Error::Config {
+                    field: "--rootless".into(),
+                    reason: format!("{value:?} is not true, false or auto"),
+                })
+            }
+        }
+    }
     let Some(command) = cli.command else {
         return Err(Error::Config {
             field: "command".into(),

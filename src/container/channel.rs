@@ -7,7 +7,9 @@
 //! 1. parent -> child `Go`, once the parent has written the id maps, set
 //!    oom_score_adj and placed the child in its cgroup;
 //! 2. child -> parent `InitPid(pid)`, only when a second clone was needed
-//!    (the init is then the parent's child through CLONE_PARENT);
+//!    (the init is then the parent's child through CLONE_PARENT); the
+//!    parent answers `Go`, and the new init says nothing before that, so no
+//!    message of its own can overtake the pid;
 //! 3. child -> parent `SeccompFd` with the listener attached (SCM_RIGHTS),
 //!    only for profiles with NOTIFY rules; the parent hands it to the agent;
 //! 4. child -> parent `Hooks` once the mounts are done (before

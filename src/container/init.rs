@@ -227,7 +227,8 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
 
 /// Clones the real init into the pid/time namespaces that only children
 /// enter. CLONE_PARENT makes it the runtime's child, so the runtime can
-/// wait for it; this process reports its pid and exits.
+/// wait for it; this process reports its pid and exits, and the new init
+/// goes on once the runtime has answered that report.
 fn second_clone(sync: BorrowedFd<'_>, flags: libc::c_int) -> Result<(), ChildError> {
     let flags = (flags | libc::CLONE_PARENT) as libc::c_ulong;
     // SAFETY: the new child continues in this function's caller, which only
@@ -235,9 +236,18 @@ fn second_clone(sync: BorrowedFd<'_>, flags: libc::c_int) -> Result<(), ChildErr
     #[allow(unsafe_code)]
     let pid = unsafe { sys::clone_fork(flags) }.step(Step::SecondClone)?;
     if pid == 0 {
-        return Ok(());
+        // Say nothing before the parent knows our pid: a message of ours
+        // (a seccomp listener, Hooks, Ready) could otherwise overtake
+        // InitPid, and the parent would take the intermediate for the init.
+        return match Message::recv(sync).step(Step::Sync)? {
+            Some(Message::Go) => Ok(()),
+            _ => Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
+        };
     }
-    let _ = Message::InitPid(pid).send(sync);
+    if Message::InitPid(pid).send(sync).is_err() {
+        let _ = sys::kill(pid, libc::SIGKILL);
+        sys::exit(1)
+    }
     sys::exit(0)
 }
 

@@ -243,6 +243,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 let _ = waitpid(Pid::from_raw(pid), None);
                 reaper.0.retain(|&x| x != pid);
                 init = p;
+                send(&parent_sock, Message::Go)?;
             }
             Some(Message::Ready) => match job {
                 Job::Create { .. } => break,

@@ -7,6 +7,8 @@ dpkg -s busybox-static >/dev/null 2>&1 || pkgs+=(busybox-static)
 command -v qemu-system-x86_64 >/dev/null || pkgs+=(qemu-system-x86)
 command -v go >/dev/null || pkgs+=(golang-go)
 command -v pkg-config >/dev/null || pkgs+=(pkg-config)
+# newuidmap/newgidmap: the rootless tests map several id ranges through them.
+command -v newuidmap >/dev/null || pkgs+=(uidmap)
 if [ ${#pkgs[@]} -gt 0 ]; then
 	echo "installing: ${pkgs[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive

@@ -114,6 +114,15 @@ fn lifecycle_as_nobody() {
         "{}",
         stderr(&o)
     );
+    // Nor processes or usage to read: refused, not answered with nothing.
+    for cmd in [&["ps", id.as_str()][..], &["events", "--stats", id.as_str()]] {
+        let o = r.nook(cmd);
+        assert!(
+            !o.status.success() && stderr(&o).contains("the container has no cgroup"),
+            "{cmd:?}: {}",
+            stderr(&o)
+        );
+    }
     // exec joins the user namespace, whose setgroups is denied.
     let o = r.nook(&["exec", &id, "id"]);
     assert!(o.status.success(), "exec: {}", stderr(&o));

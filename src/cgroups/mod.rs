@@ -448,7 +448,13 @@ impl Cgroup {
         Ok(Cgroup { dirs })
     }
 
-    /// Host pids of every process in the cgroup.
+    /// Whether the container has a cgroup at all (a rootless container
+    /// without a delegated one has none).
+    pub fn exists(&self) -> bool {
+        !self.dirs.is_empty()
+    }
+
+    /// Host pids of every process in the cgroup (none without a cgroup).
     pub fn pids(&self) -> Result<Vec<i32>> {
         let Some(d) = self.dirs.first() else {
             return Ok(Vec::new());

@@ -461,6 +461,7 @@ impl Container {
 
     /// Host pids of every process of the container (`nook ps`).
     pub fn processes(&self) -> Result<Vec<i32>> {
+        self.need_cgroup("listing processes")?;
         self.persisted.cgroup.pids()
     }
 
@@ -469,7 +470,21 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(Error::state(&self.id, "container not running"));
         }
+        self.need_cgroup("reading resource usage")?;
         self.persisted.cgroup.stats()
+    }
+
+    /// An empty answer would be a wrong one: without a cgroup (rootless,
+    /// none delegated) nook cannot know the container's processes or usage.
+    fn need_cgroup(&self, what: &str) -> Result<()> {
+        if self.persisted.cgroup.exists() {
+            return Ok(());
+        }
+        Err(Error::Unsupported {
+            what: format!(
+                "{what}: the container has no cgroup (rootless without a delegated cgroup), so {what}"
+            ),
+        })
     }
 
     /// Applies new resource limits (`nook update`).

@@ -28,6 +28,7 @@ cargo run --quiet --example hello
 if [ -x ffi/test.sh ]; then ffi/test.sh; fi
 if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
 if [ -x tools/test-rootless-vm.sh ]; then tools/test-rootless-vm.sh; fi
+if [ -x tools/test-engines-v2.sh ]; then tools/test-engines-v2.sh; fi
 
 after=$(snapshot)
 if [ "$before" != "$after" ]; then

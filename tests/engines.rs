@@ -340,16 +340,19 @@ impl Lab {
         log.lines().map(shape).collect()
     }
 
-    fn report(&self, engine: &str) {
+    /// Ends an engine's test: prints its nook calls, re-raises the panic of
+    /// its checks (`result`, run under catch_unwind so cleanup came first),
+    /// then checks that each of `forms` was among the calls.
+    fn finish(&self, engine: &str, result: std::thread::Result<()>, forms: &[&str]) {
+        let seen = self.invocations();
         eprintln!("== {engine}: nook invocations (distinct forms):");
-        for f in self.invocations() {
+        for f in &seen {
             eprintln!("   nook {f}");
         }
         eprintln!("== {engine}: {:.1?}", self.started.elapsed());
-    }
-
-    fn assert_seen(&self, forms: &[&str]) {
-        let seen = self.invocations();
+        if let Err(e) = result {
+            std::panic::resume_unwind(e);
+        }
         for f in forms {
             assert!(
                 seen.iter().any(|s| s.contains(f)),
@@ -826,22 +829,22 @@ fn podman() {
         lab.assert_engine_cleaned_up();
     }));
     let _ = podman.run(&["rm", "-af", "-t", "1"]);
-    lab.report("podman");
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
-    lab.assert_seen(&[
-        "--log-format=json --log create --bundle --pid-file",
-        "start",
-        "exec --pid-file --process --detach",
-        "--tty --console-socket",
-        "pause",
-        "resume",
-        "kill 15",
-        "kill 9",
-        "delete --force",
-        "update --resources",
-    ]);
+    lab.finish(
+        "podman",
+        result,
+        &[
+            "--log-format=json --log create --bundle --pid-file",
+            "start",
+            "exec --pid-file --process --detach",
+            "--tty --console-socket",
+            "pause",
+            "resume",
+            "kill 15",
+            "kill 9",
+            "delete --force",
+            "update --resources",
+        ],
+    );
 }
 
 /// The pid of a ctr task, from `ctr task ls`.
@@ -999,22 +1002,22 @@ fn containerd() {
         let _ = ctr.run(&["task", "rm", "--force", id]);
         let _ = ctr.run(&["containers", "rm", id]);
     }
-    lab.report("containerd");
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
-    lab.assert_seen(&[
-        "--log-format json create --bundle --pid-file",
-        "start",
-        "exec --process --detach --pid-file",
-        "exec --process --console-socket --detach --pid-file",
-        "ps --format json",
-        "pause",
-        "resume",
-        "kill 15",
-        "kill 9",
-        "delete --force",
-    ]);
+    lab.finish(
+        "containerd",
+        result,
+        &[
+            "--log-format json create --bundle --pid-file",
+            "start",
+            "exec --process --detach --pid-file",
+            "exec --process --console-socket --detach --pid-file",
+            "ps --format json",
+            "pause",
+            "resume",
+            "kill 15",
+            "kill 9",
+            "delete --force",
+        ],
+    );
 }
 
 #[test]
@@ -1176,21 +1179,21 @@ fn docker() {
     for id in ids.split_whitespace() {
         let _ = docker.run(&["rm", "-f", id]);
     }
-    lab.report("docker");
-    if let Err(e) = result {
-        std::panic::resume_unwind(e);
-    }
-    lab.assert_seen(&[
-        "--log-format json create --bundle --pid-file",
-        "start",
-        "exec --process --detach --pid-file",
-        "exec --process --console-socket --detach --pid-file",
-        "ps --format json",
-        "pause",
-        "resume",
-        "kill 15",
-        "kill 9",
-        "delete --force",
-        "update --resources",
-    ]);
+    lab.finish(
+        "docker",
+        result,
+        &[
+            "--log-format json create --bundle --pid-file",
+            "start",
+            "exec --process --detach --pid-file",
+            "exec --process --console-socket --detach --pid-file",
+            "ps --format json",
+            "pause",
+            "resume",
+            "kill 15",
+            "kill 9",
+            "delete --force",
+            "update --resources",
+        ],
+    );
 }

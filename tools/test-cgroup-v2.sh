@@ -25,11 +25,7 @@ echo "test-cgroup-v2: building the cgroup tests on the host" >&2
 # runs whole containers (limits, cgroup mount, pause, devices) on the same kernel.
 bins=()
 for t in cgroups container_cgroups; do
-  # The JSON also lists the nook binary the tests depend on: pick the test target.
-  b=$(cargo test --no-run --test "$t" --message-format=json 2>/dev/null |
-      grep -F '"kind":["test"]' | grep -F "\"name\":\"$t\"" |
-      sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-  [ -x "$b" ] || { echo "test-cgroup-v2: no test binary for $t (run cargo test --no-run --test $t)" >&2; exit 1; }
+  b=$(tools/test-binary.sh "$t")
   bins+=("$b")
 done
 

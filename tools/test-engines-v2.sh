@@ -11,8 +11,5 @@
 # about 6 minutes on two cores (each starts its own daemons).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-b=$(cargo test --no-run --test engines --message-format=json 2>/dev/null |
-    grep -F '"kind":["test"]' | grep -F '"name":"engines"' |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$b" ] || { echo "test-engines-v2: no test binary (cargo test --no-run --test engines)" >&2; exit 1; }
+b=$(tools/test-binary.sh engines)
 exec tools/run-in-v2-vm.sh "$(pwd)" "$b" --test-threads=1 "$@"

@@ -8,9 +8,6 @@
 #   usage: tools/test-rootless-vm.sh [TEST-FILTER] [-- LIBTEST-ARGS...]
 set -euo pipefail
 cd "$(dirname "$0")/.."
-b=$(cargo test --no-run --test rootless --message-format=json 2>/dev/null |
-    grep -F '"kind":["test"]' | grep -F '"name":"rootless"' |
-    sed -n 's/.*"executable":"\([^"]*\)".*/\1/p' | tail -1)
-[ -x "$b" ] || { echo "test-rootless-vm: no test binary (cargo test --no-run --test rootless)" >&2; exit 1; }
+b=$(tools/test-binary.sh rootless)
 script='echo nobody:100000:65536 | tee -a /etc/subuid >> /etc/subgid; exec "$0" --test-threads=1 "$@"'
 exec tools/run-in-v2-vm.sh "$(pwd)" sh -c "$script" "$b" "$@"

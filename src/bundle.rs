@@ -7,6 +7,10 @@
 
 use std::path::{Path, PathBuf};
 
+/// The OCI runtime-spec version nook implements (what `features` and the
+/// state JSON report as `ociVersion`).
+pub const OCI_VERSION: &str = "1.2.0";
+
 use oci_spec::runtime::Spec;
 
 use crate::error::{Error, Result};

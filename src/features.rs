@@ -4,7 +4,7 @@
 
 use serde_json::{json, Value};
 
-use crate::container::OCI_VERSION;
+use crate::bundle::OCI_VERSION;
 
 /// The features document.
 pub fn features() -> Value {

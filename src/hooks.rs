@@ -33,8 +33,8 @@ use std::time::{Duration, Instant};
 
 use oci_spec::runtime::{Hook, Hooks, Spec};
 
-use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
+use crate::step::{ChildError, Step, StepExt};
 use crate::sys;
 
 /// The six kinds, in lifecycle order.
@@ -105,7 +105,7 @@ pub fn state_json(
     annotations: &HashMap<String, String>,
 ) -> String {
     let mut state = serde_json::json!({
-        "ociVersion": crate::container::OCI_VERSION,
+        "ociVersion": crate::bundle::OCI_VERSION,
         "id": id,
         "status": status,
         "bundle": bundle,

@@ -26,6 +26,7 @@ pub mod container;
 pub mod error;
 pub mod features;
 pub mod hooks;
+pub mod id;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;
@@ -33,6 +34,7 @@ pub mod process;
 pub mod rootless;
 pub mod sched;
 pub mod seccomp;
+pub mod step;
 pub mod sys;
 
 pub use container::{Container, ContainerState, Context, CreateOptions, ExecOptions, ExecProcess, Status};

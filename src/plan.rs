@@ -58,30 +58,10 @@ pub struct Plan {
     pub hooks: HookPlan,
 }
 
-/// Checks a container id: runc's rule, letters, digits and `_ + - .`, not
-/// `.` or `..` (it becomes a directory name under the state root).
-pub fn validate_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 1024
-        && id != "."
-        && id != ".."
-        && id
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_+-.".contains(c));
-    if ok {
-        Ok(())
-    } else {
-        Err(Error::config(
-            "id",
-            format!("invalid container id {id:?}: use letters, digits and _ + - ."),
-        ))
-    }
-}
-
 impl Plan {
     /// Validates `bundle` for container `id`.
     pub fn new(id: &str, bundle: Bundle, opts: &PlanOptions) -> Result<Plan> {
-        validate_id(id)?;
+        crate::id::validate_id(id)?;
         let spec = bundle.spec;
         let root = spec
             .root()
@@ -189,19 +169,4 @@ fn with_default_device_rules(spec: &Spec) -> Spec {
         }
     }
     spec
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn ids() {
-        for ok in ["a", "web-1", "x_y.z+1"] {
-            validate_id(ok).unwrap();
-        }
-        for bad in ["", ".", "..", "a/b", "a b", "é"] {
-            assert!(validate_id(bad).is_err(), "{bad}");
-        }
-    }
 }

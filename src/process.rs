@@ -14,9 +14,9 @@ use std::str::FromStr;
 
 use oci_spec::runtime::{Capabilities, LinuxNamespaceType, PosixRlimitType, Process, Spec};
 
-use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
 use crate::namespaces::NamespacePlan;
+use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, CapMasks};
 
 /// The PATH used when the process environment has none (runc's default).

@@ -11,8 +11,8 @@ use oci_spec::runtime::{
     IOPriorityClass, LinuxPersonalityDomain, LinuxSchedulerFlag, LinuxSchedulerPolicy, Process, Spec,
 };
 
-use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
+use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, SchedAttr};
 
 /// The validated scheduling settings of a process.

@@ -112,7 +112,7 @@ pub fn plan_for(spec: &Spec, id: &str, rootless: bool) -> Result<CgroupPlan> {
             res.set_devices(None);
         }
         if !explicit {
-            crate::plan::validate_id(id)?;
+            crate::id::validate_id(id)?;
             linux.set_cgroups_path(Some(PathBuf::from(id)));
         }
     }

@@ -14,11 +14,12 @@ use std::convert::Infallible;
 use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 
-use super::channel::{ChildError, Message, Step, StepExt};
+use super::channel::Message;
 use crate::mounts::{Detached, MountPlan};
 use crate::namespaces::NamespacePlan;
 use crate::process::ProcessPlan;
 use crate::seccomp::Program;
+use crate::step::{ChildError, Step, StepExt};
 use crate::{hooks, mounts, namespaces, process, sys};
 
 /// Everything the child needs, prepared by the parent before `clone`.

@@ -46,8 +46,7 @@ use crate::plan::{Plan, PlanOptions};
 use channel::Message;
 use state::{Persisted, StateDir};
 
-/// The OCI runtime-spec version nook implements.
-pub const OCI_VERSION: &str = "1.2.0";
+pub use crate::bundle::OCI_VERSION;
 
 /// Options of `create` (and `run`) that are not in config.json.
 #[derive(Debug, Clone, Default)]
@@ -360,7 +359,7 @@ impl Context {
 
     /// Opens an existing container.
     pub fn load(&self, id: &str) -> Result<Container> {
-        crate::plan::validate_id(id).map_err(|_| Error::NotFound { id: id.to_string() })?;
+        crate::id::validate_id(id).map_err(|_| Error::NotFound { id: id.to_string() })?;
         let dir = StateDir::new(&self.root, id);
         let persisted = dir.load(id)?;
         Ok(Container {
@@ -569,7 +568,7 @@ impl Container {
                 if let Some(hook) = hooks::from_child(e) {
                     return Err(hook);
                 }
-                if e.step == channel::Step::Exec {
+                if e.step == crate::step::Step::Exec {
                     return Err(spawn::exec_error(&self.persisted.program, e.errno));
                 }
                 return Err(Error::Child {

@@ -16,7 +16,7 @@ use nix::unistd::Pid;
 
 use oci_spec::runtime::Spec;
 
-use super::channel::{self, ChildError, Message, Step};
+use super::channel::{self, Message};
 use super::init::{child_main, ChildArgs, InitHooks, Mode};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
@@ -24,6 +24,7 @@ use crate::namespaces::NamespacePlan;
 use crate::plan::{ExecPlan, Plan};
 use crate::process::ProcessPlan;
 use crate::seccomp::Program;
+use crate::step::{ChildError, Step};
 use crate::{hooks, namespaces, sys};
 
 /// What to start.

@@ -12,8 +12,8 @@ use std::path::Path;
 use oci_spec::runtime::{LinuxDevice, LinuxDeviceType};
 
 use super::resolve::{open_dest, Create, Dest};
-use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
+use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, FdPath};
 
 /// One device node to create.

@@ -35,9 +35,9 @@ use std::path::{Path, PathBuf};
 use libc::c_ulong;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use crate::container::channel::{ChildError, Step, StepExt};
 use crate::error::{Error, Result};
 use crate::namespaces::{self, IdMaps, NamespacePlan};
+use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, FdPath, MountAttr};
 use dev::DeviceOp;
 use options::{LOCKED_ST_FLAGS, REMOUNT_FLAGS};

@@ -1,14 +1,15 @@
 //! The `nook` binary where engines and runc's integration tests look at
-//! runc: `kill --all` on a stopped container.
+//! runc: `kill --all` on a stopped container, `run --keep` and exit codes.
 //! Each expectation is what runc 1.1.5 did in the same case.
 
 mod common;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 
 use common::{eventually, Fixture};
 use nook::Status;
+use serde_json::Value;
 
 /// Runs nook and collects its output (for commands whose container, if
 /// any, is gone when nook exits: a container keeps nook's stdio open).
@@ -40,11 +41,50 @@ fn stderr(o: &Output) -> String {
     String::from_utf8_lossy(&o.stderr).into_owned()
 }
 
+/// A fixture running `args`, started detached as container `id`.
+fn running(args: &[&str], id: &str) -> Fixture {
+    let f = Fixture::new(args);
+    f.write_config();
+    let b = f.bundle();
+    assert!(nook_detached(f.ctx.root(), &["run", "-d", "-b", b.to_str().unwrap(), id]).success());
+    f
+}
+
 /// Whether `pid` has exited (gone, or a zombie not yet reaped).
 fn exited(pid: i32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| {
         s.rsplit(") ").next().is_some_and(|r| r.starts_with('Z'))
     })
+}
+
+#[test]
+fn run_keep_keeps_the_stopped_container_and_its_cgroup_until_delete() {
+    let f = Fixture::new(&["sh", "-c", "exit 4"]);
+    f.write_config();
+    let root = f.ctx.root();
+    let b = f.bundle();
+    let o = nook(root, &["run", "--keep", "-b", b.to_str().unwrap(), "compat-kept"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    let state: Value = serde_json::from_slice(&nook(root, &["state", "compat-kept"]).stdout).unwrap();
+    assert_eq!(state["status"], "stopped", "{state}");
+    assert_eq!(state["pid"], 0, "{state}");
+    let dirs: Vec<PathBuf> = f
+        .ctx
+        .load("compat-kept")
+        .unwrap()
+        .cgroup()
+        .paths()
+        .into_values()
+        .collect();
+    assert!(!dirs.is_empty() && dirs.iter().all(|d| d.is_dir()), "{dirs:?}");
+    let o = nook(root, &["delete", "compat-kept"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(!root.join("compat-kept").exists());
+    assert!(dirs.iter().all(|d| !d.exists()), "{dirs:?}");
+    // Without --keep, run deletes what it ran.
+    let o = nook(root, &["run", "-b", b.to_str().unwrap(), "compat-gone"]);
+    assert_eq!(o.status.code(), Some(4), "{}", stderr(&o));
+    assert!(!root.join("compat-gone").exists());
 }
 
 #[test]
@@ -83,4 +123,31 @@ fn kill_all_on_a_stopped_container_signals_what_is_left_in_its_cgroup() {
     // With nothing left to signal it still succeeds, as runc's does.
     let o = nook(root, &["kill", "--all", "compat-left"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn exit_codes_are_runcs() {
+    let f = running(&["sleep", "100"], "compat-codes");
+    let root = f.ctx.root();
+    let code = |args: &[&str]| nook(root, args).status.code();
+    // exec: the process's status when it ran, 255 when nook failed.
+    assert_eq!(code(&["exec", "compat-codes", "sh", "-c", "exit 3"]), Some(3));
+    assert_eq!(code(&["exec", "compat-codes", "/nonexistent"]), Some(255));
+    assert_eq!(code(&["exec", "compat-ghost", "true"]), Some(255));
+    assert_eq!(code(&["exec", "compat-codes"]), Some(255), "no command");
+    assert_eq!(code(&["pause", "compat-codes"]), Some(0));
+    assert_eq!(code(&["exec", "compat-codes", "true"]), Some(255), "paused");
+    assert_eq!(code(&["resume", "compat-codes"]), Some(0));
+    // Every other command, run included, exits 1; so does a usage error.
+    assert_eq!(code(&["state", "compat-ghost"]), Some(1));
+    assert_eq!(code(&["kill", "compat-codes", "FOO"]), Some(1));
+    assert_eq!(code(&["resume", "compat-codes"]), Some(1));
+    let nowhere = f.dir.path().join("no-bundle");
+    assert_eq!(
+        code(&["run", "-b", nowhere.to_str().unwrap(), "compat-x"]),
+        Some(1)
+    );
+    assert_eq!(code(&["list", "--bogus"]), Some(1));
+    assert_eq!(code(&["exec", "--bogus", "compat-codes", "true"]), Some(1));
+    assert_eq!(code(&["list", "--help"]), Some(0));
 }

@@ -189,6 +189,10 @@ enum Command {
         /// Return after start instead of waiting.
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Keep the container once it has exited (status stopped, its
+        /// cgroup too) until `delete`, instead of deleting it.
+        #[arg(long)]
+        keep: bool,
     },
     /// Print a container's state as JSON.
     State { id: String },
@@ -261,18 +265,33 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // runc exits 1 on a usage error (clap would exit 2), 0 for --help.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     let logger = Logger {
         file: cli.log.clone(),
         json: cli.log_format == "json",
         debug: cli.debug,
     };
     logger.install();
+    // runc's exec exits 255 when it fails itself, so that its caller can
+    // tell that from the status of a process that ran; runc's other
+    // commands, `run` included, exit 1.
+    let failure = if matches!(cli.command, Some(Command::Exec(_))) {
+        255
+    } else {
+        1
+    };
     match dispatch(cli, &logger) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             logger.error(&e.to_string());
-            ExitCode::FAILURE
+            ExitCode::from(failure)
         }
     }
 }
@@ -325,7 +344,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             ctx.create(&a.id, &a.bundle, &create_options(&a))?;
         }
         Command::Start { id } => ctx.load(&id)?.start()?,
-        Command::Run { create, detach } => return run(&ctx, &create, detach),
+        Command::Run { create, detach, keep } => return run(&ctx, &create, detach, keep),
         Command::Exec(a) => return exec(&ctx, &a),
         Command::State { id } => print_json(&ctx.load(&id)?.state()),
         Command::Kill { all, id, signal } => ctx.load(&id)?.kill(parse_signal(&signal)?, all)?,
@@ -359,12 +378,20 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 
 /// `run`: in the foreground, forward every signal to the init and exit with
 /// its status. Signals are blocked before create, so a SIGCHLD from a fast
-/// container is pending, not lost, when we start waiting.
-fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
+/// container is pending, not lost, when we start waiting. As runc, the
+/// container is deleted when it has exited or failed to start, unless
+/// `keep`.
+fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool) -> nook::Result<u8> {
     let bundle = nook::bundle::Bundle::load(&a.bundle)?;
     let mut opts = create_options(a);
     if detach {
-        ctx.create_from(&a.id, bundle, &opts)?.start()?;
+        let c = ctx.create_from(&a.id, bundle, &opts)?;
+        if let Err(e) = c.start() {
+            if !keep {
+                let _ = c.delete(true);
+            }
+            return Err(e);
+        }
         return Ok(0);
     }
     let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
@@ -381,7 +408,7 @@ fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
         }
         code
     });
-    let deleted = c.delete(true);
+    let deleted = if keep { Ok(()) } else { c.delete(true) };
     let code = result?;
     deleted?;
     Ok(code.clamp(0, 255) as u8)

@@ -1,5 +1,6 @@
 //! The `nook` binary where engines and runc's integration tests look at
-//! runc: `kill --all` on a stopped container, `run --keep` and exit codes.
+//! runc: `kill --all` on a stopped container, `run --keep`, exit codes and
+//! `update`'s sizes and flag spellings.
 //! Each expectation is what runc 1.1.5 did in the same case.
 
 mod common;
@@ -48,6 +49,22 @@ fn running(args: &[&str], id: &str) -> Fixture {
     let b = f.bundle();
     assert!(nook_detached(f.ctx.root(), &["run", "-d", "-b", b.to_str().unwrap(), id]).success());
     f
+}
+
+/// The container's cgroup directory for v1 controller `ctrl`.
+fn cgroup_dir(f: &Fixture, id: &str, ctrl: &str) -> PathBuf {
+    let paths = f.ctx.load(id).unwrap().cgroup().paths();
+    paths
+        .get(ctrl)
+        .unwrap_or_else(|| panic!("no {ctrl} cgroup in {paths:?}"))
+        .clone()
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .trim()
+        .to_string()
 }
 
 /// Whether `pid` has exited (gone, or a zombie not yet reaped).
@@ -123,6 +140,70 @@ fn kill_all_on_a_stopped_container_signals_what_is_left_in_its_cgroup() {
     // With nothing left to signal it still succeeds, as runc's does.
     let o = nook(root, &["kill", "--all", "compat-left"]);
     assert!(o.status.success(), "{}", stderr(&o));
+}
+
+#[test]
+fn update_takes_runc_sizes_and_flag_spellings() {
+    let f = running(&["sleep", "100"], "compat-upd");
+    let root = f.ctx.root();
+    let memory = cgroup_dir(&f, "compat-upd", "memory");
+    let update = |args: &[&str]| {
+        let mut all = vec!["update"];
+        all.extend_from_slice(args);
+        all.push("compat-upd");
+        nook(root, &all)
+    };
+    for (value, bytes) in [
+        ("50M", "52428800"),
+        ("64mb", "67108864"),
+        ("100MiB", "104857600"),
+        ("1.5g", "1610612736"),
+        ("512 k", "524288"),
+        ("-1", "9223372036854771712"),
+        ("100m", "104857600"),
+    ] {
+        let o = update(&["--memory", value]);
+        assert!(o.status.success(), "--memory {value}: {}", stderr(&o));
+        assert_eq!(
+            read(&memory.join("memory.limit_in_bytes")),
+            bytes,
+            "--memory {value}"
+        );
+    }
+    let o = update(&["--memory", "5k5"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(
+        stderr(&o).contains("invalid value for memory: invalid size: '5k5'"),
+        "{}",
+        stderr(&o)
+    );
+    assert_eq!(read(&memory.join("memory.limit_in_bytes")), "104857600");
+    let o = update(&["--memory-reservation", "10m"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&memory.join("memory.soft_limit_in_bytes")), "10485760");
+    let memsw = memory.join("memory.memsw.limit_in_bytes");
+    if memsw.exists() {
+        let o = update(&["--memory-swap", "200M"]);
+        assert!(o.status.success(), "{}", stderr(&o));
+        assert_eq!(read(&memsw), "209715200");
+    }
+    let cpu = cgroup_dir(&f, "compat-upd", "cpu").join("cpu.shares");
+    for (flag, shares) in [("--cpu-share", "512"), ("--cpu-shares", "256")] {
+        let o = update(&[flag, shares]);
+        assert!(o.status.success(), "{flag}: {}", stderr(&o));
+        assert_eq!(read(&cpu), shares, "{flag}");
+    }
+    let o = update(&["--pids-limit", "50"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(read(&cgroup_dir(&f, "compat-upd", "pids").join("pids.max")), "50");
+    // runc accepts the obsolete kernel memory flags and ignores them.
+    let o = update(&["--kernel-memory", "10M"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("Kernel memory settings are ignored"),
+        "{}",
+        stderr(&o)
+    );
 }
 
 #[test]

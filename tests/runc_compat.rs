@@ -1,7 +1,7 @@
 //! The `nook` binary where engines and runc's integration tests look at
-//! runc: `kill --all` on a stopped container, `run --keep`, exit codes and
-//! `update`'s sizes and flag spellings.
-//! Each expectation is what runc 1.1.5 did in the same case.
+//! runc: `run --keep`, `update`'s sizes and flag spellings, `ps --format
+//! json`, exit codes, `kill --all` on a stopped container and `list`'s
+//! columns. Each expectation is what runc 1.1.5 did in the same case.
 
 mod common;
 
@@ -36,6 +36,10 @@ fn nook_detached(root: &Path, args: &[&str]) -> ExitStatus {
         .stderr(Stdio::null())
         .status()
         .unwrap()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).into_owned()
 }
 
 fn stderr(o: &Output) -> String {
@@ -94,6 +98,11 @@ fn run_keep_keeps_the_stopped_container_and_its_cgroup_until_delete() {
         .into_values()
         .collect();
     assert!(!dirs.is_empty() && dirs.iter().all(|d| d.is_dir()), "{dirs:?}");
+    // runc prints a nil slice, `null`, for the empty cgroup.
+    assert_eq!(
+        stdout(&nook(root, &["ps", "--format", "json", "compat-kept"])),
+        "null\n"
+    );
     let o = nook(root, &["delete", "compat-kept"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(!root.join("compat-kept").exists());
@@ -207,6 +216,42 @@ fn update_takes_runc_sizes_and_flag_spellings() {
 }
 
 #[test]
+fn ps_json_is_one_line() {
+    let f = running(&["sleep", "100"], "compat-ps");
+    let root = f.ctx.root();
+    let init = f.ctx.load("compat-ps").unwrap().pid();
+    assert_eq!(
+        stdout(&nook(root, &["ps", "--format", "json", "compat-ps"])),
+        format!("[{init}]\n")
+    );
+    let pid_file = f.dir.path().join("exec.pid");
+    assert!(nook_detached(
+        root,
+        &[
+            "exec",
+            "-d",
+            "--pid-file",
+            pid_file.to_str().unwrap(),
+            "compat-ps",
+            "sleep",
+            "100"
+        ]
+    )
+    .success());
+    let exec: i32 = read(&pid_file).parse().unwrap();
+    let out = stdout(&nook(root, &["ps", "-f", "json", "compat-ps"]));
+    assert!(
+        out.ends_with("]\n") && !out.trim_end().contains(char::is_whitespace),
+        "{out:?}"
+    );
+    let mut pids: Vec<i32> = serde_json::from_str(&out).unwrap();
+    pids.sort_unstable();
+    let mut want = vec![init, exec];
+    want.sort_unstable();
+    assert_eq!(pids, want);
+}
+
+#[test]
 fn exit_codes_are_runcs() {
     let f = running(&["sleep", "100"], "compat-codes");
     let root = f.ctx.root();
@@ -231,4 +276,56 @@ fn exit_codes_are_runcs() {
     assert_eq!(code(&["list", "--bogus"]), Some(1));
     assert_eq!(code(&["exec", "--bogus", "compat-codes", "true"]), Some(1));
     assert_eq!(code(&["list", "--help"]), Some(0));
+}
+
+/// Go's RFC3339Nano, as runc prints the creation time: no trailing zeros.
+fn go_time(t: &str) -> String {
+    let (secs, frac) = t.trim_end_matches('Z').split_once('.').unwrap();
+    match frac.trim_end_matches('0') {
+        "" => format!("{secs}Z"),
+        f => format!("{secs}.{f}Z"),
+    }
+}
+
+#[test]
+fn list_pads_columns_as_runcs_tabwriter() {
+    let long = "compat0123456789abcdef0123456789abcd";
+    assert_eq!(long.len(), 36);
+    let f = running(&["sleep", "100"], long);
+    let b = f.bundle();
+    assert!(nook_detached(
+        f.ctx.root(),
+        &["run", "-d", "-b", b.to_str().unwrap(), "compat-a"]
+    )
+    .success());
+    let list: Vec<Value> =
+        serde_json::from_slice(&nook(f.ctx.root(), &["list", "--format", "json"]).stdout).unwrap();
+    let bundle = b.display().to_string();
+    let created: Vec<String> = list
+        .iter()
+        .map(|s| go_time(s["created"].as_str().unwrap()))
+        .collect();
+    // text/tabwriter, minwidth 12 and padding 3: a column is its widest
+    // cell + 3, at least 12; the last one is not padded.
+    let wb = (bundle.len() + 3).max(12);
+    let wc = created.iter().map(|c| c.len() + 3).max().unwrap();
+    let mut want = format!(
+        "{:<39}{:<12}{:<12}{:<wb$}{:<wc$}OWNER\n",
+        "ID", "PID", "STATUS", "BUNDLE", "CREATED"
+    );
+    for (s, created) in list.iter().zip(&created) {
+        want += &format!(
+            "{:<39}{:<12}{:<12}{:<wb$}{:<wc$}root\n",
+            s["id"].as_str().unwrap(),
+            s["pid"].as_i64().unwrap(),
+            "running",
+            bundle,
+            created
+        );
+    }
+    assert_eq!(list[0]["id"], "compat-a");
+    assert_eq!(stdout(&nook(f.ctx.root(), &["list"])), want);
+    // One line of JSON, as runc's encoder writes it.
+    let json = stdout(&nook(f.ctx.root(), &["list", "-f", "json"]));
+    assert_eq!(json.lines().count(), 1, "{json}");
 }

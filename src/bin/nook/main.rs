@@ -634,26 +634,20 @@ fn list(ctx: &Context, format: &str, quiet: bool) -> nook::Result<()> {
         return Ok(());
     }
     match format {
-        "json" => print_json(&states),
+        "json" => print_json_line(&states),
         "table" => {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{:<12}{:<12}{:<12}{:<40}{:<32}OWNER",
-                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-            );
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
             for s in &states {
-                let _ = writeln!(
-                    out,
-                    "{:<12}{:<12}{:<12}{:<40}{:<32}{}",
-                    s.id,
-                    s.pid,
-                    s.status,
-                    s.bundle.display(),
-                    s.created,
-                    if s.owner.is_empty() { "root" } else { &s.owner }
-                );
+                rows.push([
+                    s.id.clone(),
+                    s.pid.to_string(),
+                    s.status.to_string(),
+                    s.bundle.display().to_string(),
+                    rfc3339_nano(&s.created).to_string(),
+                    if s.owner.is_empty() { "root" } else { &s.owner }.to_string(),
+                ]);
             }
+            let _ = std::io::stdout().lock().write_all(tabwriter(&rows).as_bytes());
         }
         other => {
             return Err(Error::Config {
@@ -663,6 +657,50 @@ fn list(ctx: &Context, format: &str, quiet: bool) -> nook::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The table as runc's list writes it with Go's text/tabwriter (minwidth
+/// 12, padding 3, padded with spaces): each column but the last is as wide
+/// as its widest cell plus 3, and at least 12, so that no id, however
+/// long, runs into the next column.
+fn tabwriter<const N: usize>(rows: &[[String; N]]) -> String {
+    let width = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count() + 3)
+            .max()
+            .unwrap_or(0)
+            .max(12)
+    };
+    let widths: Vec<usize> = (0..N.saturating_sub(1)).map(width).collect();
+    let mut out = String::new();
+    for row in rows {
+        for (cell, w) in row.iter().zip(&widths) {
+            out.push_str(&format!("{cell:<w$}"));
+        }
+        if let Some(last) = row.last() {
+            out.push_str(last);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A time as Go's RFC3339Nano prints it, which runc's list uses: without
+/// the trailing zeros of the fraction (and without a fraction of zero).
+fn rfc3339_nano(time: &str) -> String {
+    match time.split_once('.') {
+        Some((secs, frac)) => {
+            let (digits, zone) =
+                frac.split_at(frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len()));
+            let kept = digits.trim_end_matches('0');
+            if kept.is_empty() {
+                format!("{secs}{zone}")
+            } else {
+                format!("{secs}.{kept}{zone}")
+            }
+        }
+        None => time.to_string(),
+    }
 }
 
 fn write_spec(bundle: &std::path::Path, rootless: bool) -> nook::Result<()> {
@@ -686,7 +724,7 @@ fn write_spec(bundle: &std::path::Path, rootless: bool) -> nook::Result<()> {
 fn ps(c: &nook::Container, format: &str, ps_args: &[String]) -> nook::Result<()> {
     let pids = c.processes()?;
     match format {
-        "json" => print_json(&pids),
+        "json" => print_json_line(&pids),
         "table" => {
             let args: Vec<&str> = if ps_args.is_empty() {
                 vec!["-ef"]
@@ -909,6 +947,16 @@ fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialises"));
 }
 
+/// A list on one line, as runc's json.Encoder writes it: `[1234,1240]`,
+/// and `null` for an empty one (Go's nil slice), which runc prints.
+fn print_json_line<T: serde::Serialize>(v: &[T]) {
+    if v.is_empty() {
+        println!("null");
+    } else {
+        println!("{}", serde_json::to_string(v).expect("serialises"));
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -970,6 +1018,22 @@ mod tests {
         assert_eq!(
             ram_in_bytes("1.2.3m"),
             Err("strconv.ParseFloat: parsing \"1.2.3\": invalid syntax".into())
+        );
+    }
+
+    #[test]
+    fn times_as_go_rfc3339_nano_prints_them() {
+        assert_eq!(
+            rfc3339_nano("2026-11-30T04:27:03.981980800Z"),
+            "2026-11-30T04:27:03.9819808Z"
+        );
+        assert_eq!(
+            rfc3339_nano("2026-11-30T04:27:03.841475992Z"),
+            "2026-11-30T04:27:03.841475992Z"
+        );
+        assert_eq!(
+            rfc3339_nano("2026-11-30T04:27:03.000000000Z"),
+            "2026-11-30T04:27:03Z"
         );
     }
 }

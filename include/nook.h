@@ -362,10 +362,11 @@ int nook_container_try_wait(const nook_container_t *container, int *exit_code, n
 
 /**
  * Sends signal `signal` to the container's init, or with `NOOK_KILL_ALL`
- * in `flags` to every process of the container.
+ * in `flags` to every process of the container (of a stopped one too, as
+ * runc: what is left in its cgroup, maybe nothing).
  *
- * Returns 0, or a negative errno: -EBUSY if the container is not running,
- * -EINVAL for an unknown signal or flag.
+ * Returns 0, or a negative errno: -EBUSY if the container is not running
+ * (without `NOOK_KILL_ALL`), -EINVAL for an unknown signal or flag.
  */
 int nook_container_kill(const nook_container_t *container, int signal, uint32_t flags, nook_error_t **err);
 

@@ -264,10 +264,11 @@ pub unsafe extern "C" fn nook_container_try_wait(
 }
 
 /// Sends signal `signal` to the container's init, or with `NOOK_KILL_ALL`
-/// in `flags` to every process of the container.
+/// in `flags` to every process of the container (of a stopped one too, as
+/// runc: what is left in its cgroup, maybe nothing).
 ///
-/// Returns 0, or a negative errno: -EBUSY if the container is not running,
-/// -EINVAL for an unknown signal or flag.
+/// Returns 0, or a negative errno: -EBUSY if the container is not running
+/// (without `NOOK_KILL_ALL`), -EINVAL for an unknown signal or flag.
 #[no_mangle]
 pub unsafe extern "C" fn nook_container_kill(
     container: *const NookContainer,

@@ -591,18 +591,25 @@ impl Container {
     }
 
     /// Sends `signal` to the init, or with `all` to every process of the container.
+    ///
+    /// As in runc, `all` works on a stopped container too: it signals what
+    /// is left in the cgroup (processes of a container without its own pid
+    /// namespace outlive the init), which may be nothing; without `all` a
+    /// stopped container is an error, since its init pid may be reused.
     pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
-        if self.status() == Status::Stopped {
+        let stopped = self.status() == Status::Stopped;
+        if stopped && !all {
             return Err(Error::state(&self.id, "container not running"));
         }
         let sig = Signal::try_from(signal)
             .map_err(|_| Error::config("signal", format!("unknown signal {signal}")))?;
-        let mut pids = if all {
-            self.persisted.cgroup.pids()?
-        } else {
-            Vec::new()
+        let mut pids = match (all, stopped) {
+            (false, _) => Vec::new(),
+            (true, false) => self.persisted.cgroup.pids()?,
+            // runc: a stopped container whose cgroup is gone has nothing left to signal.
+            (true, true) => self.persisted.cgroup.pids().unwrap_or_default(),
         };
-        if pids.is_empty() {
+        if pids.is_empty() && !stopped {
             pids.push(self.persisted.pid);
         }
         for pid in pids {

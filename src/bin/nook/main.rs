@@ -138,41 +138,63 @@ struct ExecArgs {
     command: Vec<String>,
 }
 
+/// runc's `update` flags, taken as strings and parsed as runc parses them
+/// (sizes with unit suffixes, see [`ram_in_bytes`]); a value of 0 leaves
+/// the setting unchanged, as in runc.
 #[derive(Args, Debug)]
 struct UpdateArgs {
-    /// linux.resources as JSON, from a file or "-" for stdin.
+    /// linux.resources as JSON, from a file or "-" for stdin; the other
+    /// flags are then ignored, as with runc.
     #[arg(short = 'r', long)]
     resources: Option<PathBuf>,
-    /// Memory limit in bytes.
-    #[arg(long, allow_negative_numbers = true)]
-    memory: Option<i64>,
-    /// Memory plus swap limit in bytes (-1 for unlimited).
-    #[arg(long = "memory-swap", allow_negative_numbers = true)]
-    memory_swap: Option<i64>,
-    /// Memory soft limit in bytes.
-    #[arg(long = "memory-reservation", allow_negative_numbers = true)]
-    memory_reservation: Option<i64>,
-    /// CPU shares (relative weight).
-    #[arg(long = "cpu-shares")]
-    cpu_shares: Option<u64>,
-    /// CPU CFS quota in microseconds.
-    #[arg(long = "cpu-quota", allow_negative_numbers = true)]
-    cpu_quota: Option<i64>,
+    /// Block IO weight (10-1000).
+    #[arg(long = "blkio-weight")]
+    blkio_weight: Option<u16>,
     /// CPU CFS period in microseconds.
     #[arg(long = "cpu-period")]
-    cpu_period: Option<u64>,
+    cpu_period: Option<String>,
+    /// CPU CFS quota in microseconds.
+    #[arg(long = "cpu-quota", allow_hyphen_values = true)]
+    cpu_quota: Option<String>,
+    /// CPU shares (relative weight); runc spells it --cpu-share.
+    #[arg(long = "cpu-share", visible_alias = "cpu-shares")]
+    cpu_share: Option<String>,
+    /// CPU realtime period in microseconds.
+    #[arg(long = "cpu-rt-period")]
+    cpu_rt_period: Option<String>,
+    /// CPU realtime runtime in microseconds.
+    #[arg(long = "cpu-rt-runtime", allow_hyphen_values = true)]
+    cpu_rt_runtime: Option<String>,
     /// CPUs the container may use (cpuset).
     #[arg(long = "cpuset-cpus")]
     cpuset_cpus: Option<String>,
     /// Memory nodes the container may use (cpuset).
     #[arg(long = "cpuset-mems")]
     cpuset_mems: Option<String>,
-    /// Maximum number of processes.
+    /// Obsolete and ignored (with a warning), as in runc.
+    #[arg(long = "kernel-memory", hide = true)]
+    kernel_memory: Option<String>,
+    /// Obsolete and ignored (with a warning), as in runc.
+    #[arg(long = "kernel-memory-tcp", hide = true)]
+    kernel_memory_tcp: Option<String>,
+    /// Memory limit: bytes or a size such as 50M or 1.5g; -1 for unlimited.
+    #[arg(long, allow_hyphen_values = true)]
+    memory: Option<String>,
+    /// Memory soft limit (a size, as --memory).
+    #[arg(long = "memory-reservation", allow_hyphen_values = true)]
+    memory_reservation: Option<String>,
+    /// Memory plus swap limit (a size, as --memory); -1 for unlimited.
+    #[arg(long = "memory-swap", allow_hyphen_values = true)]
+    memory_swap: Option<String>,
+    /// Maximum number of processes (-1 for unlimited).
     #[arg(long = "pids-limit", allow_negative_numbers = true)]
     pids_limit: Option<i64>,
-    /// Block IO weight (10-1000).
-    #[arg(long = "blkio-weight")]
-    blkio_weight: Option<u16>,
+    /// Intel RDT L3 cache schema (not supported: nook has no RDT).
+    #[arg(long = "l3-cache-schema")]
+    l3_cache_schema: Option<String>,
+    /// Intel RDT memory bandwidth schema (not supported: nook has no RDT).
+    #[arg(long = "mem-bw-schema")]
+    mem_bw_schema: Option<String>,
     id: String,
 }
 
@@ -189,6 +211,10 @@ enum Command {
         /// Return after start instead of waiting.
         #[arg(short = 'd', long)]
         detach: bool,
+        /// Keep the container once it has exited (status stopped, its
+        /// cgroup too) until `delete`, instead of deleting it.
+        #[arg(long)]
+        keep: bool,
     },
     /// Print a container's state as JSON.
     State { id: String },
@@ -261,18 +287,33 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // runc exits 1 on a usage error (clap would exit 2), 0 for --help.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(u8::from(e.use_stderr()));
+        }
+    };
     let logger = Logger {
         file: cli.log.clone(),
         json: cli.log_format == "json",
         debug: cli.debug,
     };
     logger.install();
+    // runc's exec exits 255 when it fails itself, so that its caller can
+    // tell that from the status of a process that ran; runc's other
+    // commands, `run` included, exit 1.
+    let failure = if matches!(cli.command, Some(Command::Exec(_))) {
+        255
+    } else {
+        1
+    };
     match dispatch(cli, &logger) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
             logger.error(&e.to_string());
-            ExitCode::FAILURE
+            ExitCode::from(failure)
         }
     }
 }
@@ -325,7 +366,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             ctx.create(&a.id, &a.bundle, &create_options(&a))?;
         }
         Command::Start { id } => ctx.load(&id)?.start()?,
-        Command::Run { create, detach } => return run(&ctx, &create, detach),
+        Command::Run { create, detach, keep } => return run(&ctx, &create, detach, keep),
         Command::Exec(a) => return exec(&ctx, &a),
         Command::State { id } => print_json(&ctx.load(&id)?.state()),
         Command::Kill { all, id, signal } => ctx.load(&id)?.kill(parse_signal(&signal)?, all)?,
@@ -359,12 +400,20 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 
 /// `run`: in the foreground, forward every signal to the init and exit with
 /// its status. Signals are blocked before create, so a SIGCHLD from a fast
-/// container is pending, not lost, when we start waiting.
-fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
+/// container is pending, not lost, when we start waiting. As runc, the
+/// container is deleted when it has exited or failed to start, unless
+/// `keep`.
+fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool) -> nook::Result<u8> {
     let bundle = nook::bundle::Bundle::load(&a.bundle)?;
     let mut opts = create_options(a);
     if detach {
-        ctx.create_from(&a.id, bundle, &opts)?.start()?;
+        let c = ctx.create_from(&a.id, bundle, &opts)?;
+        if let Err(e) = c.start() {
+            if !keep {
+                let _ = c.delete(true);
+            }
+            return Err(e);
+        }
         return Ok(0);
     }
     let terminal = bundle.spec.process().as_ref().and_then(|p| p.terminal()) == Some(true);
@@ -381,7 +430,7 @@ fn run(ctx: &Context, a: &CreateArgs, detach: bool) -> nook::Result<u8> {
         }
         code
     });
-    let deleted = c.delete(true);
+    let deleted = if keep { Ok(()) } else { c.delete(true) };
     let code = result?;
     deleted?;
     Ok(code.clamp(0, 255) as u8)
@@ -585,26 +634,20 @@ fn list(ctx: &Context, format: &str, quiet: bool) -> nook::Result<()> {
         return Ok(());
     }
     match format {
-        "json" => print_json(&states),
+        "json" => print_json_line(&states),
         "table" => {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(
-                out,
-                "{:<12}{:<12}{:<12}{:<40}{:<32}OWNER",
-                "ID", "PID", "STATUS", "BUNDLE", "CREATED"
-            );
+            let mut rows = vec![["ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"].map(String::from)];
             for s in &states {
-                let _ = writeln!(
-                    out,
-                    "{:<12}{:<12}{:<12}{:<40}{:<32}{}",
-                    s.id,
-                    s.pid,
-                    s.status,
-                    s.bundle.display(),
-                    s.created,
-                    if s.owner.is_empty() { "root" } else { &s.owner }
-                );
+                rows.push([
+                    s.id.clone(),
+                    s.pid.to_string(),
+                    s.status.to_string(),
+                    s.bundle.display().to_string(),
+                    rfc3339_nano(&s.created).to_string(),
+                    if s.owner.is_empty() { "root" } else { &s.owner }.to_string(),
+                ]);
             }
+            let _ = std::io::stdout().lock().write_all(tabwriter(&rows).as_bytes());
         }
         other => {
             return Err(Error::Config {
@@ -614,6 +657,50 @@ fn list(ctx: &Context, format: &str, quiet: bool) -> nook::Result<()> {
         }
     }
     Ok(())
+}
+
+/// The table as runc's list writes it with Go's text/tabwriter (minwidth
+/// 12, padding 3, padded with spaces): each column but the last is as wide
+/// as its widest cell plus 3, and at least 12, so that no id, however
+/// long, runs into the next column.
+fn tabwriter<const N: usize>(rows: &[[String; N]]) -> String {
+    let width = |col: usize| {
+        rows.iter()
+            .map(|r| r[col].chars().count() + 3)
+            .max()
+            .unwrap_or(0)
+            .max(12)
+    };
+    let widths: Vec<usize> = (0..N.saturating_sub(1)).map(width).collect();
+    let mut out = String::new();
+    for row in rows {
+        for (cell, w) in row.iter().zip(&widths) {
+            out.push_str(&format!("{cell:<w$}"));
+        }
+        if let Some(last) = row.last() {
+            out.push_str(last);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// A time as Go's RFC3339Nano prints it, which runc's list uses: without
+/// the trailing zeros of the fraction (and without a fraction of zero).
+fn rfc3339_nano(time: &str) -> String {
+    match time.split_once('.') {
+        Some((secs, frac)) => {
+            let (digits, zone) =
+                frac.split_at(frac.find(|c: char| !c.is_ascii_digit()).unwrap_or(frac.len()));
+            let kept = digits.trim_end_matches('0');
+            if kept.is_empty() {
+                format!("{secs}{zone}")
+            } else {
+                format!("{secs}.{kept}{zone}")
+            }
+        }
+        None => time.to_string(),
+    }
 }
 
 fn write_spec(bundle: &std::path::Path, rootless: bool) -> nook::Result<()> {
@@ -637,7 +724,7 @@ fn write_spec(bundle: &std::path::Path, rootless: bool) -> nook::Result<()> {
 fn ps(c: &nook::Container, format: &str, ps_args: &[String]) -> nook::Result<()> {
     let pids = c.processes()?;
     match format {
-        "json" => print_json(&pids),
+        "json" => print_json_line(&pids),
         "table" => {
             let args: Vec<&str> = if ps_args.is_empty() {
                 vec!["-ef"]
@@ -705,11 +792,21 @@ fn events(c: &nook::Container, once: bool, interval: &str) -> nook::Result<()> {
     }
 }
 
-/// `update`: linux.resources from --resources, then the single-value flags on top.
+/// `update`: linux.resources from --resources, or else from the flags, as
+/// runc builds them.
 fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxResources> {
     use oci_spec::runtime::{LinuxPids, LinuxResources};
+    for (flag, value) in [
+        ("--l3-cache-schema", &a.l3_cache_schema),
+        ("--mem-bw-schema", &a.mem_bw_schema),
+    ] {
+        if value.is_some() {
+            return Err(Error::Unsupported {
+                what: format!("{flag} (Intel RDT)"),
+            });
+        }
+    }
     let mut r: LinuxResources = match &a.resources {
-        None => LinuxResources::default(),
         Some(p) => {
             let text = if p.as_os_str() == "-" {
                 let mut s = String::new();
@@ -727,57 +824,216 @@ fn update_resources(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxReso
                 reason: e.to_string(),
             })?
         }
+        None => resources_from_flags(a)?,
     };
-    if a.memory.is_some() || a.memory_swap.is_some() || a.memory_reservation.is_some() {
-        let mut m = r.memory().unwrap_or_default();
-        if let Some(v) = a.memory {
-            m.set_limit(Some(v));
-        }
-        if let Some(v) = a.memory_swap {
-            m.set_swap(Some(v));
-        }
-        if let Some(v) = a.memory_reservation {
-            m.set_reservation(Some(v));
-        }
+    // runc: an unlimited memory limit without a swap limit lifts both, or
+    // cgroup v1 would refuse a memory limit above the memory+swap one.
+    if let Some(mut m) = r.memory().filter(|m| m.limit() == Some(-1) && m.swap().is_none()) {
+        m.set_swap(Some(-1));
         r.set_memory(Some(m));
     }
-    if a.cpu_shares.is_some()
-        || a.cpu_quota.is_some()
-        || a.cpu_period.is_some()
-        || a.cpuset_cpus.is_some()
-        || a.cpuset_mems.is_some()
-    {
-        let mut c = r.cpu().clone().unwrap_or_default();
-        if let Some(v) = a.cpu_shares {
-            c.set_shares(Some(v));
-        }
-        if let Some(v) = a.cpu_quota {
-            c.set_quota(Some(v));
-        }
-        if let Some(v) = a.cpu_period {
-            c.set_period(Some(v));
-        }
-        if let Some(v) = &a.cpuset_cpus {
-            c.set_cpus(Some(v.clone()));
-        }
-        if let Some(v) = &a.cpuset_mems {
-            c.set_mems(Some(v.clone()));
-        }
-        r.set_cpu(Some(c));
-    }
-    if let Some(v) = a.pids_limit {
+    if let Some(v) = a.pids_limit.filter(|v| *v != 0 && a.resources.is_none()) {
         let mut p = LinuxPids::default();
         p.set_limit(v);
         r.set_pids(Some(p));
     }
-    if let Some(v) = a.blkio_weight {
-        let mut b = r.block_io().clone().unwrap_or_default();
+    Ok(r)
+}
+
+/// The flags of `update` as runc reads them; 0 (or nothing) leaves a value
+/// unchanged.
+fn resources_from_flags(a: &UpdateArgs) -> nook::Result<oci_spec::runtime::LinuxResources> {
+    use oci_spec::runtime::LinuxResources;
+    fn number<T: FromStr<Err = std::num::ParseIntError> + Default + PartialEq>(
+        flag: &str,
+        v: &Option<String>,
+    ) -> nook::Result<Option<T>> {
+        let Some(v) = v.as_deref().filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let n = v.parse::<T>().map_err(|e| Error::Config {
+            field: format!("--{flag}"),
+            reason: format!("invalid value for {flag}: {v:?}: {e}"),
+        })?;
+        Ok(Some(n).filter(|n| *n != T::default()))
+    }
+    fn size(flag: &str, v: &Option<String>) -> nook::Result<Option<i64>> {
+        let Some(v) = v.as_deref().filter(|v| !v.is_empty()) else {
+            return Ok(None);
+        };
+        let n = if v == "-1" {
+            -1
+        } else {
+            ram_in_bytes(v).map_err(|reason| Error::Config {
+                field: format!("--{flag}"),
+                reason: format!("invalid value for {flag}: {reason}"),
+            })?
+        };
+        Ok(Some(n).filter(|n| *n != 0))
+    }
+    if a.kernel_memory.is_some() || a.kernel_memory_tcp.is_some() {
+        ::log::warn!("Kernel memory settings are ignored and will be removed");
+    }
+    let mut r = LinuxResources::default();
+    let limit = size("memory", &a.memory)?;
+    let swap = size("memory-swap", &a.memory_swap)?;
+    let reservation = size("memory-reservation", &a.memory_reservation)?;
+    if limit.is_some() || swap.is_some() || reservation.is_some() {
+        let mut m = oci_spec::runtime::LinuxMemory::default();
+        m.set_limit(limit);
+        m.set_swap(swap);
+        m.set_reservation(reservation);
+        r.set_memory(Some(m));
+    }
+    let mut c = oci_spec::runtime::LinuxCpu::default();
+    c.set_shares(number("cpu-share", &a.cpu_share)?);
+    c.set_quota(number("cpu-quota", &a.cpu_quota)?);
+    c.set_period(number("cpu-period", &a.cpu_period)?);
+    c.set_realtime_runtime(number("cpu-rt-runtime", &a.cpu_rt_runtime)?);
+    c.set_realtime_period(number("cpu-rt-period", &a.cpu_rt_period)?);
+    c.set_cpus(a.cpuset_cpus.clone().filter(|s| !s.is_empty()));
+    c.set_mems(a.cpuset_mems.clone().filter(|s| !s.is_empty()));
+    if c != oci_spec::runtime::LinuxCpu::default() {
+        r.set_cpu(Some(c));
+    }
+    if let Some(v) = a.blkio_weight.filter(|v| *v != 0) {
+        let mut b = oci_spec::runtime::LinuxBlockIo::default();
         b.set_weight(Some(v));
         r.set_block_io(Some(b));
     }
     Ok(r)
 }
 
+/// A size as runc reads `--memory` and the like: go-units' RAMInBytes as
+/// runc 1.1 has it, `^(\d+(\.\d+)*) ?([kKmMgGtTpP])?[iI]?[bB]?$`, the
+/// unit a power of 1024 and the product truncated: "50M", "50mb",
+/// "50 MiB", "1.5g" and "4096" are sizes; " 50M", "-2" and "5k5" are not.
+fn ram_in_bytes(s: &str) -> Result<i64, String> {
+    let invalid = || format!("invalid size: '{s}'");
+    let end = s
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(s.len());
+    let (number, rest) = s.split_at(end);
+    if !number
+        .split('.')
+        .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_digit()))
+    {
+        return Err(invalid());
+    }
+    let mut rest = rest.strip_prefix(' ').unwrap_or(rest).chars().peekable();
+    let power = match rest.peek().map(char::to_ascii_lowercase) {
+        Some(u @ ('k' | 'm' | 'g' | 't' | 'p')) => {
+            rest.next();
+            "kmgtp".find(u).map_or(0, |i| i + 1)
+        }
+        _ => 0,
+    };
+    rest.next_if(|c| c.eq_ignore_ascii_case(&'i'));
+    rest.next_if(|c| c.eq_ignore_ascii_case(&'b'));
+    if rest.next().is_some() {
+        return Err(invalid());
+    }
+    let value: f64 = number
+        .parse()
+        .map_err(|_| format!("strconv.ParseFloat: parsing {number:?}: invalid syntax"))?;
+    let bytes = (value * 1024f64.powi(power as i32)).trunc();
+    if bytes >= i64::MAX as f64 {
+        return Err(invalid());
+    }
+    Ok(bytes as i64)
+}
+
 fn print_json(v: &impl serde::Serialize) {
     println!("{}", serde_json::to_string_pretty(v).expect("serialises"));
+}
+
+/// A list on one line, as runc's json.Encoder writes it: `[1234,1240]`,
+/// and `null` for an empty one (Go's nil slice), which runc prints.
+fn print_json_line<T: serde::Serialize>(v: &[T]) {
+    if v.is_empty() {
+        println!("null");
+    } else {
+        println!("{}", serde_json::to_string(v).expect("serialises"));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What runc 1.1.5's `update --memory` made of each value (read back
+    /// from memory.limit_in_bytes, or its error).
+    #[test]
+    fn sizes_as_runc_reads_them() {
+        for (text, bytes) in [
+            ("50M", 52_428_800),
+            ("50m", 52_428_800),
+            ("50MB", 52_428_800),
+            ("50mb", 52_428_800),
+            ("50MiB", 52_428_800),
+            ("50Mi", 52_428_800),
+            ("50 M", 52_428_800),
+            ("00050m", 52_428_800),
+            ("1g", 1_073_741_824),
+            ("1.5m", 1_572_864),
+            ("100k", 102_400),
+            ("100kb", 102_400),
+            ("100KiB", 102_400),
+            ("4096", 4096),
+            ("4096b", 4096),
+            ("1t", 1_099_511_627_776),
+            ("2P", 2_251_799_813_685_248),
+            ("50ib", 50),
+            ("50i", 50),
+            ("50B", 50),
+            ("50Ib", 50),
+            ("1.5", 1),
+        ] {
+            assert_eq!(ram_in_bytes(text), Ok(bytes), "{text:?}");
+        }
+        for text in [
+            " 50M",
+            "50  M",
+            "50M ",
+            "50MiBs",
+            "50KM",
+            "0x10",
+            "1e3",
+            "5k5",
+            ".5m",
+            "5.m",
+            "50MB.",
+            "+50m",
+            "-2",
+            "-1m",
+            "",
+            "99999999P",
+        ] {
+            assert_eq!(
+                ram_in_bytes(text),
+                Err(format!("invalid size: '{text}'")),
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            ram_in_bytes("1.2.3m"),
+            Err("strconv.ParseFloat: parsing \"1.2.3\": invalid syntax".into())
+        );
+    }
+
+    #[test]
+    fn times_as_go_rfc3339_nano_prints_them() {
+        assert_eq!(
+            rfc3339_nano("2026-11-30T04:27:03.981980800Z"),
+            "2026-11-30T04:27:03.9819808Z"
+        );
+        assert_eq!(
+            rfc3339_nano("2026-11-30T04:27:03.841475992Z"),
+            "2026-11-30T04:27:03.841475992Z"
+        );
+        assert_eq!(
+            rfc3339_nano("2026-11-30T04:27:03.000000000Z"),
+            "2026-11-30T04:27:03Z"
+        );
+    }
 }

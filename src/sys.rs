@@ -673,7 +673,14 @@ pub fn send_fd(sock: BorrowedFd<'_>, msg: &[u8], fd: BorrowedFd<'_>) -> SysResul
 pub fn accept(listener: BorrowedFd<'_>) -> SysResult<OwnedFd> {
     loop {
         // SAFETY: NULL address and length pointers are allowed (peer address not wanted).
-        let r = unsafe { libc::accept4(listener.as_raw_fd(), ptr::null_mut(), ptr::null_mut(), libc::SOCK_CLOEXEC) };
+        let r = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
         match check_int(r) {
             Err(libc::EINTR) => continue,
             other => return other.map(|fd| owned(fd as c_long)),
@@ -687,7 +694,14 @@ pub fn accept(listener: BorrowedFd<'_>) -> SysResult<OwnedFd> {
 pub fn send(sock: BorrowedFd<'_>, msg: &[u8]) -> SysResult<()> {
     loop {
         // SAFETY: msg is a live slice of the given length.
-        let r = unsafe { libc::send(sock.as_raw_fd(), msg.as_ptr().cast(), msg.len(), libc::MSG_NOSIGNAL) };
+        let r = unsafe {
+            libc::send(
+                sock.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
         match check(r as c_long) {
             Err(libc::EINTR) => continue,
             Err(e) => return Err(e),

@@ -159,11 +159,10 @@ impl StateDir {
     /// connection and writes its answer there, so `start` talks to the init
     /// alone: nobody else can hold that connection open.
     pub fn listen_exec(&self) -> Result<OwnedFd> {
-        let sock = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| Error::sys("socket(AF_UNIX, SOCK_SEQPACKET)", e))?;
+        let sock = seqpacket()?;
         let (_dir, addr) = self.exec_addr()?;
-        let call = || format!("bind({})", self.exec_sock().display());
-        socket::bind(sock.as_raw_fd(), &addr).map_err(|e| Error::sys(call(), e))?;
+        socket::bind(sock.as_raw_fd(), &addr)
+            .map_err(|e| Error::sys(format!("bind({})", self.exec_sock().display()), e))?;
         socket::listen(&sock, Backlog::new(4).expect("valid backlog"))
             .map_err(|e| Error::sys(format!("listen({})", self.exec_sock().display()), e))?;
         Ok(sock)
@@ -171,8 +170,7 @@ impl StateDir {
 
     /// Connects to the exec socket: the init accepts, which releases it.
     pub fn connect_exec(&self) -> Result<OwnedFd> {
-        let sock = socket::socket(AddressFamily::Unix, SockType::SeqPacket, SockFlag::SOCK_CLOEXEC, None)
-            .map_err(|e| Error::sys("socket(AF_UNIX, SOCK_SEQPACKET)", e))?;
+        let sock = seqpacket()?;
         let (_dir, addr) = self.exec_addr()?;
         socket::connect(sock.as_raw_fd(), &addr)
             .map_err(|e| Error::sys(format!("connect({})", self.exec_sock().display()), e))?;
@@ -189,8 +187,12 @@ impl StateDir {
         let Ok((_dir, addr)) = self.exec_addr() else {
             return false;
         };
-        let Ok(probe) = socket::socket(AddressFamily::Unix, SockType::Datagram, SockFlag::SOCK_CLOEXEC, None)
-        else {
+        let Ok(probe) = socket::socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        ) else {
             return false;
         };
         socket::connect(probe.as_raw_fd(), &addr) == Err(Errno::EPROTOTYPE)
@@ -220,6 +222,18 @@ impl StateDir {
             Err(e) => Err(Error::io("removing", &self.path, e)),
         }
     }
+}
+
+/// A new close-on-exec AF_UNIX SOCK_SEQPACKET socket: one message per
+/// write, so `start` never sees half a failure record.
+fn seqpacket() -> Result<OwnedFd> {
+    socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys("socket(AF_UNIX, SOCK_SEQPACKET)", e))
 }
 
 /// Writes `data` to `path` via a temporary file in the same directory and a
@@ -333,6 +347,49 @@ mod tests {
         assert_eq!(list_ids(root.path()).unwrap(), vec!["c1"]);
         dir.remove().unwrap();
         assert!(matches!(dir.load("c1"), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn exec_socket_is_probed_without_being_reached() {
+        // Deeper than sun_path's 108 bytes: the address goes through /proc/self/fd.
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("d".repeat(100)).join("e".repeat(100));
+        let dir = StateDir::create(&deep, "c1").unwrap();
+        assert!(!dir.exec_pending());
+        let listener = dir.listen_exec().unwrap();
+        assert!(dir.exec_pending());
+        assert!(dir.exec_pending(), "the probe queued nothing and closed nothing");
+        let conn = dir.connect_exec().unwrap();
+        let accepted = crate::sys::accept(std::os::fd::AsFd::as_fd(&listener)).unwrap();
+        crate::sys::send(std::os::fd::AsFd::as_fd(&accepted), b"0").unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(nix::unistd::read(conn.as_raw_fd(), &mut buf), Ok(1));
+        drop(listener);
+        assert!(!dir.exec_pending());
+        assert_eq!(
+            dir.connect_exec()
+                .err()
+                .map(|e| e.to_string().contains("Connection refused")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn write_atomic_replaces_a_symlink_without_following_it() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let target = d.path().join("pid");
+        std::os::unix::fs::symlink(&victim, &target).unwrap();
+        write_atomic(&target, b"42", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(fs::symlink_metadata(&target).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "42");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            2,
+            "no temporary file left"
+        );
     }
 
     #[test]

@@ -10,7 +10,6 @@
 #![forbid(unsafe_code)]
 
 use std::os::fd::{AsFd, OwnedFd};
-use std::os::unix::fs::DirBuilderExt;
 use std::os::unix::net::UnixListener;
 use std::path::{Path, PathBuf};
 
@@ -27,18 +26,13 @@ pub struct ConsoleSocket {
 
 impl ConsoleSocket {
     /// Binds a new socket in a fresh 0700 directory under the system's
-    /// temporary directory.
+    /// temporary directory. The directory's name is random (mkdtemp): in a
+    /// directory everyone may write to, a predictable name is one another
+    /// user can take first and so block the terminal.
     pub fn new() -> Result<ConsoleSocket> {
-        let base = std::env::temp_dir();
-        let mut n = 0u32;
-        let dir = loop {
-            let dir = base.join(format!("nook-console-{}-{n}", std::process::id()));
-            match std::fs::DirBuilder::new().mode(0o700).create(&dir) {
-                Ok(()) => break dir,
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && n < 100 => n += 1,
-                Err(e) => return Err(Error::io("creating", dir, e)),
-            }
-        };
+        let template = std::env::temp_dir().join("nook-console-XXXXXX");
+        let dir = nix::unistd::mkdtemp(&template)
+            .map_err(|e| Error::sys(format!("mkdtemp({})", template.display()), e))?;
         let path = dir.join("console.sock");
         match UnixListener::bind(&path) {
             Ok(listener) => Ok(ConsoleSocket { dir, path, listener }),

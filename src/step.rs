@@ -80,7 +80,7 @@ steps! {
     SetUser => "switching user",
     Chdir => "changing to the working directory",
     Seccomp => "installing seccomp filter",
-    ExecFifo => "waiting on the exec fifo",
+    ExecFifo => "waiting for start on the exec socket",
     CloseFds => "closing inherited fds",
     Exec => "executing the process",
     Keyring => "joining a new session keyring",

@@ -668,6 +668,49 @@ pub fn send_fd(sock: BorrowedFd<'_>, msg: &[u8], fd: BorrowedFd<'_>) -> SysResul
     }
 }
 
+/// `accept4(listener, SOCK_CLOEXEC)`, retried on EINTR: the next queued
+/// connection, blocking until there is one.
+pub fn accept(listener: BorrowedFd<'_>) -> SysResult<OwnedFd> {
+    loop {
+        // SAFETY: NULL address and length pointers are allowed (peer address not wanted).
+        let r = unsafe {
+            libc::accept4(
+                listener.as_raw_fd(),
+                ptr::null_mut(),
+                ptr::null_mut(),
+                libc::SOCK_CLOEXEC,
+            )
+        };
+        match check_int(r) {
+            Err(libc::EINTR) => continue,
+            other => return other.map(|fd| owned(fd as c_long)),
+        }
+    }
+}
+
+/// Sends `msg` as one message with MSG_NOSIGNAL: a peer that is gone gives
+/// EPIPE, not a SIGPIPE that would stay pending (signals are blocked) and
+/// kill the process once it unblocks them before execve.
+pub fn send(sock: BorrowedFd<'_>, msg: &[u8]) -> SysResult<()> {
+    loop {
+        // SAFETY: msg is a live slice of the given length.
+        let r = unsafe {
+            libc::send(
+                sock.as_raw_fd(),
+                msg.as_ptr().cast(),
+                msg.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        match check(r as c_long) {
+            Err(libc::EINTR) => continue,
+            Err(e) => return Err(e),
+            Ok(n) if n as usize != msg.len() => return Err(libc::EIO),
+            Ok(_) => return Ok(()),
+        }
+    }
+}
+
 /// Receives one message into `buf` and the descriptor it may carry
 /// (SCM_RIGHTS, made close-on-exec). Returns the byte count (0 at EOF).
 pub fn recv_fd(sock: BorrowedFd<'_>, buf: &mut [u8]) -> SysResult<(usize, Option<OwnedFd>)> {

@@ -386,7 +386,7 @@ fn exec_in_the_foreground_with_flags() {
 /// runc's foreground terminal: `run` and `exec -t` without
 /// --console-socket relay the pty themselves; the process sees a terminal,
 /// its output reaches nook's stdout, its status is nook's, and nook's
-/// private console socket is gone afterwards.
+/// private console socket (under TMPDIR) is gone afterwards.
 #[test]
 fn foreground_run_and_exec_relay_the_terminal_themselves() {
     let mut f = Fixture::new(&["sh", "-c", "tty; echo hi; exit 3"]);
@@ -394,20 +394,22 @@ fn foreground_run_and_exec_relay_the_terminal_themselves() {
     f.write_config();
     let root = f.ctx.root().to_path_buf();
     let bundle = f.bundle();
+    let tmp = f.dir.path().join("tmp");
+    std::fs::create_dir(&tmp).unwrap();
     let child = Command::new(env!("CARGO_BIN_EXE_nook"))
         .arg("--root")
         .arg(&root)
         .args(["run", "--bundle", bundle.to_str().unwrap(), "tty-run"])
+        .env("TMPDIR", &tmp)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
         .unwrap();
-    let pid = child.id();
     let o = child.wait_with_output().unwrap();
     assert_eq!(o.status.code(), Some(3));
     assert_eq!(stdout(&o), "/dev/pts/0\r\nhi\r\n");
-    let sock_dir = std::env::temp_dir().join(format!("nook-console-{pid}-0"));
-    assert!(!sock_dir.exists(), "{} left behind", sock_dir.display());
+    let left: Vec<_> = std::fs::read_dir(&tmp).unwrap().collect();
+    assert!(left.is_empty(), "left behind in TMPDIR: {left:?}");
 
     f.config["process"]["terminal"] = json!(false);
     f.config["process"]["args"] = json!(["sleep", "100"]);

@@ -17,11 +17,13 @@
 //!    and createRuntime, writes the state the container-side hooks read,
 //!    and answers `Go`; the child then runs createContainer;
 //! 5. child -> parent `Ready` when the container is set up and init is about
-//!    to block on the exec FIFO, or `Failed(step, index, errno)` at any point.
+//!    to wait for `start` on the exec socket, or `Failed(step, index, errno)`
+//!    at any point.
 //!
 //! After `Ready` the parent returns from `create`; a failure after that (in
-//! exec) is written to the exec FIFO, where `start` reads it. A process
-//! exec'd into a running container has no FIFO: it executes right after
+//! exec) is written to the connection `start` made to the exec socket,
+//! where `start` reads it. A process exec'd into a running container has
+//! no exec socket: it executes right after
 //! `Ready`, and the parent reads on until EOF (the socket is close-on-exec),
 //! which means execve succeeded, or a `Failed` record, which means it did not.
 #![forbid(unsafe_code)]

@@ -8,7 +8,7 @@
 //! [`crate::plan::Plan`] (or [`crate::plan::ExecPlan`]) with system calls
 //! and reports a failure to the parent as a fixed-size (step, index, errno)
 //! record. Both kinds of process take the same path; [`Mode`] adds the
-//! container set-up and the exec FIFO for an init.
+//! container set-up and the wait for `start` for an init.
 
 use std::convert::Infallible;
 use std::ffi::CStr;
@@ -53,14 +53,16 @@ pub struct ChildArgs<'a> {
 #[derive(Debug, Clone, Copy)]
 pub enum Mode<'a> {
     /// A container's init: set up the rootfs and the system settings, then
-    /// block on the exec FIFO until `start`.
+    /// wait on the exec socket until `start` connects.
     Create {
         /// The filesystem view to build.
         mounts: &'a MountPlan,
         /// Its id-mapped mounts, prepared by the parent.
         detached: &'a Detached,
-        /// The state directory (O_PATH), to reach the exec FIFO after pivot_root.
-        state_dir: BorrowedFd<'a>,
+        /// The listening exec socket (close-on-exec). The init holds no fd
+        /// of the host's state directory: a container process that can see
+        /// the init's fds must find no way out through them.
+        exec_listener: BorrowedFd<'a>,
         /// The spec's hooks, when it has any.
         hooks: Option<&'a InitHooks<'a>>,
     },
@@ -174,16 +176,22 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     Message::Ready.send(a.sync).step(Step::Sync)?;
 
     match a.mode {
-        Mode::Create { state_dir, hooks, .. } => {
-            // Block until `start` opens the FIFO for reading (runc's exec.fifo).
-            // Moved above the preserved fds, where it cannot fill a hole (see
-            // spawn); the first descriptor closes at the end of the block.
-            let fifo = {
-                let opened =
-                    sys::openat(Some(state_dir), c"exec.fifo", libc::O_WRONLY, 0).step(Step::ExecFifo)?;
-                sys::dup_above(opened.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?
+        Mode::Create {
+            exec_listener, hooks, ..
+        } => {
+            // Block until `start` connects (runc's exec.fifo). The first
+            // connection releases us, whoever made it; the listener stays
+            // open until execve closes it, which is how `status` tells
+            // created from running. The connection is moved above the
+            // preserved fds, where it cannot fill a hole (see spawn); the
+            // accepted descriptor closes at the end of the block.
+            let conn = {
+                let accepted = sys::accept(exec_listener).step(Step::ExecFifo)?;
+                sys::dup_above(accepted.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?
             };
-            sys::write_all(fifo.as_fd(), b"0").step(Step::ExecFifo)?;
+            // `start` may have died after connecting: it was still a
+            // start, so a failed send does not stop us.
+            let _ = sys::send(conn.as_fd(), b"0");
             let started = match hooks {
                 Some(h) => hooks::run_in_init(
                     h.start_container,
@@ -195,8 +203,8 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
                 None => Ok(()),
             };
             let result = started.err().unwrap_or_else(|| exec(a, late_seccomp));
-            // `start` is still reading the FIFO until our end closes: tell it why.
-            let _ = Message::Failed(result).send(fifo.as_fd());
+            // `start` reads the connection until our end closes: tell it why.
+            let _ = sys::send(conn.as_fd(), &Message::Failed(result).encode());
             Err(result)
         }
         // The parent reads the sync socket until EOF (it is close-on-exec):
@@ -212,7 +220,7 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
         }
     }
     // Our fd table is the child's own copy: the caller's flags are untouched.
-    // nook's own descriptors were moved above the range (spawn, exec.fifo),
+    // nook's own descriptors were moved above the range (spawn, exec socket),
     // so everything in it is the caller's.
     for fd in 3..3 + a.preserve_fds as i32 {
         if let Err(e) = sys::clear_cloexec(fd) {

@@ -2,8 +2,8 @@
 //!
 //! A [`Context`] is a state root (runc's `--root`); containers live in it,
 //! one directory each. The lifecycle follows runc:
-//! `create` leaves the init blocked on the exec FIFO (status "created"),
-//! `start` opens the FIFO and lets it exec ("running"), and the status is
+//! `create` leaves the init waiting on the exec socket (status "created"),
+//! `start` connects to it and lets it exec ("running"), and the status is
 //! "stopped" once the init is gone.
 //!
 //! ```no_run
@@ -26,15 +26,12 @@ pub mod spawn;
 pub mod state;
 
 use std::collections::HashMap;
-use std::io::Read;
-use std::os::fd::AsFd;
-use std::os::unix::fs::OpenOptionsExt;
+use std::os::fd::{AsFd, AsRawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
 use nix::errno::Errno;
 use nix::sys::signal::{kill, Signal};
-use nix::sys::stat::Mode;
 use nix::sys::wait::{waitpid, WaitPidFlag, WaitStatus};
 use nix::unistd::Pid;
 use serde::Serialize;
@@ -297,11 +294,8 @@ impl Context {
             cgroup: None,
             armed: true,
         };
-        nix::unistd::mkfifo(&dir.fifo(), Mode::from_bits_truncate(0o622))
-            .map_err(|e| Error::sys(format!("mkfifo({})", dir.fifo().display()), e))?;
-        // mkfifo honours the umask; the container's user must be able to open it.
-        std::fs::set_permissions(dir.fifo(), std::os::unix::fs::PermissionsExt::from_mode(0o622))
-            .map_err(|e| Error::io("chmod", dir.fifo(), e))?;
+        // Ours closes when set-up returns: from then on only the init holds it.
+        let exec_listener = dir.listen_exec()?;
         let cgroup = plan.cgroup.create()?;
         guard.cgroup = Some(cgroup.clone());
         plan.mounts.set_cgroup_sources(
@@ -312,7 +306,7 @@ impl Context {
         let pid = spawn::spawn(
             spawn::Job::Create {
                 plan,
-                state_dir: &dir.path,
+                exec_listener: exec_listener.as_fd(),
             },
             &spawn::SpawnArgs {
                 console_socket: opts.console_socket.as_deref(),
@@ -427,10 +421,19 @@ impl Container {
     }
 
     /// The current status, read from the kernel.
+    ///
+    /// "created" means the init waits for `start`: the exec socket is still
+    /// in the state directory (`start` removes it right after connecting)
+    /// and a live socket listens there (see [`StateDir::exec_pending`]).
+    /// The init holds the listener until its execve (it is close-on-exec),
+    /// so a `start` killed between connecting and removing the file still
+    /// leaves a true status once the process runs; a listener that some
+    /// other process inherited cannot make a started container look
+    /// created once the file is gone.
     pub fn status(&self) -> Status {
         if !self.alive() {
             Status::Stopped
-        } else if self.dir.fifo().exists() {
+        } else if self.dir.exec_pending() {
             Status::Created
         } else if self.persisted.cgroup.is_frozen().unwrap_or(false) {
             Status::Paused
@@ -531,37 +534,54 @@ impl Container {
                 ))
             }
         }
-        let fifo_path = self.dir.fifo();
-        let mut fifo = std::fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_NONBLOCK)
-            .open(&fifo_path)
-            .map_err(|e| Error::io("opening", &fifo_path, e))?;
-        // The init opens its end once we are a reader; wait for its byte,
-        // checking that it has not died meanwhile.
+        // Our connection releases the init, which answers on it alone: "0"
+        // once it has accepted it, then a failure record, or nothing when
+        // execve closed its end. No one else holds this connection, so EOF
+        // comes as soon as the init has executed or died.
+        let conn = self.dir.connect_exec().map_err(|e| match self.status() {
+            // The init got past the listener between our check and connect.
+            Status::Created => e,
+            Status::Stopped => Error::state(&self.id, "cannot start a container that has stopped"),
+            _ => Error::state(&self.id, "cannot start an already running container"),
+        })?;
+        // From here on the container counts as started (see status()).
+        let _ = std::fs::remove_file(self.dir.exec_sock());
+        let mut data = Vec::new();
+        // One read per message (SOCK_SEQPACKET). A reset (the init accepted
+        // another connection, or died) ends it like EOF. The poll timeout
+        // only checks the init is alive: a copy of the listener inherited by
+        // some other process would keep our queued connection open.
+        let mut buf = [0u8; 64];
         loop {
-            let mut pfd = [nix::poll::PollFd::new(fifo.as_fd(), nix::poll::PollFlags::POLLIN)];
+            let mut pfd = [nix::poll::PollFd::new(conn.as_fd(), nix::poll::PollFlags::POLLIN)];
             match nix::poll::poll(&mut pfd, nix::poll::PollTimeout::from(100u16)) {
-                Ok(n) if n > 0 => break,
-                Ok(_) | Err(Errno::EINTR) => {}
-                Err(e) => return Err(Error::sys("poll(exec fifo)", e)),
+                Ok(0) | Err(Errno::EINTR) => {
+                    if !self.alive() {
+                        break;
+                    }
+                    continue;
+                }
+                Ok(_) => {}
+                Err(e) => return Err(Error::sys("poll(exec socket)", e)),
             }
-            if !self.alive() {
-                return Err(Error::Child {
-                    step: "init exited before start".into(),
-                    errno: libc::ESRCH,
-                });
+            match nix::unistd::read(conn.as_raw_fd(), &mut buf) {
+                Ok(0) => break,
+                Ok(n) => data.extend_from_slice(&buf[..n]),
+                Err(Errno::EINTR) => {}
+                Err(_) => break,
             }
         }
-        // Read to EOF: "0", then nothing if execve succeeded (our end closes
-        // on exec), or a failure record if it did not.
-        let _ = nix::fcntl::fcntl(
-            std::os::fd::AsRawFd::as_raw_fd(&fifo),
-            nix::fcntl::FcntlArg::F_SETFL(nix::fcntl::OFlag::empty()),
-        );
-        let mut data = Vec::new();
-        let _ = fifo.read_to_end(&mut data);
-        let _ = std::fs::remove_file(&fifo_path);
+        if data.first() != Some(&b'0') {
+            // Not accepted: the listener closed under our queued connection.
+            return Err(if self.alive() {
+                Error::state(&self.id, "cannot start an already running container")
+            } else {
+                Error::Child {
+                    step: "init exited before start".into(),
+                    errno: libc::ESRCH,
+                }
+            });
+        }
         if data.len() > channel::WIRE {
             let rec: [u8; channel::WIRE] = data[1..=channel::WIRE].try_into().expect("length checked");
             if let Some(Message::Failed(e)) = Message::decode(&rec) {

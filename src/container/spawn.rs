@@ -5,7 +5,7 @@
 //! execve) and turn a child failure into a full [`Error`].
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
 
@@ -30,12 +30,13 @@ use crate::{hooks, namespaces, sys};
 /// What to start.
 #[derive(Debug, Clone, Copy)]
 pub enum Job<'a> {
-    /// A container's init, which ends up blocked on the exec FIFO in `state_dir`.
+    /// A container's init, which ends up blocked in accept on `exec_listener`.
     Create {
         /// The validated plan.
         plan: &'a Plan,
-        /// The container's state directory.
-        state_dir: &'a Path,
+        /// The listening exec socket in the state directory (see
+        /// [`super::state::StateDir::listen_exec`]).
+        exec_listener: BorrowedFd<'a>,
     },
     /// A process in a running container.
     Exec(&'a ExecPlan),
@@ -104,14 +105,14 @@ impl Drop for Reaper {
 }
 
 /// Clones the process of `job` and drives it through the sync protocol.
-/// A container's init is returned once it is set up and blocked on the
-/// exec FIFO; an exec'd process once its execve has succeeded. Returns the
+/// A container's init is returned once it is set up and waiting for
+/// `start` on the exec socket; an exec'd process once its execve has succeeded. Returns the
 /// host pid, a child of the caller.
 pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let (namespaces, process) = (job.namespaces(), job.process());
     let ns_fds = namespaces.open_joins()?;
-    let state_dir = match job {
-        Job::Create { state_dir, .. } => Some(open_path_dir(state_dir)?),
+    let exec_listener = match job {
+        Job::Create { exec_listener, .. } => Some(exec_listener),
         Job::Exec(_) => None,
     };
     let console = match (process.terminal, args.console_socket) {
@@ -144,7 +145,14 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         })
     };
     let ns_fds = ns_fds.into_iter().map(above).collect::<Result<Vec<_>>>()?;
-    let state_dir = state_dir.map(above).transpose()?;
+    let exec_listener = exec_listener
+        .map(|l| {
+            sys::dup_above(l, first_free).map_err(|e| Error::Sys {
+                call: format!("fcntl(F_DUPFD_CLOEXEC, {first_free})"),
+                errno: e,
+            })
+        })
+        .transpose()?;
     let console = console.map(above).transpose()?;
     let child_sock = above(child_sock)?;
     let detached = match job {
@@ -174,11 +182,11 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         creating: creating.as_fd(),
         created: created.as_fd(),
     });
-    let mode = match (job, &state_dir) {
-        (Job::Create { plan, .. }, Some(dir)) => Mode::Create {
+    let mode = match (job, &exec_listener) {
+        (Job::Create { plan, .. }, Some(listener)) => Mode::Create {
             mounts: &plan.mounts,
             detached: &detached,
-            state_dir: dir.as_fd(),
+            exec_listener: listener.as_fd(),
             hooks: init_hooks.as_ref(),
         },
         _ => Mode::Exec,
@@ -304,16 +312,6 @@ fn run_create_hooks(plan: &Plan, init: i32, (creating, created): &(OwnedFd, Owne
         std::io::Write::write_all(&mut f, json.as_bytes()).map_err(|e| Error::io("writing", "memfd", e))?;
     }
     Ok(())
-}
-
-fn open_path_dir(path: &Path) -> Result<OwnedFd> {
-    use std::os::unix::fs::OpenOptionsExt;
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
-        .open(path)
-        .map(OwnedFd::from)
-        .map_err(|e| Error::io("opening", path, e))
 }
 
 fn send(sock: &OwnedFd, m: Message) -> Result<()> {

@@ -1,23 +1,31 @@
 //! Persisted container state: one directory per container under the state
 //! root, holding `state.json` (written atomically: temp file + rename) and
-//! the exec FIFO, and locked with `flock` so concurrent commands on one
+//! the exec socket, and locked with `flock` so concurrent commands on one
 //! container are serialised.
+//!
+//! The root and every container directory are 0700, as runc makes them:
+//! nothing in them is for anyone but the runtime's user. The init never
+//! reaches them by path (it holds only the exec socket's listening fd), so
+//! the container's user needs no access either.
 #![forbid(unsafe_code)]
 
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
+use nix::sys::socket::{self, AddressFamily, Backlog, SockFlag, SockType, UnixAddr};
 use serde::{Deserialize, Serialize};
 
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
 
-/// Name of the FIFO init blocks on until `start`.
-pub const EXEC_FIFO: &str = "exec.fifo";
+/// Name of the socket the init accepts `start`'s connection on (runc's exec.fifo).
+pub const EXEC_SOCK: &str = "exec.sock";
 const STATE_FILE: &str = "state.json";
 
 /// What nook remembers about a container between commands.
@@ -76,12 +84,13 @@ impl StateDir {
         StateDir { path: root.join(id) }
     }
 
-    /// Creates the directory; fails with AlreadyExists if the id is taken.
-    /// Mode 0711: the container's user must reach the exec FIFO through it.
+    /// Creates the directory (and the root if missing), both 0700; fails
+    /// with AlreadyExists if the id is taken. An existing root keeps its
+    /// mode: `--root` may name any directory of the caller's.
     pub fn create(root: &Path, id: &str) -> Result<StateDir> {
         fs::DirBuilder::new()
             .recursive(true)
-            .mode(0o711)
+            .mode(0o700)
             .create(root)
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::PermissionDenied if !nix::unistd::geteuid().is_root() => Error::io(
@@ -92,7 +101,7 @@ impl StateDir {
                 _ => Error::io("creating state root", root, e),
             })?;
         let dir = StateDir::new(root, id);
-        match fs::DirBuilder::new().mode(0o711).create(&dir.path) {
+        match fs::DirBuilder::new().mode(0o700).create(&dir.path) {
             Ok(()) => Ok(dir),
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
                 Err(Error::AlreadyExists { id: id.to_string() })
@@ -125,9 +134,68 @@ impl StateDir {
         Ok(Lock { _lock: lock })
     }
 
-    /// Path of the exec FIFO.
-    pub fn fifo(&self) -> PathBuf {
-        self.path.join(EXEC_FIFO)
+    /// Path of the exec socket.
+    pub fn exec_sock(&self) -> PathBuf {
+        self.path.join(EXEC_SOCK)
+    }
+
+    /// The exec socket's address, through an O_PATH fd of the directory
+    /// (`/proc/self/fd/N/exec.sock`), which fits in `sun_path` (108 bytes)
+    /// however long the root and the id are. Keep the fd while using it.
+    fn exec_addr(&self) -> Result<(OwnedFd, UnixAddr)> {
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(&self.path)
+            .map(OwnedFd::from)
+            .map_err(|e| Error::io("opening", &self.path, e))?;
+        let path = format!("/proc/self/fd/{}/{EXEC_SOCK}", dir.as_raw_fd());
+        let addr = UnixAddr::new(path.as_str()).map_err(|e| Error::sys(format!("sockaddr_un({path})"), e))?;
+        Ok((dir, addr))
+    }
+
+    /// Binds the exec socket and listens on it (SOCK_SEQPACKET, close-on-exec).
+    /// The init holds the only listening fd until its execve, accepts one
+    /// connection and writes its answer there, so `start` talks to the init
+    /// alone: nobody else can hold that connection open.
+    pub fn listen_exec(&self) -> Result<OwnedFd> {
+        let sock = seqpacket()?;
+        let (_dir, addr) = self.exec_addr()?;
+        socket::bind(sock.as_raw_fd(), &addr)
+            .map_err(|e| Error::sys(format!("bind({})", self.exec_sock().display()), e))?;
+        socket::listen(&sock, Backlog::new(4).expect("valid backlog"))
+            .map_err(|e| Error::sys(format!("listen({})", self.exec_sock().display()), e))?;
+        Ok(sock)
+    }
+
+    /// Connects to the exec socket: the init accepts, which releases it.
+    pub fn connect_exec(&self) -> Result<OwnedFd> {
+        let sock = seqpacket()?;
+        let (_dir, addr) = self.exec_addr()?;
+        socket::connect(sock.as_raw_fd(), &addr)
+            .map_err(|e| Error::sys(format!("connect({})", self.exec_sock().display()), e))?;
+        Ok(sock)
+    }
+
+    /// Whether a live socket still listens at the exec socket's path, i.e.
+    /// whether the init still holds it (it does until its execve). Probed
+    /// with a datagram connect, which the kernel refuses with EPROTOTYPE
+    /// when a socket of another type is bound there and ECONNREFUSED when
+    /// the socket is closed: nothing reaches the listener, so the probe
+    /// cannot release the init.
+    pub fn exec_pending(&self) -> bool {
+        let Ok((_dir, addr)) = self.exec_addr() else {
+            return false;
+        };
+        let Ok(probe) = socket::socket(
+            AddressFamily::Unix,
+            SockType::Datagram,
+            SockFlag::SOCK_CLOEXEC,
+            None,
+        ) else {
+            return false;
+        };
+        socket::connect(probe.as_raw_fd(), &addr) == Err(Errno::EPROTOTYPE)
     }
 
     /// Reads `state.json`.
@@ -156,30 +224,65 @@ impl StateDir {
     }
 }
 
+/// A new close-on-exec AF_UNIX SOCK_SEQPACKET socket: one message per
+/// write, so `start` never sees half a failure record.
+fn seqpacket() -> Result<OwnedFd> {
+    socket::socket(
+        AddressFamily::Unix,
+        SockType::SeqPacket,
+        SockFlag::SOCK_CLOEXEC,
+        None,
+    )
+    .map_err(|e| Error::sys("socket(AF_UNIX, SOCK_SEQPACKET)", e))
+}
+
 /// Writes `data` to `path` via a temporary file in the same directory and a
 /// rename, so readers see the old or the new file, never a partial one.
+///
+/// The directory may be anyone's (`--pid-file /tmp/x`), so the temporary
+/// file gets an unpredictable name and is created with O_CREAT|O_EXCL|
+/// O_NOFOLLOW: a file or symlink planted in its place is never opened, only
+/// makes us pick another name. rename(2) replaces a symlink at `path`
+/// itself rather than following it.
 pub fn write_atomic(path: &Path, data: &[u8], mode: u32) -> Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.{}", std::process::id()));
-    let result = (|| {
-        let mut f = fs::OpenOptions::new()
+    let mut attempt = 0u32;
+    let (tmp, mut f) = loop {
+        let tmp = dir.join(format!(".{name}.{:016x}", random_u64(attempt)));
+        let opened = fs::OpenOptions::new()
             .write(true)
-            .create(true)
-            .truncate(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
             .mode(mode)
-            .open(&tmp)?;
-        f.write_all(data)?;
-        f.sync_data()?;
-        fs::rename(&tmp, path)
-    })();
+            .open(&tmp);
+        match opened {
+            Ok(f) => break (tmp, f),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists && attempt < 16 => attempt += 1,
+            Err(e) => return Err(Error::io("creating", tmp, e)),
+        }
+    };
+    let result = f
+        .write_all(data)
+        .and_then(|()| f.sync_data())
+        .and_then(|()| fs::rename(&tmp, path));
     result.map_err(|e| {
         let _ = fs::remove_file(&tmp);
         Error::io("writing", path, e)
     })
+}
+
+/// 64 unpredictable bits for a temporary name: SipHash keyed with the
+/// random keys std draws from the OS for every `RandomState`.
+fn random_u64(salt: u32) -> u64 {
+    use std::hash::BuildHasher;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    std::collections::hash_map::RandomState::new().hash_one((std::process::id(), now, salt))
 }
 
 /// Start time (clock ticks since boot) of `pid`, or None if it is gone.
@@ -244,6 +347,49 @@ mod tests {
         assert_eq!(list_ids(root.path()).unwrap(), vec!["c1"]);
         dir.remove().unwrap();
         assert!(matches!(dir.load("c1"), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn exec_socket_is_probed_without_being_reached() {
+        // Deeper than sun_path's 108 bytes: the address goes through /proc/self/fd.
+        let root = tempfile::tempdir().unwrap();
+        let deep = root.path().join("d".repeat(100)).join("e".repeat(100));
+        let dir = StateDir::create(&deep, "c1").unwrap();
+        assert!(!dir.exec_pending());
+        let listener = dir.listen_exec().unwrap();
+        assert!(dir.exec_pending());
+        assert!(dir.exec_pending(), "the probe queued nothing and closed nothing");
+        let conn = dir.connect_exec().unwrap();
+        let accepted = crate::sys::accept(std::os::fd::AsFd::as_fd(&listener)).unwrap();
+        crate::sys::send(std::os::fd::AsFd::as_fd(&accepted), b"0").unwrap();
+        let mut buf = [0u8; 4];
+        assert_eq!(nix::unistd::read(conn.as_raw_fd(), &mut buf), Ok(1));
+        drop(listener);
+        assert!(!dir.exec_pending());
+        assert_eq!(
+            dir.connect_exec()
+                .err()
+                .map(|e| e.to_string().contains("Connection refused")),
+            Some(true)
+        );
+    }
+
+    #[test]
+    fn write_atomic_replaces_a_symlink_without_following_it() {
+        let d = tempfile::tempdir().unwrap();
+        let victim = d.path().join("victim");
+        fs::write(&victim, "keep").unwrap();
+        let target = d.path().join("pid");
+        std::os::unix::fs::symlink(&victim, &target).unwrap();
+        write_atomic(&target, b"42", 0o644).unwrap();
+        assert_eq!(fs::read_to_string(&victim).unwrap(), "keep");
+        assert!(fs::symlink_metadata(&target).unwrap().is_file());
+        assert_eq!(fs::read_to_string(&target).unwrap(), "42");
+        assert_eq!(
+            fs::read_dir(d.path()).unwrap().count(),
+            2,
+            "no temporary file left"
+        );
     }
 
     #[test]

@@ -358,6 +358,7 @@ pub fn apply_rlimits(plan: &ProcessPlan) -> Result<(), ChildError> {
 /// the bounding set is trimmed while CAP_SETPCAP is still held, and
 /// PR_SET_KEEPCAPS carries the permitted set across the uid change.
 pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
+    let dumpable = sys::dumpable().step(Step::Dumpable)?;
     if let Some(c) = &plan.caps {
         for cap in 0..=plan.last_cap {
             if c.bounding & (1u64 << cap) == 0 {
@@ -390,11 +391,32 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
             }
         }
     }
+    // A change of ids resets dumpable to fs.suid_dumpable, which an
+    // administrator may have set to 1 or 2: a non-dumpable process stays so.
+    if dumpable == 0 {
+        sys::set_dumpable(false).step(Step::Dumpable)?;
+    }
     if plan.no_new_privileges {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(Step::NoNewPrivs)?;
     }
     sys::umask(plan.umask);
-    sys::chdir(&plan.cwd).step(Step::Chdir)
+    enter_cwd(plan)
+}
+
+/// Child: enters `process.cwd`, resolved inside the container's root (this
+/// process's `/`, after pivot_root or setns into the mount namespace)
+/// without leaving it through `..` or a symlink, and through no magic link
+/// (a `/proc/self/fd/N` cwd is refused: CVE-2024-21626), then fchdir to
+/// what was resolved, so nothing can swap the path in between. As the
+/// process's user, like chdir.
+fn enter_cwd(plan: &ProcessPlan) -> Result<(), ChildError> {
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
+    let root = sys::openat(None, c"/", dir_flags, 0).step(Step::Chdir)?;
+    let resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    let cwd = sys::openat2(root.as_fd(), &plan.cwd, dir_flags, 0, resolve).step(Step::Chdir)?;
+    sys::fchdir(cwd.as_fd()).step(Step::Chdir)
 }
 
 /// Child: executes the process. Returns only on failure: the errno of the

@@ -89,6 +89,7 @@ steps! {
     CreateContainerHookStatus => "createContainer hook exited with status",
     StartContainerHook => "running startContainer hook",
     StartContainerHookStatus => "startContainer hook exited with status",
+    Dumpable => "making the process non-dumpable",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -12,7 +12,7 @@
 
 use std::convert::Infallible;
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::channel::Message;
 use crate::mounts::{Detached, MountPlan};
@@ -43,6 +43,12 @@ pub struct ChildArgs<'a> {
     pub console: Option<BorrowedFd<'a>>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// Every descriptor of nook's above the preserved ones, sorted: the
+    /// child closes all other descriptors from there up first thing.
+    pub own_fds: &'a [RawFd],
+    /// Those of `own_fds` still needed once in the container (sync
+    /// socket, console, exec socket, hook state), sorted.
+    pub kept_fds: &'a [RawFd],
     /// NULL-terminated argv pointers into the plan.
     pub argv: &'a [*const libc::c_char],
     /// NULL-terminated envp pointers into the plan.
@@ -103,9 +109,25 @@ pub fn child_main(a: &ChildArgs<'_>) -> ! {
 fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     let ns = a.namespaces;
     sys::reset_signal_handlers();
+    // The caller's descriptors go before anything resolves a path, so no
+    // cwd, mount source or exec path can go through one (CVE-2024-21626):
+    // all above the preserved range but nook's own, which spawn put there.
+    let first_free = 3 + a.preserve_fds as RawFd;
+    sys::close_fds_except(first_free, a.own_fds).step(Step::CloseFds)?;
     match Message::recv(a.sync).step(Step::Sync)? {
         Some(Message::Go) => {}
         _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
+    }
+    // Non-dumpable before we join namespaces where container processes
+    // run (CVE-2019-5736): a root parent made us so from birth; a rootless
+    // one could not (it had to write our id maps). Inherited by the second
+    // clone. A rootless init stays dumpable, as runc's does: its user must
+    // reach /proc/PID/ns of a created container (exec, hooks, engines),
+    // which the kernel gives only to CAP_SYS_PTRACE on the host otherwise;
+    // what its container can reach through it is that user's own (and a
+    // program that user could write is re-executed sealed: see crate::exe).
+    if let Mode::Exec = a.mode {
+        sys::set_dumpable(false).step(Step::Dumpable)?;
     }
     namespaces::enter(ns, a.ns_fds).map_err(|(i, e)| ChildError::new(Step::JoinNamespace, i, e))?;
     // The parent has moved us into the container's cgroup by now, so a new
@@ -150,6 +172,9 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         }
         mounts::enter_rootfs(mounts, root.as_fd())?;
     }
+    // In the container now: its namespaces' descriptors and the detached
+    // mounts (host directories) are done with.
+    sys::close_fds_except(first_free, a.kept_fds).step(Step::CloseFds)?;
     if a.process.terminal {
         setup_console(a)?;
     }
@@ -167,12 +192,24 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     let nnp = a.process.no_new_privileges;
     let late_seccomp = nnp && !a.seccomp.is_some_and(|p| p.has_listener());
     if let (Some(prog), false) = (a.seccomp, late_seccomp) {
+        last_own_calls(a)?;
         if let Some(listener) = prog.install().step(Step::Seccomp)? {
             sys::send_fd(a.sync, &Message::SeccompFd.encode(), listener.as_fd()).step(Step::Seccomp)?;
         }
     }
     process::apply_identity(a.process)?;
     process::look_up(a.process)?;
+    // A container's init installs a late filter before it waits for
+    // `start`, as runc does: the startContainer hooks run under it, and a
+    // failure is still create's. An exec'd process waits for nothing.
+    let late_seccomp = match (a.mode, a.seccomp) {
+        (Mode::Create { .. }, Some(prog)) if late_seccomp => {
+            last_own_calls(a)?;
+            prog.install().step(Step::Seccomp)?;
+            false
+        }
+        _ => late_seccomp,
+    };
     Message::Ready.send(a.sync).step(Step::Sync)?;
 
     match a.mode {
@@ -213,25 +250,36 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     }
 }
 
+/// Executes the process, installing the filter first if `seccomp_now`.
+/// Without any filter, nook's last calls of its own happen here.
 fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
+    if seccomp_now || a.seccomp.is_none() {
+        if let Err(e) = last_own_calls(a) {
+            return e;
+        }
+    }
     if let (Some(prog), true) = (a.seccomp, seccomp_now) {
         if let Err(e) = prog.install() {
             return ChildError::new(Step::Seccomp, 0, e);
         }
     }
+    process::exec(a.process, a.argv, a.envp)
+}
+
+/// What nook does for the process's execve, right before the user's filter
+/// goes in (after it, nothing but execve: a profile may deny anything else,
+/// close_range or rt_sigprocmask for one): the preserved descriptors become
+/// inheritable, and signals, blocked since the clone, are unblocked. Every
+/// other descriptor above them is nook's own and close-on-exec.
+fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     // Our fd table is the child's own copy: the caller's flags are untouched.
     // nook's own descriptors were moved above the range (spawn, exec socket),
     // so everything in it is the caller's.
-    for fd in 3..3 + a.preserve_fds as i32 {
-        if let Err(e) = sys::clear_cloexec(fd) {
-            return ChildError::new(Step::CloseFds, fd as usize, e);
-        }
-    }
-    if let Err(e) = sys::cloexec_from(3 + a.preserve_fds) {
-        return ChildError::new(Step::CloseFds, 0, e);
+    for fd in 3..3 + a.preserve_fds as RawFd {
+        sys::clear_cloexec(fd).step_at(Step::CloseFds, fd as usize)?;
     }
     sys::set_sigmask(false);
-    process::exec(a.process, a.argv, a.envp)
+    Ok(())
 }
 
 /// Clones the real init into the pid/time namespaces that only children

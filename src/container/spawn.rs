@@ -5,16 +5,17 @@
 //! execve) and turn a child failure into a full [`Error`].
 
 use std::ffi::CStr;
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::net::UnixStream;
 use std::path::Path;
+use std::sync::Mutex;
 
 use nix::sys::signal::{kill, Signal};
 use nix::sys::socket::{socketpair, AddressFamily, SockFlag, SockType};
 use nix::sys::wait::waitpid;
 use nix::unistd::Pid;
 
-use oci_spec::runtime::Spec;
+use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::channel::{self, Message};
 use super::init::{child_main, ChildArgs, InitHooks, Mode};
@@ -25,7 +26,7 @@ use crate::plan::{ExecPlan, Plan};
 use crate::process::ProcessPlan;
 use crate::seccomp::Program;
 use crate::step::{ChildError, Step};
-use crate::{hooks, namespaces, sys};
+use crate::{exe, hooks, namespaces, sys};
 
 /// What to start.
 #[derive(Debug, Clone, Copy)]
@@ -110,6 +111,7 @@ impl Drop for Reaper {
 /// host pid, a child of the caller.
 pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let (namespaces, process) = (job.namespaces(), job.process());
+    check_exe(job)?;
     let ns_fds = namespaces.open_joins()?;
     let exec_listener = match job {
         Job::Create { exec_listener, .. } => Some(exec_listener),
@@ -176,6 +178,26 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         ),
         Job::Exec(_) => Default::default(),
     };
+    // Every descriptor of ours the child inherits: it closes all others
+    // above the preserved ones first thing, and those it no longer needs
+    // once it is in the container (namespaces, detached mounts) after that.
+    let kept: Vec<RawFd> = {
+        let mut v: Vec<RawFd> = [Some(&child_sock), exec_listener.as_ref(), console.as_ref()]
+            .into_iter()
+            .flatten()
+            .chain(hook_state.iter().flat_map(|(a, b)| [a, b]))
+            .map(|fd| fd.as_raw_fd())
+            .collect();
+        v.sort_unstable();
+        v
+    };
+    let own: Vec<RawFd> = {
+        let mut v = kept.clone();
+        v.extend(ns_fds.iter().map(|fd| fd.as_raw_fd()));
+        v.extend(detached.raw_fds());
+        v.sort_unstable();
+        v
+    };
     let init_hooks = hook_state.as_ref().map(|(creating, created)| InitHooks {
         create_container: &create_hooks,
         start_container: &start_hooks,
@@ -201,6 +223,8 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         ns_fds: &ns_fds,
         console: console.as_ref().map(|c| c.as_fd()),
         preserve_fds: args.preserve_fds,
+        own_fds: &own,
+        kept_fds: &kept,
         argv: &argv,
         envp: &envp,
     };
@@ -208,6 +232,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     // Blocked signals are inherited: no handler of the caller can run in
     // the child before it has reset them all.
     let old_mask = sys::set_sigmask(true);
+    let non_dumpable = NonDumpable::new()?;
     // SAFETY: the child runs only `child_main`, which neither allocates,
     // locks nor returns (see init.rs), on a copy of this stack where `child`
     // and everything it borrows stay valid.
@@ -216,6 +241,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     if cloned == Ok(0) {
         child_main(&child);
     }
+    drop(non_dumpable);
     sys::restore_sigmask(&old_mask);
     let pid = cloned.map_err(|e| Error::Sys {
         call: format!("clone({:#x})", namespaces.clone_flags),
@@ -296,6 +322,92 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     }
     reaper.0.clear();
     Ok(init)
+}
+
+/// Refuses a container that could rewrite the running executable through
+/// `/proc/PID/exe` of the child (see [`crate::exe`]) while that executable
+/// is not sealed.
+fn check_exe(job: Job<'_>) -> Result<()> {
+    const CAP_SYS_PTRACE: u32 = 19;
+    let (ptrace, rootless) = match job {
+        Job::Create { plan, .. } => (exe::host_ptrace_possible(&plan.spec), exe::rootless_writable()),
+        Job::Exec(plan) => {
+            let caps = plan.process.caps.as_ref();
+            let own = caps.map_or(true, |c| c.bounding & (1 << CAP_SYS_PTRACE) != 0);
+            let host_userns = !plan.namespaces.has(LinuxNamespaceType::User);
+            (exe::host_ptrace_possible(&plan.spec) || host_userns && own, false)
+        }
+    };
+    if !(ptrace || rootless) || exe::is_sealed()? {
+        return Ok(());
+    }
+    let how = "call nook::exe::reexec_sealed() at the start of main, or run the program from a \
+               read-only mount";
+    Err(if ptrace {
+        Error::config(
+            "process.capabilities",
+            format!(
+                "CAP_SYS_PTRACE without a user namespace lets a container process open \
+                 /proc/PID/exe of the runtime's process and overwrite this program on the host; \
+                 {how}, or drop CAP_SYS_PTRACE from the bounding set, or give the container a \
+                 user namespace"
+            ),
+        )
+    } else {
+        Error::Unsupported {
+            what: format!(
+                "a rootless container from a program its user can write: the container's root \
+                 (that user) could overwrite it through /proc/1/exe; {how}"
+            ),
+        }
+    })
+}
+
+/// Makes the process non-dumpable while it clones, so the child is so from
+/// birth, before it can be seen from any container (one sharing the host's
+/// pid namespace included): the kernel then refuses its /proc/PID/{exe,
+/// fd, cwd, root, mem} and ptrace to anyone without CAP_SYS_PTRACE in the
+/// host's user namespace. Refcounted across threads (dumpable is one flag
+/// per process); the previous value comes back after the last clone.
+///
+/// Only as root: an unprivileged parent could no longer write the child's
+/// /proc/PID/uid_map, setgroups and oom_score_adj (their owner becomes
+/// root), so a rootless exec child makes itself non-dumpable on `Go`,
+/// before it joins anything of the container's (and a rootless init stays
+/// dumpable: see init.rs).
+#[derive(Debug)]
+struct NonDumpable;
+
+/// (spawns in their clone, whether the process was dumpable before the first).
+static DUMPABLE: Mutex<(usize, bool)> = Mutex::new((0, false));
+
+impl NonDumpable {
+    fn new() -> Result<Option<NonDumpable>> {
+        if !nix::unistd::geteuid().is_root() {
+            return Ok(None);
+        }
+        let mut state = DUMPABLE.lock().unwrap_or_else(|e| e.into_inner());
+        if state.0 == 0 {
+            // 2 (suid_dumpable) cannot be set back; such a process stays at 0.
+            state.1 = sys::dumpable() == Ok(1);
+            sys::set_dumpable(false).map_err(|e| Error::Sys {
+                call: "prctl(PR_SET_DUMPABLE, 0)".into(),
+                errno: e,
+            })?;
+        }
+        state.0 += 1;
+        Ok(Some(NonDumpable))
+    }
+}
+
+impl Drop for NonDumpable {
+    fn drop(&mut self) {
+        let mut state = DUMPABLE.lock().unwrap_or_else(|e| e.into_inner());
+        state.0 -= 1;
+        if state.0 == 0 && state.1 {
+            let _ = sys::set_dumpable(true);
+        }
+    }
 }
 
 /// The runtime's part of the hooks during create, while the init waits
@@ -415,6 +527,7 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
             }
         }),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
+        Step::Chdir => Some(format!(" {} (process.cwd)", process.cwd.to_string_lossy())),
         // runc fails the same way; say what to do about it. Non-root users
         // get 200 keys by default, one per running container.
         Step::Keyring if e.errno == libc::EDQUOT => Some(

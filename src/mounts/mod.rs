@@ -28,7 +28,7 @@ pub mod options;
 pub mod resolve;
 
 use std::ffi::{CStr, CString};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 
@@ -159,6 +159,11 @@ impl Detached {
     /// The detached mount for `mounts[index]` (child-safe: no allocation).
     fn get(&self, index: usize) -> Option<BorrowedFd<'_>> {
         self.0.iter().find(|(i, _)| *i == index).map(|(_, fd)| fd.as_fd())
+    }
+
+    /// Their descriptor numbers, which the child keeps until the rootfs is built.
+    pub fn raw_fds(&self) -> impl Iterator<Item = RawFd> + '_ {
+        self.0.iter().map(|(_, fd)| fd.as_raw_fd())
     }
 }
 

@@ -361,9 +361,24 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         });
     };
     logger.debug(&format!("{command:?}"));
+    if matches!(
+        command,
+        Command::Create(_) | Command::Run { .. } | Command::Exec(_)
+    ) {
+        // Whatever a container may see of this process, it sees nothing of
+        // the host through /proc/PID (CVE-2019-5736); see nook::exe.
+        if nix::unistd::geteuid().is_root() {
+            nix::sys::prctl::set_dumpable(false).map_err(|e| Error::Sys {
+                call: "prctl(PR_SET_DUMPABLE, 0)".into(),
+                errno: e as i32,
+            })?;
+        }
+    }
     match command {
         Command::Create(a) => {
-            ctx.create(&a.id, &a.bundle, &create_options(&a))?;
+            let bundle = nook::bundle::Bundle::load(&a.bundle)?;
+            seal_exe_for(&bundle.spec, None)?;
+            ctx.create_from(&a.id, bundle, &create_options(&a))?;
         }
         Command::Start { id } => ctx.load(&id)?.start()?,
         Command::Run { create, detach, keep } => return run(&ctx, &create, detach, keep),
@@ -405,6 +420,7 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 /// `keep`.
 fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool) -> nook::Result<u8> {
     let bundle = nook::bundle::Bundle::load(&a.bundle)?;
+    seal_exe_for(&bundle.spec, None)?;
     let mut opts = create_options(a);
     if detach {
         let c = ctx.create_from(&a.id, bundle, &opts)?;
@@ -434,6 +450,23 @@ fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool) -> nook::Result<
     let code = result?;
     deleted?;
     Ok(code.clamp(0, 255) as u8)
+}
+
+/// Re-executes nook from a sealed read-only image of itself before it
+/// starts a process of a container that could write the binary through
+/// its /proc/PID/exe (see nook::exe::needs_sealed_exe: CAP_SYS_PTRACE
+/// without a user namespace, or a rootless init and a binary its user can
+/// write): only such a container pays for it. Nothing has changed on the
+/// host yet, and the sealed image runs this same command again from the
+/// start.
+fn seal_exe_for(
+    spec: &oci_spec::runtime::Spec,
+    exec: Option<&oci_spec::runtime::Process>,
+) -> nook::Result<()> {
+    if nook::exe::needs_sealed_exe(spec, exec) {
+        nook::exe::reexec_sealed()?;
+    }
+    Ok(())
 }
 
 /// A console socket of our own for a foreground process with a terminal
@@ -485,6 +518,9 @@ fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
         })?,
         None => serde_json::to_string(&process_from_flags(&c, a)?).expect("process serialises"),
     };
+    if let Ok(p) = serde_json::from_str::<oci_spec::runtime::Process>(&process) {
+        seal_exe_for(&c.spec()?, Some(&p))?;
+    }
     let mut opts = ExecOptions {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),

@@ -129,7 +129,17 @@ impl ExecPlan {
         no_new_keyring: bool,
     ) -> Result<ExecPlan> {
         let spec = bundle.spec;
-        let process = ProcessPlan::from_process(process)?;
+        // As runc: a process without `capabilities` gets the container's,
+        // not the runtime's full set (CAP_SYS_ADMIN and CAP_SYS_PTRACE on
+        // the host, for a container without a user namespace).
+        let process = match (process.capabilities(), spec.process()) {
+            (None, Some(init)) => {
+                let mut p = process.clone();
+                p.set_capabilities(init.capabilities().clone());
+                ProcessPlan::from_process(&p)?
+            }
+            _ => ProcessPlan::from_process(process)?,
+        };
         let namespaces = NamespacePlan::from_spec(&spec)?.joining(init_pid);
         let seccomp = seccomp_of(&spec)?;
         Ok(ExecPlan {

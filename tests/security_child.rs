@@ -446,3 +446,83 @@ fn the_library_refuses_cap_sys_ptrace_without_a_sealed_executable() {
     assert!(chown.success());
     assert_eq!(s.f.run("sec-lib-userns").unwrap(), 0);
 }
+
+/// A rootless container's init stays dumpable, so its user can still exec
+/// into it while it is created; when that user can write the nook binary
+/// (and so could the container's root, which is that user), nook runs from
+/// a sealed copy, and a write through /proc/1/exe after `start` fails.
+#[test]
+fn rootless_init_is_reachable_by_its_user_and_runs_sealed_when_writable() {
+    use common::rootless::{stderr, stdout, Rootless, NOBODY};
+    let script = r#"
+r=/dev/shm/r
+if command exec 3< /proc/1/exe; then echo opened > $r; else echo refused > $r; exit 0; fi
+i=0
+while [ "$(cat /proc/1/comm)" != sleep ] && [ $i -lt 100 ]; do sleep 0.05; i=$((i+1)); done
+if (echo PWNED > /proc/self/fd/3) 2>/dev/shm/err; then echo written >> $r; fi
+echo done >> $r
+"#;
+    for writable in [false, true] {
+        let mut r = Rootless::new(&["sleep", "100"]);
+        if writable {
+            r.binary = r.f.dir.path().join("nook");
+            std::fs::copy(env!("CARGO_BIN_EXE_nook"), &r.binary).unwrap();
+            std::os::unix::fs::lchown(&r.binary, Some(NOBODY), Some(NOBODY)).unwrap();
+        }
+        let id = format!("sec-rl-{writable}");
+        assert!(r.nook(&["create", &id]).status.success());
+        let state: serde_json::Value = serde_json::from_slice(&r.nook(&["state", &id]).stdout).unwrap();
+        let exe = std::fs::read_link(format!("/proc/{}/exe", state["pid"])).unwrap();
+        let o = r.nook(&["exec", "-d", &id, "sh", "-c", script]);
+        assert!(
+            o.status.success(),
+            "exec into the created container: {}",
+            stderr(&o)
+        );
+        let result = || stdout(&r.nook(&["exec", &id, "cat", "/dev/shm/r", "/dev/shm/err"]));
+        assert!(eventually(|| result().starts_with("opened")), "{}", result());
+        assert!(r.nook(&["start", &id]).status.success());
+        assert!(within_20s(|| result().contains("done")), "{}", result());
+        let out = result();
+        assert!(r.nook(&["delete", "--force", &id]).status.success());
+        let unchanged =
+            std::fs::read(&r.binary).unwrap() == std::fs::read(env!("CARGO_BIN_EXE_nook")).unwrap();
+        assert!(
+            unchanged && !out.contains("written"),
+            "nook binary written through /proc/1/exe: {out}"
+        );
+        if writable {
+            assert!(
+                exe.to_string_lossy().starts_with("/memfd:nook"),
+                "{}",
+                exe.display()
+            );
+            assert!(out.contains("Operation not permitted"), "{out}");
+        } else {
+            assert_eq!(exe, Path::new(env!("CARGO_BIN_EXE_nook")));
+            assert!(out.contains("Permission denied"), "{out}");
+        }
+    }
+}
+
+/// As with runc, a process exec'd without `capabilities` gets the
+/// container's, not the runtime's full set (which would include
+/// CAP_SYS_ADMIN and CAP_SYS_PTRACE on the host).
+#[test]
+fn exec_without_capabilities_gets_the_containers() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("sec-exec-caps").unwrap();
+    c.start().unwrap();
+    let p = json!({"user": {"uid": 0, "gid": 0}, "args": ["sleep", "100"], "env": ["PATH=/bin"], "cwd": "/"});
+    let e = c.exec_json(&p.to_string(), &Default::default()).unwrap();
+    // CAP_AUDIT_WRITE, CAP_KILL, CAP_NET_BIND_SERVICE.
+    let caps = "0000000020000420";
+    let (bnd, eff) = (
+        common::status_field(e.pid(), "CapBnd"),
+        common::status_field(e.pid(), "CapEff"),
+    );
+    e.kill(libc::SIGKILL).unwrap();
+    let _ = e.wait();
+    c.delete(true).unwrap();
+    assert_eq!((bnd.as_str(), eff.as_str()), (caps, caps));
+}

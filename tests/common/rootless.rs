@@ -23,6 +23,8 @@ pub struct Rootless {
     /// A `cgroup.procs` file each nook command first moves itself into
     /// (to start from a cgroup delegated to the user).
     pub enter_cgroup: Option<PathBuf>,
+    /// The nook binary to run (the built one unless a test swaps in a copy).
+    pub binary: PathBuf,
 }
 
 impl Rootless {
@@ -33,6 +35,7 @@ impl Rootless {
         let r = Rootless {
             f,
             enter_cgroup: None,
+            binary: PathBuf::from(env!("CARGO_BIN_EXE_nook")),
         };
         std::fs::create_dir_all(r.xdg()).unwrap();
         std::fs::set_permissions(r.xdg(), std::os::unix::fs::PermissionsExt::from_mode(0o700)).unwrap();
@@ -86,8 +89,8 @@ impl Rootless {
             &format!("--regid={NOBODY}"),
             "--clear-groups",
             "--",
-            env!("CARGO_BIN_EXE_nook"),
         ])
+        .arg(&self.binary)
         .args(args)
         .env_clear()
         .env("PATH", "/usr/sbin:/usr/bin:/sbin:/bin")

@@ -184,6 +184,11 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     }
     process::apply_rlimits(a.process)?;
     crate::sched::apply(&a.process.sched)?;
+    // Signals, blocked since the clone (the handlers were reset first
+    // thing), are unblocked before any filter could deny rt_sigprocmask:
+    // from here on a signal acts on us as on the process we become, in
+    // every configuration alike.
+    sys::set_sigmask(false);
 
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
     // must happen before the capabilities are dropped; with it, as late as
@@ -268,9 +273,9 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
 
 /// What nook does for the process's execve, right before the user's filter
 /// goes in (after it, nothing but execve: a profile may deny anything else,
-/// close_range or rt_sigprocmask for one): the preserved descriptors become
-/// inheritable, and signals, blocked since the clone, are unblocked. Every
-/// other descriptor above them is nook's own and close-on-exec.
+/// close_range or fcntl for one): the preserved descriptors become
+/// inheritable. Every other descriptor above them is nook's own and
+/// close-on-exec.
 fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     // Our fd table is the child's own copy: the caller's flags are untouched.
     // nook's own descriptors were moved above the range (spawn, exec socket),
@@ -278,7 +283,6 @@ fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     for fd in 3..3 + a.preserve_fds as RawFd {
         sys::clear_cloexec(fd).step_at(Step::CloseFds, fd as usize)?;
     }
-    sys::set_sigmask(false);
     Ok(())
 }
 

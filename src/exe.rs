@@ -182,3 +182,36 @@ fn sealed_memfd() -> Result<OwnedFd> {
     fcntl(dst.as_raw_fd(), FcntlArg::F_ADD_SEALS(seals)).map_err(|e| Error::sys("fcntl(F_ADD_SEALS)", e))?;
     Ok(OwnedFd::from(dst))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::bundle::parse_spec;
+
+    fn spec(caps: &str, namespaces: &str) -> Spec {
+        let text = format!(
+            r#"{{"ociVersion":"1.2.0","process":{{"cwd":"/","user":{{"uid":0,"gid":0}},"args":["sh"]{caps}}},
+                "linux":{{"namespaces":[{namespaces}]}}}}"#
+        );
+        parse_spec(text.as_bytes()).unwrap()
+    }
+
+    #[test]
+    fn only_cap_sys_ptrace_on_the_host_needs_a_sealed_exe() {
+        let pid = r#"{"type":"pid"}"#;
+        let user = r#"{"type":"pid"},{"type":"user"}"#;
+        let ptrace = r#","capabilities":{"bounding":["CAP_KILL","CAP_SYS_PTRACE"]}"#;
+        let kill = r#","capabilities":{"bounding":["CAP_KILL"]}"#;
+        // No capabilities at all: the runtime's full set.
+        assert!(host_ptrace_possible(&spec("", pid)));
+        assert!(host_ptrace_possible(&spec(ptrace, pid)));
+        assert!(!host_ptrace_possible(&spec(kill, pid)));
+        assert!(!host_ptrace_possible(&spec(ptrace, user)));
+        let exec: Process = serde_json::from_str(
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"capabilities":{"bounding":["CAP_SYS_PTRACE"]}}"#,
+        )
+        .unwrap();
+        assert!(needs_sealed_exe(&spec(kill, pid), Some(&exec)));
+        assert!(!needs_sealed_exe(&spec(kill, user), Some(&exec)));
+    }
+}

@@ -1110,6 +1110,36 @@ mod tests {
             std::path::Path::new("/proc").join(format!("{}/status", std::process::id()))
         );
     }
+
+    /// Both ways of [`close_fds_except`] (close_range over the gaps, and
+    /// the /proc/self/fd walk it falls back to), each in a child of its
+    /// own: they close every descriptor of the process above `first`.
+    #[test]
+    fn close_fds_except_keeps_only_the_listed_ones() {
+        let open = || openat(None, c"/", libc::O_PATH, 0).unwrap();
+        let fds = [open(), open(), open(), open()];
+        let raw: Vec<RawFd> = fds.iter().map(|f| f.as_raw_fd()).collect();
+        let first = *raw.iter().min().unwrap();
+        let mut keep = vec![raw[1], raw[3]];
+        keep.sort_unstable();
+        for walk in [false, true] {
+            // SAFETY: the child below only makes raw system calls and exits.
+            let pid = unsafe { clone_fork(0) }.unwrap();
+            if pid == 0 {
+                let r = if walk {
+                    close_listed(first, &keep)
+                } else {
+                    close_fds_except(first, &keep)
+                };
+                // SAFETY: F_GETFD on descriptor numbers; a closed one gives EBADF.
+                let open = |fd: RawFd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1;
+                let ok =
+                    r.is_ok() && open(0) && open(raw[1]) && open(raw[3]) && !open(raw[0]) && !open(raw[2]);
+                exit(if ok { 0 } else { 1 });
+            }
+            assert_eq!(wait_exit(pid, Some(5000)), Ok(0), "walk: {walk}");
+        }
+    }
 }
 
 // ---------------------------------------------------------------------- bpf
@@ -1323,7 +1353,7 @@ pub fn wait_exit(pid: libc::pid_t, timeout_ms: Option<u64>) -> SysResult<c_int> 
         };
         let deadline = ms.min(c_int::MAX as u64) as c_int;
         // A pidfd is readable once the process has exited. EINTR cannot
-        // happen in the init (every signal is blocked); treat it as a timeout.
+        // happen in the init (it has no signal handler); treat it as a timeout.
         // SAFETY: one live pollfd.
         if check_int(unsafe { libc::poll(&mut pfd, 1, deadline) })? == 0 {
             return Err(libc::ETIMEDOUT);

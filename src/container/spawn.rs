@@ -229,10 +229,10 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         envp: &envp,
     };
 
+    let non_dumpable = NonDumpable::new()?;
     // Blocked signals are inherited: no handler of the caller can run in
     // the child before it has reset them all.
     let old_mask = sys::set_sigmask(true);
-    let non_dumpable = NonDumpable::new()?;
     // SAFETY: the child runs only `child_main`, which neither allocates,
     // locks nor returns (see init.rs), on a copy of this stack where `child`
     // and everything it borrows stay valid.
@@ -241,8 +241,8 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     if cloned == Ok(0) {
         child_main(&child);
     }
-    drop(non_dumpable);
     sys::restore_sigmask(&old_mask);
+    drop(non_dumpable);
     let pid = cloned.map_err(|e| Error::Sys {
         call: format!("clone({:#x})", namespaces.clone_flags),
         errno: e,

@@ -56,7 +56,7 @@ pub fn needs_sealed_exe(spec: &Spec, exec: Option<&Process>) -> bool {
 /// Whether a process of container `spec` could open `/proc/PID/exe` of a
 /// non-dumpable nook process: no user namespace of its own, and
 /// CAP_SYS_PTRACE in the init's bounding set (no `capabilities` at all
-/// keeps the runtime's full set).
+/// means none, see [`crate::process::ProcessPlan::caps`]).
 pub fn host_ptrace_possible(spec: &Spec) -> bool {
     let caps = spec.process().as_ref().and_then(|p| p.capabilities().as_ref());
     !has_userns(spec) && caps_may_ptrace(caps)
@@ -70,7 +70,7 @@ fn has_userns(spec: &Spec) -> bool {
 }
 
 fn caps_may_ptrace(caps: Option<&LinuxCapabilities>) -> bool {
-    caps.map_or(true, |c| {
+    caps.is_some_and(|c| {
         c.bounding()
             .as_ref()
             .is_some_and(|b| b.contains(&Capability::SysPtrace))
@@ -202,8 +202,8 @@ mod tests {
         let user = r#"{"type":"pid"},{"type":"user"}"#;
         let ptrace = r#","capabilities":{"bounding":["CAP_KILL","CAP_SYS_PTRACE"]}"#;
         let kill = r#","capabilities":{"bounding":["CAP_KILL"]}"#;
-        // No capabilities at all: the runtime's full set.
-        assert!(host_ptrace_possible(&spec("", pid)));
+        // No capabilities at all: none.
+        assert!(!host_ptrace_possible(&spec("", pid)));
         assert!(host_ptrace_possible(&spec(ptrace, pid)));
         assert!(!host_ptrace_possible(&spec(kill, pid)));
         assert!(!host_ptrace_possible(&spec(ptrace, user)));

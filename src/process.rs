@@ -43,8 +43,10 @@ pub struct ProcessPlan {
     pub umask: u32,
     /// (resource, soft, hard).
     pub rlimits: Vec<(libc::c_int, u64, u64)>,
-    /// Capability sets; None keeps the full set of the runtime.
-    pub caps: Option<CapMasks>,
+    /// Capability sets. An absent `capabilities` means none at all, as with
+    /// runc and crun: the runtime's own full set must never reach the
+    /// container by omission.
+    pub caps: CapMasks,
     /// The highest capability number the kernel knows.
     pub last_cap: u32,
     /// `noNewPrivileges`.
@@ -157,7 +159,7 @@ impl ProcessPlan {
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40);
-        let caps = p.capabilities().as_ref().map(|c| {
+        let caps = p.capabilities().as_ref().map_or_else(CapMasks::default, |c| {
             let mask = |set: &Option<Capabilities>| cap_mask(set, last_cap);
             CapMasks {
                 bounding: mask(c.bounding()),
@@ -359,15 +361,13 @@ pub fn apply_rlimits(plan: &ProcessPlan) -> Result<(), ChildError> {
 /// PR_SET_KEEPCAPS carries the permitted set across the uid change.
 pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
     let dumpable = sys::dumpable().step(Step::Dumpable)?;
-    if let Some(c) = &plan.caps {
-        for cap in 0..=plan.last_cap {
-            if c.bounding & (1u64 << cap) == 0 {
-                sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0)
-                    .step_at(Step::Capabilities, cap as usize)?;
-            }
+    let c = &plan.caps;
+    for cap in 0..=plan.last_cap {
+        if c.bounding & (1u64 << cap) == 0 {
+            sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0).step_at(Step::Capabilities, cap as usize)?;
         }
-        sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(Step::Capabilities)?;
     }
+    sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(Step::Capabilities)?;
     match sys::setgroups(&plan.groups) {
         // A rootless container's user namespace denies setgroups (see
         // namespaces::write_id_maps); with no groups asked for, that is fine.
@@ -376,18 +376,16 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
     }
     sys::setresgid(plan.gid).step(Step::SetUser)?;
     sys::setresuid(plan.uid).step(Step::SetUser)?;
-    if let Some(c) = &plan.caps {
-        sys::capset(c.effective, c.permitted, c.inheritable).step(Step::Capabilities)?;
-        // The kernel refuses an ambient capability that is not both permitted
-        // and inheritable (EPERM); runc's default spec asks for exactly that,
-        // and runc and crun skip such capabilities, so nook does too.
-        for cap in 0..=plan.last_cap {
-            if c.ambient & (1u64 << cap) != 0 {
-                let raise = libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong;
-                match sys::prctl(libc::PR_CAP_AMBIENT, raise, cap as libc::c_ulong) {
-                    Ok(_) | Err(libc::EPERM) => {}
-                    Err(e) => return Err(ChildError::new(Step::Capabilities, cap as usize, e)),
-                }
+    sys::capset(c.effective, c.permitted, c.inheritable).step(Step::Capabilities)?;
+    // The kernel refuses an ambient capability that is not both permitted
+    // and inheritable (EPERM); runc's default spec asks for exactly that,
+    // and runc and crun skip such capabilities, so nook does too.
+    for cap in 0..=plan.last_cap {
+        if c.ambient & (1u64 << cap) != 0 {
+            let raise = libc::PR_CAP_AMBIENT_RAISE as libc::c_ulong;
+            match sys::prctl(libc::PR_CAP_AMBIENT, raise, cap as libc::c_ulong) {
+                Ok(_) | Err(libc::EPERM) => {}
+                Err(e) => return Err(ChildError::new(Step::Capabilities, cap as usize, e)),
             }
         }
     }
@@ -498,7 +496,7 @@ mod tests {
             "",
         )
         .unwrap();
-        let c = p.caps.unwrap();
+        let c = p.caps;
         assert_eq!(c.bounding, (1 << 0) | (1 << 5));
         assert_eq!(c.effective, 1 << 5); // CAP_KILL
         assert_eq!(c.permitted, 0);

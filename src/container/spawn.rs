@@ -332,8 +332,7 @@ fn check_exe(job: Job<'_>) -> Result<()> {
     let (ptrace, rootless) = match job {
         Job::Create { plan, .. } => (exe::host_ptrace_possible(&plan.spec), exe::rootless_writable()),
         Job::Exec(plan) => {
-            let caps = plan.process.caps.as_ref();
-            let own = caps.map_or(true, |c| c.bounding & (1 << CAP_SYS_PTRACE) != 0);
+            let own = plan.process.caps.bounding & (1 << CAP_SYS_PTRACE) != 0;
             let host_userns = !plan.namespaces.has(LinuxNamespaceType::User);
             (exe::host_ptrace_possible(&plan.spec) || host_userns && own, false)
         }

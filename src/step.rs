@@ -89,6 +89,8 @@ steps! {
     CreateContainerHookStatus => "createContainer hook exited with status",
     StartContainerHook => "running startContainer hook",
     StartContainerHookStatus => "startContainer hook exited with status",
+    ProcCheck => "checking that /proc is a procfs before writing or mounting under it",
+    MountInProc => "refusing a mount destination inside /proc",
 }
 
 /// A failure in the container's init: the step, the index of the item of

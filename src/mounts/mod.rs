@@ -25,6 +25,7 @@
 pub mod copyup;
 pub mod dev;
 pub mod options;
+pub mod procfs;
 pub mod resolve;
 
 use std::ffi::{CStr, CString};

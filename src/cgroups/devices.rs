@@ -347,6 +347,35 @@ mod tests {
     }
 
     #[test]
+    fn without_rules_the_runtime_policy_denies_what_it_does_not_list() {
+        let devices: Vec<LinuxDevice> = serde_json::from_str(
+            r#"[{"path":"/dev/fifo","type":"p"},{"path":"/dev/kvm","type":"c","major":10,"minor":232},
+                {"path":"/dev/sda","type":"b","major":8,"minor":0}]"#,
+        )
+        .unwrap();
+        let res = with_runtime_defaults(None, &devices);
+        let r = parse(res.devices().as_ref().unwrap()).unwrap();
+        assert_eq!(
+            v1_writes(&r)[0].candidates[0],
+            ("devices.deny".to_string(), "a *:* rwm".to_string())
+        );
+        // The fifo got no rule; the b and c nodes did.
+        assert_eq!(r.len(), 1 + 2 + 10);
+        let p = bpf_program(&r);
+        let (c, b) = (2, 1);
+        let rw = u32::from(ACC_READ | ACC_WRITE);
+        assert_eq!(run(&p, c, rw, 10, 237), 0, "loop-control");
+        assert_eq!(run(&p, c, rw, 10, 229), 0, "fuse");
+        assert_eq!(run(&p, b, rw, 7, 0), 0, "loop0");
+        assert_eq!(run(&p, c, rw, 10, 200), 0, "tun is not in runc's list any more");
+        assert_eq!(run(&p, c, rw, 1, 3), 1, "null");
+        assert_eq!(run(&p, c, rw, 136, 4), 1, "a pty");
+        assert_eq!(run(&p, c, rw, 10, 232), 1, "linux.devices kvm");
+        assert_eq!(run(&p, b, rw, 8, 0), 1, "linux.devices sda");
+        assert_eq!(run(&p, b, u32::from(ACC_MKNOD), 7, 0), 1, "mknod of anything");
+    }
+
+    #[test]
     fn malformed_rules_are_rejected() {
         let e = rules(r#"[{"allow":true,"access":"rx"}]"#)
             .unwrap_err()

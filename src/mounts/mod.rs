@@ -1054,6 +1054,33 @@ mod tests {
     }
 
     #[test]
+    fn proc_destinations_and_deferred_read_only() {
+        let ok = plan(
+            r#"[{"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/proc/meminfo","type":"bind","source":"/tmp","options":["bind"]},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["ro","nosuid"]},
+                {"destination":"/data","type":"tmpfs","source":"tmpfs","options":["ro"]},
+                {"destination":"/ro","type":"bind","source":"/tmp","options":["bind","ro"]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap();
+        assert!(ok.mounts[0].proc_ok && ok.mounts[1].proc_ok && !ok.mounts[2].proc_ok);
+        // tmpfs and /dev: writable now, read-only at the end; binds at once.
+        for m in &ok.mounts[2..4] {
+            assert!(m.late_ro && m.flags & libc::MS_RDONLY == 0, "{:?}", m.dest);
+        }
+        assert!(!ok.mounts[4].late_ro && ok.mounts[4].remount.unwrap() & libc::MS_RDONLY != 0);
+        for bad in [
+            r#"{"destination":"/proc","type":"bind","source":"/tmp","options":["rbind"]}"#,
+            r#"{"destination":"/proc/sys","type":"tmpfs","source":"tmpfs"}"#,
+            r#"{"destination":"/proc/../proc/self/fd","type":"tmpfs","source":"tmpfs"}"#,
+        ] {
+            let e = plan(&format!("[{bad}]"), MOUNT_NS).unwrap_err().to_string();
+            assert!(e.contains("mounts[0].destination") && e.contains("/proc"), "{e}");
+        }
+    }
+
+    #[test]
     fn id_maps_on_other_mounts_are_refused() {
         let e = plan(
             r#"[{"destination":"/t","type":"tmpfs","source":"tmpfs","options":["idmap"]}]"#,

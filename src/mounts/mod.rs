@@ -643,9 +643,22 @@ fn mount_one(
     let at = |e| ChildError::new(Step::Mount, op.index, e);
     let target = open_dest(root, &op.dest, op.create).map_err(at)?;
     // The plan refused destinations in /proc; a target on procfs now means
-    // the rootfs changed since (a symlink to /proc/self, say).
-    if !op.proc_ok && procfs::is_procfs(target.as_fd()).map_err(at)? {
-        return Err(ChildError::new(Step::MountInProc, op.index, libc::EPERM));
+    // the rootfs changed since (a symlink to /proc/self, say). An allowed
+    // one (/proc, /proc/cpuinfo...) was symlink-free in the plan and must
+    // still be reached without any symlink.
+    let in_proc = || ChildError::new(Step::MountInProc, op.index, libc::EPERM);
+    if op.proc_ok {
+        let direct = sys::openat2(root, &op.dest.rel, libc::O_PATH, 0, resolve::IN_ROOT_NO_SYMLINKS)
+            .map_err(|_| in_proc())?;
+        let (a, b) = (
+            sys::fstat(direct.as_fd()).map_err(at)?,
+            sys::fstat(target.as_fd()).map_err(at)?,
+        );
+        if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+            return Err(in_proc());
+        }
+    } else if procfs::is_procfs(target.as_fd()).map_err(at)? {
+        return Err(in_proc());
     }
     let under = if op.tmpcopyup {
         Some(resolve::open_dir_readable(root, &op.dest).map_err(at)?)

@@ -198,8 +198,14 @@ fn default_container_has_readonly_proc_sys_and_masks() {
                   ( echo 0 > /proc/sys/net/ipv4/ip_forward ) 2>/out/werr; sleep 100";
     let mut f = Fixture::new(&["sh", "-c", script]).with_out();
     f.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
+    // A file among the read-only paths (this kernel has no /proc/sysrq-trigger).
+    f.config["linux"]["readonlyPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/proc/loadavg"));
     let c = f.create("proc-view").unwrap();
     let mi = mountinfo(c.pid());
+    assert!(options_of(&mi, "/proc/loadavg").starts_with("ro,"), "{mi:?}");
     assert!(options_of(&mi, "/proc/sys").starts_with("ro,"), "{mi:?}");
     assert!(options_of(&mi, "/proc/irq").starts_with("ro,"));
     assert!(options_of(&mi, "/proc/acpi").starts_with("ro,"));

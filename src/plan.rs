@@ -167,16 +167,14 @@ fn seccomp_of(spec: &Spec) -> Result<Option<Program>> {
     }
 }
 
-/// The spec as the cgroup code should see it: runc appends the devices every
-/// container may use (and the `linux.devices` it creates) to the device rules.
+/// The spec as the cgroup code should see it: runc's device policy (deny
+/// all, the spec's rules, `linux.devices`, runc's defaults), rules or not.
 fn with_default_device_rules(spec: &Spec) -> Spec {
     let mut spec = spec.clone();
     if let Some(linux) = spec.linux_mut() {
-        if let Some(res) = linux.resources() {
-            let devices = linux.devices().clone().unwrap_or_default();
-            let res = cgroups::with_runtime_defaults(res, &devices);
-            linux.set_resources(Some(res));
-        }
+        let devices = linux.devices().clone().unwrap_or_default();
+        let res = cgroups::with_runtime_defaults(linux.resources().as_ref(), &devices);
+        linux.set_resources(Some(res));
     }
     spec
 }

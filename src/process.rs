@@ -8,7 +8,7 @@
 //! precomputed candidates in order, as `execvp` would, without allocating.
 #![forbid(unsafe_code)]
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 use std::os::fd::AsFd;
 use std::str::FromStr;
 
@@ -339,8 +339,22 @@ pub fn apply_system(plan: &ProcessPlan) -> Result<(), ChildError> {
     if let Some(d) = &plan.domainname {
         sys::setdomainname(d.as_bytes()).step(Step::Domainname)?;
     }
+    if plan.sysctl.is_empty() {
+        return Ok(());
+    }
+    // Through a /proc verified to be a procfs root, onto a file of that
+    // same procfs: a /proc shadowed by anything else, or a mount inside it,
+    // fails instead of taking the write (CVE-2019-16884).
+    let proc = crate::mounts::procfs::open_proc_root().step(Step::ProcCheck)?;
     for (i, (path, value)) in plan.sysctl.iter().enumerate() {
-        let f = sys::openat(None, path, libc::O_WRONLY | libc::O_TRUNC, 0).step_at(Step::Sysctl, i)?;
+        // "/proc/sys/..." -> "sys/...", relative to the verified /proc.
+        let rel = path
+            .to_bytes_with_nul()
+            .strip_prefix(b"/proc/")
+            .and_then(|r| CStr::from_bytes_with_nul(r).ok())
+            .ok_or(ChildError::new(Step::Sysctl, i, libc::EINVAL))?;
+        let f = crate::mounts::procfs::open_beneath(proc.as_fd(), rel, libc::O_WRONLY | libc::O_TRUNC)
+            .step_at(Step::Sysctl, i)?;
         sys::write_all(f.as_fd(), value).step_at(Step::Sysctl, i)?;
     }
     Ok(())

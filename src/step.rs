@@ -90,6 +90,8 @@ steps! {
     StartContainerHook => "running startContainer hook",
     StartContainerHookStatus => "startContainer hook exited with status",
     Dumpable => "making the process non-dumpable",
+    ProcCheck => "checking that /proc is a procfs before writing or mounting under it",
+    MountInProc => "refusing a mount destination inside /proc",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -986,6 +986,79 @@ pub fn move_mount(from: BorrowedFd<'_>, to: BorrowedFd<'_>) -> SysResult<()> {
     .map(drop)
 }
 
+/// `open_tree(fd, "", AT_EMPTY_PATH | OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC
+/// | AT_RECURSIVE?)`: a detached copy of the mount (tree) at the file or
+/// directory `fd` refers to, without a path lookup, for the container's
+/// init to change with [`mount_setattr`] and attach with [`move_mount`].
+pub fn open_tree_clone_fd(fd: BorrowedFd<'_>, recursive: bool) -> SysResult<OwnedFd> {
+    let mut flags = OPEN_TREE_CLONE | libc::O_CLOEXEC as c_uint | libc::AT_EMPTY_PATH as c_uint;
+    if recursive {
+        flags |= libc::AT_RECURSIVE as c_uint;
+    }
+    // SAFETY: valid fd and an empty C string literal; integer flags.
+    check(unsafe { libc::syscall(libc::SYS_open_tree, fd.as_raw_fd(), c"".as_ptr(), flags) }).map(owned)
+}
+
+/// A new, detached filesystem instance with the new mount API (Linux 5.2+):
+/// `fsopen(fstype)`, one `fsconfig(FSCONFIG_SET_STRING, key, value)` per
+/// option, `FSCONFIG_CMD_CREATE`, then `fsmount` with the `MOUNT_ATTR_*`
+/// bits `attrs`. Attach it with [`move_mount`]. Allocation-free.
+pub fn fsmount_new(fstype: &CStr, options: &[(&CStr, &CStr)], attrs: u64) -> SysResult<OwnedFd> {
+    const FSOPEN_CLOEXEC: c_uint = 1;
+    const FSCONFIG_SET_STRING: c_uint = 1;
+    const FSCONFIG_CMD_CREATE: c_uint = 6;
+    const FSMOUNT_CLOEXEC: c_uint = 1;
+    // SAFETY: valid C string; integer flags.
+    let fs = check(unsafe { libc::syscall(libc::SYS_fsopen, fstype.as_ptr(), FSOPEN_CLOEXEC) }).map(owned)?;
+    for (key, value) in options {
+        // SAFETY: valid fd and C strings; the kernel copies them.
+        check(unsafe {
+            libc::syscall(
+                libc::SYS_fsconfig,
+                fs.as_raw_fd(),
+                FSCONFIG_SET_STRING,
+                key.as_ptr(),
+                value.as_ptr(),
+                0 as c_int,
+            )
+        })?;
+    }
+    // SAFETY: valid fd; NULL key and value, as FSCONFIG_CMD_CREATE requires.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsconfig,
+            fs.as_raw_fd(),
+            FSCONFIG_CMD_CREATE,
+            ptr::null::<libc::c_char>(),
+            ptr::null::<c_void>(),
+            0 as c_int,
+        )
+    })?;
+    // SAFETY: valid fd; integer flags.
+    check(unsafe {
+        libc::syscall(
+            libc::SYS_fsmount,
+            fs.as_raw_fd(),
+            FSMOUNT_CLOEXEC,
+            attrs as c_uint,
+        )
+    })
+    .map(owned)
+}
+
+/// `f_type` of `PROC_SUPER_MAGIC` (linux/magic.h): the file is on a procfs.
+pub const PROC_SUPER_MAGIC: i64 = 0x9fa0;
+
+/// `fstatfs(fd)`: the filesystem type (`f_type`, a `*_SUPER_MAGIC`) of the
+/// file `fd` refers to (O_PATH descriptors work).
+pub fn fs_type(fd: BorrowedFd<'_>) -> SysResult<i64> {
+    // SAFETY: statfs is plain data, valid when zeroed.
+    let mut st: libc::statfs = unsafe { std::mem::zeroed() };
+    // SAFETY: valid fd and a live statfs for the kernel to fill.
+    check_int(unsafe { libc::fstatfs(fd.as_raw_fd(), &mut st) })?;
+    Ok(st.f_type as i64)
+}
+
 /// Clones a helper process with `flags` (e.g. `CLONE_NEWUSER`) that does
 /// nothing but sleep until it is killed, so the caller can use what the
 /// clone created (its `/proc/PID/ns/*`). The caller must kill and reap it.

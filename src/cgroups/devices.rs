@@ -36,47 +36,59 @@ pub(crate) struct DeviceRule {
     pub access: u8,
 }
 
-/// Validates the spec's device rules.
-/// The devices every container may use whatever its rules say, appended by
-/// runc after the spec's rules (libcontainer/specconv AllowedDevices): mknod
-/// of anything, the standard nodes, ptys and tun. Each `linux.devices` node
-/// is allowed too, since the runtime creates it. Only when the spec has
-/// device rules at all: otherwise the cgroup keeps the kernel's default.
-pub fn with_runtime_defaults(res: &LinuxResources, devices: &[LinuxDevice]) -> LinuxResources {
-    let mut res = res.clone();
-    let Some(rules) = res.devices().clone().filter(|r| !r.is_empty()) else {
-        return res;
-    };
-    let rule = |typ, major: Option<i64>, minor: Option<i64>, access: &str| {
+/// The device policy of every container, whatever the spec says (runc's):
+/// deny everything, then the spec's `linux.resources.devices` in order, the
+/// block and character nodes of `linux.devices` (the runtime creates them),
+/// and last runc's default list (libcontainer/specconv `AllowedDevices`):
+/// mknod of any device, the standard nodes and ptys. A spec without device
+/// rules therefore still gets the default list only, never "everything"
+/// (a loop or fuse node in the image stays unusable). Rootless mode drops
+/// the rules afterwards, as the caller cannot write them.
+///
+/// Only `b`, `c` and `u` devices of `linux.devices` become rules: a fifo
+/// (`p`) needs none. Entries the cgroup cannot express are left out here;
+/// [`crate::mounts`] refuses them naming `linux.devices[i]`.
+pub fn with_runtime_defaults(res: Option<&LinuxResources>, devices: &[LinuxDevice]) -> LinuxResources {
+    let mut res = res.cloned().unwrap_or_default();
+    let rule = |allow, typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
-        r.set_allow(true);
+        r.set_allow(allow);
         r.set_typ(Some(typ));
         r.set_major(major);
         r.set_minor(minor);
         r.set_access(Some(access.to_string()));
         r
     };
-    let mut all = rules;
+    let mut all = vec![rule(false, LinuxDeviceType::A, None, None, "rwm")];
+    all.extend(res.devices().iter().flatten().cloned());
+    let representable = |n: i64| (0..=i64::from(i32::MAX)).contains(&n);
     for d in devices {
-        all.push(LinuxDeviceCgroup::from(d));
+        let typ = match d.typ() {
+            LinuxDeviceType::B => LinuxDeviceType::B,
+            LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
+            _ => continue,
+        };
+        if representable(d.major()) && representable(d.minor()) {
+            all.push(rule(true, typ, Some(d.major()), Some(d.minor()), "rwm"));
+        }
     }
     all.extend([
-        rule(LinuxDeviceType::C, None, None, "m"),
-        rule(LinuxDeviceType::B, None, None, "m"),
-        rule(LinuxDeviceType::C, Some(1), Some(3), "rwm"),
-        rule(LinuxDeviceType::C, Some(1), Some(8), "rwm"),
-        rule(LinuxDeviceType::C, Some(1), Some(7), "rwm"),
-        rule(LinuxDeviceType::C, Some(5), Some(0), "rwm"),
-        rule(LinuxDeviceType::C, Some(1), Some(5), "rwm"),
-        rule(LinuxDeviceType::C, Some(1), Some(9), "rwm"),
-        rule(LinuxDeviceType::C, Some(136), None, "rwm"),
-        rule(LinuxDeviceType::C, Some(5), Some(2), "rwm"),
-        rule(LinuxDeviceType::C, Some(10), Some(200), "rwm"),
+        rule(true, LinuxDeviceType::C, None, None, "m"),
+        rule(true, LinuxDeviceType::B, None, None, "m"),
+        rule(true, LinuxDeviceType::C, Some(1), Some(3), "rwm"),
+        rule(true, LinuxDeviceType::C, Some(1), Some(8), "rwm"),
+        rule(true, LinuxDeviceType::C, Some(1), Some(7), "rwm"),
+        rule(true, LinuxDeviceType::C, Some(5), Some(0), "rwm"),
+        rule(true, LinuxDeviceType::C, Some(1), Some(5), "rwm"),
+        rule(true, LinuxDeviceType::C, Some(1), Some(9), "rwm"),
+        rule(true, LinuxDeviceType::C, Some(136), None, "rwm"),
+        rule(true, LinuxDeviceType::C, Some(5), Some(2), "rwm"),
     ]);
     res.set_devices(Some(all));
     res
 }
 
+/// Validates the spec's device rules.
 pub(crate) fn parse(rules: &[LinuxDeviceCgroup]) -> Result<Vec<DeviceRule>> {
     rules
         .iter()
@@ -332,6 +344,35 @@ mod tests {
         assert_eq!(run(&p, 2, u32::from(ACC_READ | ACC_WRITE), 1, 3), 0);
         // Nothing denies other devices: the starting state is allow-all.
         assert_eq!(run(&p, 1, u32::from(ACC_READ), 8, 0), 1);
+    }
+
+    #[test]
+    fn without_rules_the_runtime_policy_denies_what_it_does_not_list() {
+        let devices: Vec<LinuxDevice> = serde_json::from_str(
+            r#"[{"path":"/dev/fifo","type":"p"},{"path":"/dev/kvm","type":"c","major":10,"minor":232},
+                {"path":"/dev/sda","type":"b","major":8,"minor":0}]"#,
+        )
+        .unwrap();
+        let res = with_runtime_defaults(None, &devices);
+        let r = parse(res.devices().as_ref().unwrap()).unwrap();
+        assert_eq!(
+            v1_writes(&r)[0].candidates[0],
+            ("devices.deny".to_string(), "a *:* rwm".to_string())
+        );
+        // The fifo got no rule; the b and c nodes did.
+        assert_eq!(r.len(), 1 + 2 + 10);
+        let p = bpf_program(&r);
+        let (c, b) = (2, 1);
+        let rw = u32::from(ACC_READ | ACC_WRITE);
+        assert_eq!(run(&p, c, rw, 10, 237), 0, "loop-control");
+        assert_eq!(run(&p, c, rw, 10, 229), 0, "fuse");
+        assert_eq!(run(&p, b, rw, 7, 0), 0, "loop0");
+        assert_eq!(run(&p, c, rw, 10, 200), 0, "tun is not in runc's list any more");
+        assert_eq!(run(&p, c, rw, 1, 3), 1, "null");
+        assert_eq!(run(&p, c, rw, 136, 4), 1, "a pty");
+        assert_eq!(run(&p, c, rw, 10, 232), 1, "linux.devices kvm");
+        assert_eq!(run(&p, b, rw, 8, 0), 1, "linux.devices sda");
+        assert_eq!(run(&p, b, u32::from(ACC_MKNOD), 7, 0), 1, "mknod of anything");
     }
 
     #[test]

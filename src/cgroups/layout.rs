@@ -207,6 +207,16 @@ impl<'a> MountLine<'a> {
     }
 }
 
+/// The mount points of every cgroup and cgroup2 filesystem in `mountinfo`.
+pub(crate) fn cgroup_mount_points(mountinfo: &str) -> Vec<PathBuf> {
+    mountinfo
+        .lines()
+        .filter_map(MountLine::parse)
+        .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
+        .map(|m| m.mount_point)
+        .collect()
+}
+
 /// mountinfo escapes space, tab, newline and backslash as `\ooo` octal.
 fn unescape(s: &str) -> String {
     let b = s.as_bytes();

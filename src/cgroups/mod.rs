@@ -347,9 +347,63 @@ impl CgroupPlan {
 }
 
 /// A cgroup nook created for a container.
+///
+/// Read back from state.json, it is only accepted when every directory lies
+/// below a mounted cgroup hierarchy (see [`check_dirs`]): `kill --all` and
+/// `delete` kill by and rmdir these paths, and the state file is not to be
+/// trusted with more than that. A refusal is a parse error of the state file.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "StoredCgroup")]
 pub struct Cgroup {
     dirs: Vec<Dir>,
+}
+
+/// [`Cgroup`] as state.json holds it, before [`check_dirs`].
+#[derive(Deserialize)]
+struct StoredCgroup {
+    dirs: Vec<Dir>,
+}
+
+impl TryFrom<StoredCgroup> for Cgroup {
+    type Error = String;
+
+    fn try_from(s: StoredCgroup) -> std::result::Result<Cgroup, String> {
+        if !s.dirs.is_empty() {
+            let info = fs::read_to_string("/proc/self/mountinfo")
+                .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
+            check_dirs(&s.dirs, &layout::cgroup_mount_points(&info))?;
+        }
+        Ok(Cgroup { dirs: s.dirs })
+    }
+}
+
+/// Every mount point must be one of `mounts` (mounted cgroup hierarchies),
+/// and every directory (the cgroup, and those nook created) absolute,
+/// without `.` or `..`, and strictly below its mount point.
+fn check_dirs(dirs: &[Dir], mounts: &[PathBuf]) -> std::result::Result<(), String> {
+    let plain = |p: &Path| {
+        p.is_absolute()
+            && p.components()
+                .all(|c| matches!(c, Component::RootDir | Component::Normal(_)))
+    };
+    for d in dirs {
+        if !plain(&d.mount_point) || !mounts.contains(&d.mount_point) {
+            return Err(format!(
+                "cgroup mount point {} is not a mounted cgroup hierarchy",
+                d.mount_point.display()
+            ));
+        }
+        for p in std::iter::once(&d.path).chain(&d.created) {
+            if !plain(p) || !p.starts_with(&d.mount_point) || *p == d.mount_point {
+                return Err(format!(
+                    "cgroup directory {} is not below the cgroup mount {}",
+                    p.display(),
+                    d.mount_point.display()
+                ));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// A cgroup directory to mount into the container for an OCI `cgroup` mount.
@@ -813,8 +867,67 @@ mod tests {
         let p = cg.paths();
         assert_eq!(p["cpuacct"], Path::new("/sys/fs/cgroup/cpu,cpuacct/c1"));
         assert_eq!(p[""], Path::new("/sys/fs/cgroup/unified/c1"));
-        // The state round-trips through JSON.
+        // The state round-trips through JSON, and passes the check where
+        // these hierarchies are mounted.
         let json = serde_json::to_string(&cg).unwrap();
-        assert_eq!(serde_json::from_str::<Cgroup>(&json).unwrap(), cg);
+        let back: StoredCgroup = serde_json::from_str(&json).unwrap();
+        assert_eq!(back.dirs, cg.dirs);
+        let mounts = [
+            PathBuf::from("/sys/fs/cgroup/cpu,cpuacct"),
+            PathBuf::from("/sys/fs/cgroup/unified"),
+        ];
+        check_dirs(&cg.dirs, &mounts).unwrap();
+    }
+
+    #[test]
+    fn state_paths_outside_a_cgroup_mount_are_refused() {
+        let dir = |mount_point: &str, path: &str, created: &[&str]| Dir {
+            version: Version::V1,
+            controllers: vec!["memory".into()],
+            mount_point: mount_point.into(),
+            path: path.into(),
+            created: created.iter().map(PathBuf::from).collect(),
+        };
+        let mounts = [PathBuf::from("/sys/fs/cgroup/memory")];
+        let ok = dir(
+            "/sys/fs/cgroup/memory",
+            "/sys/fs/cgroup/memory/c1",
+            &["/sys/fs/cgroup/memory/c1"],
+        );
+        check_dirs(&[ok], &mounts).unwrap();
+        for (bad, what) in [
+            (
+                dir("/tmp", "/tmp/victim", &["/tmp/victim"]),
+                "/tmp is not a mounted",
+            ),
+            (
+                dir("/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory/../../../tmp", &[]),
+                "memory/../../../tmp is not below",
+            ),
+            (
+                dir(
+                    "/sys/fs/cgroup/memory",
+                    "/sys/fs/cgroup/memory/c1",
+                    &["/tmp/victim"],
+                ),
+                "/tmp/victim is not below",
+            ),
+            (
+                dir("/sys/fs/cgroup/memory", "/sys/fs/cgroup/memory", &[]),
+                "memory is not below",
+            ),
+            (
+                dir("/sys/fs/cgroup/memory", "sys/fs/cgroup/memory/c1", &[]),
+                "is not below",
+            ),
+        ] {
+            let e = check_dirs(&[bad], &mounts).unwrap_err();
+            assert!(e.contains(what), "{e}");
+        }
+        // Through serde, as state.json is read: a refusal is a parse error.
+        let json = r#"{"dirs":[{"version":"v1","controllers":["memory"],"mount_point":"/tmp",
+                        "path":"/tmp/victim","created":["/tmp/victim"]}]}"#;
+        let e = serde_json::from_str::<Cgroup>(json).unwrap_err().to_string();
+        assert!(e.contains("/tmp is not a mounted cgroup hierarchy"), "{e}");
     }
 }

@@ -493,7 +493,8 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
                 | Step::MountRemount
                 | Step::MountPropagate
                 | Step::MountSetattr
-                | Step::TmpCopyUp => m
+                | Step::TmpCopyUp
+                | Step::MountInProc => m
                     .mounts
                     .iter()
                     .find(|op| op.index == i)

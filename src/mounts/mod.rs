@@ -25,6 +25,7 @@
 pub mod copyup;
 pub mod dev;
 pub mod options;
+pub mod procfs;
 pub mod resolve;
 
 use std::ffi::{CStr, CString};
@@ -97,7 +98,29 @@ pub struct MountOp {
     pub create: Create,
     /// For an id-mapped bind mount: where its id maps come from.
     pub idmap: Option<Idmap>,
+    /// The destination may be on procfs: a `proc` mount at /proc, or one of
+    /// [`PROC_MOUNTS_ALLOWED`]. Any other target the child finds on procfs
+    /// is refused (the image can change between plan and mount).
+    pub proc_ok: bool,
+    /// `ro` deferred to [`finish_rootfs`], as runc's `finalizeRootfs` does
+    /// for tmpfs mounts and /dev: what is mounted inside (devpts on
+    /// /dev/pts, device nodes) needs them writable until the end.
+    pub late_ro: bool,
 }
+
+/// The files inside /proc a mount may cover: those lxcfs emulates (runc's
+/// `checkProcMount` list). Everything else in /proc is refused, so nothing
+/// can be mounted over the files nook writes or over /proc/self/fd.
+pub const PROC_MOUNTS_ALLOWED: [&str; 8] = [
+    "/proc/cpuinfo",
+    "/proc/diskstats",
+    "/proc/meminfo",
+    "/proc/stat",
+    "/proc/swaps",
+    "/proc/uptime",
+    "/proc/loadavg",
+    "/proc/slabinfo",
+];
 
 /// An id-mapped bind mount (runtime-spec 1.2, `mounts[i].uidMappings` and
 /// `gidMappings`, options `idmap` and `ridmap`).
@@ -197,6 +220,10 @@ pub struct MountPlan {
     pub userns: bool,
     /// `process.cwd`, created if missing (as runc does) before pivot_root.
     pub cwd: Option<Dest>,
+    /// A read-only or masked path lies in /proc: [`finish_rootfs`] first
+    /// checks that /proc is a procfs, so a /proc shadowed by something else
+    /// fails instead of silently leaving the real files unmasked.
+    pub proc_paths: bool,
 }
 
 fn cstr(bytes: &[u8], field: &str) -> Result<CString> {
@@ -246,11 +273,14 @@ impl MountPlan {
         let setup_dev = !mounts
             .iter()
             .any(|m| m.kind == MountKind::Bind && m.dest.path == Path::new("/dev"));
-        let devices = if setup_dev {
-            dev::plan(linux.devices().as_deref().unwrap_or_default())?
-        } else {
-            Vec::new()
-        };
+        // Validated even when a bind over /dev means none is created here:
+        // the cgroup's device rules are made from the same entries.
+        let userns = ns.has(LinuxNamespaceType::User);
+        let devices = dev::plan(
+            linux.devices().as_deref().unwrap_or_default(),
+            userns && setup_dev,
+        )?;
+        let devices = if setup_dev { devices } else { Vec::new() };
         let paths = |field: &str, list: &Option<Vec<String>>| -> Result<Vec<CString>> {
             list.iter()
                 .flatten()
@@ -262,6 +292,12 @@ impl MountPlan {
                 })
                 .collect()
         };
+        let readonly_paths = paths("linux.readonlyPaths", linux.readonly_paths())?;
+        let masked_paths = paths("linux.maskedPaths", linux.masked_paths())?;
+        let proc_paths = readonly_paths
+            .iter()
+            .chain(&masked_paths)
+            .any(|p| Path::new(std::ffi::OsStr::from_bytes(p.as_bytes())).starts_with("/proc"));
         Ok(MountPlan {
             rootfs: cstr(rootfs.as_os_str().as_bytes(), "root.path")?,
             root_propagation,
@@ -272,9 +308,10 @@ impl MountPlan {
             setup_dev,
             devices,
             dev: Dest::new(Path::new("/dev")).expect("static path"),
-            readonly_paths: paths("linux.readonlyPaths", linux.readonly_paths())?,
-            masked_paths: paths("linux.maskedPaths", linux.masked_paths())?,
-            userns: ns.has(LinuxNamespaceType::User),
+            readonly_paths,
+            masked_paths,
+            proc_paths,
+            userns,
             cwd: match spec.process().as_ref().map(|p| p.cwd()) {
                 Some(cwd) if cwd.is_absolute() => {
                     let resolved =
@@ -311,6 +348,16 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &Namesp
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = typ == "bind" || opts.flags & libc::MS_BIND != 0;
+    let proc_ok = check_proc_destination(&dest.path, typ, is_bind).map_err(|r| {
+        Error::config(
+            field("destination"),
+            format!(
+                "{} (resolved in the rootfs to {}) {r}",
+                m.destination().display(),
+                dest.path.display()
+            ),
+        )
+    })?;
     let kind = if is_bind {
         MountKind::Bind
     } else if typ == "cgroup" {
@@ -361,6 +408,16 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &Namesp
         _ => (opts.flags & !(libc::MS_BIND | libc::MS_REC), None),
     };
     let attr = (opts.attr != MountAttr::default()).then_some(opts.attr);
+    // runc mounts tmpfs and /dev writable and makes them read-only at the end.
+    let late_ro = (typ == "tmpfs" || dest.path == Path::new("/dev")) && opts.flags & libc::MS_RDONLY != 0;
+    let (flags, remount) = if late_ro {
+        let remount = remount
+            .map(|r| r & !libc::MS_RDONLY)
+            .filter(|r| r & REMOUNT_FLAGS != 0);
+        (flags & !libc::MS_RDONLY, remount)
+    } else {
+        (flags, remount)
+    };
     Ok(MountOp {
         index: i,
         dest,
@@ -378,7 +435,32 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &Namesp
         tmpcopyup: opts.tmpcopyup,
         create,
         idmap,
+        proc_ok,
+        late_ro,
     })
+}
+
+/// runc's `checkProcMount`: a destination (symlink-free, in the container)
+/// inside /proc is refused, except a `proc` mount at /proc itself and the
+/// files of [`PROC_MOUNTS_ALLOWED`]. Ok(true) when the destination is in
+/// /proc and allowed, Ok(false) when it is outside /proc.
+fn check_proc_destination(dest: &Path, typ: &str, is_bind: bool) -> Result<bool, String> {
+    if !dest.starts_with("/proc") {
+        return Ok(false);
+    }
+    if dest == Path::new("/proc") {
+        if typ == "proc" && !is_bind {
+            return Ok(true);
+        }
+        return Err("is /proc: only a mount of type \"proc\" may go there".into());
+    }
+    if PROC_MOUNTS_ALLOWED.iter().any(|p| dest == Path::new(p)) {
+        return Ok(true);
+    }
+    Err(format!(
+        "is inside /proc, where only these may be mounted: {}",
+        PROC_MOUNTS_ALLOWED.join(", ")
+    ))
 }
 
 /// Validates the id mapping of `mounts[i]`, runc 1.2's rules: only bind
@@ -500,7 +582,17 @@ impl MountPlan {
 /// performs every mount (attaching the id-mapped ones the parent made)
 /// and creates /dev. Returns the rootfs (O_PATH) for [`enter_rootfs`];
 /// between the two the createContainer hooks run.
+///
+/// Until `pivot_root`, `mount(2)` still reaches its resolved targets
+/// through `/proc/self/fd/N` (filesystems with string options, binds,
+/// remounts with MS_* flags): that /proc is the host's procfs, in this
+/// private copy of the host's mount table, where no destination of the
+/// spec can land (they all resolve inside the rootfs). It is checked to be
+/// the root of a procfs first; no descriptor to it is kept. After
+/// `pivot_root` nothing goes through /proc/self/fd: [`finish_rootfs`]
+/// uses the new mount API on descriptors.
 pub fn setup_rootfs(plan: &MountPlan, detached: &Detached) -> Result<OwnedFd, ChildError> {
+    drop(procfs::open_proc_root().step(Step::ProcCheck)?);
     sys::mount(None, c"/", None, plan.root_propagation, None).step(Step::MountPropagation)?;
     if let Some(parent) = &plan.rootfs_parent_mount {
         sys::mount(None, parent, None, libc::MS_PRIVATE, None).step(Step::MountPropagation)?;
@@ -555,6 +647,24 @@ fn mount_one(
 ) -> Result<(), ChildError> {
     let at = |e| ChildError::new(Step::Mount, op.index, e);
     let target = open_dest(root, &op.dest, op.create).map_err(at)?;
+    // The plan refused destinations in /proc; a target on procfs now means
+    // the rootfs changed since (a symlink to /proc/self, say). An allowed
+    // one (/proc, /proc/cpuinfo...) was symlink-free in the plan and must
+    // still be reached without any symlink.
+    let in_proc = || ChildError::new(Step::MountInProc, op.index, libc::EPERM);
+    if op.proc_ok {
+        let direct = sys::openat2(root, &op.dest.rel, libc::O_PATH, 0, resolve::IN_ROOT_NO_SYMLINKS)
+            .map_err(|_| in_proc())?;
+        let (a, b) = (
+            sys::fstat(direct.as_fd()).map_err(at)?,
+            sys::fstat(target.as_fd()).map_err(at)?,
+        );
+        if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
+            return Err(in_proc());
+        }
+    } else if procfs::is_procfs(target.as_fd()).map_err(at)? {
+        return Err(in_proc());
+    }
     let under = if op.tmpcopyup {
         Some(resolve::open_dir_readable(root, &op.dest).map_err(at)?)
     } else {
@@ -702,61 +812,90 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
 }
 
 /// Child, after pivot_root and once /proc is mounted: read-only paths,
-/// masked paths, then the read-only root.
+/// masked paths, the deferred read-only mounts (tmpfs, /dev), and finally
+/// the read-only root.
+///
+/// Everything here works on descriptors resolved inside the new root
+/// (`open_tree`, `fsmount`, `move_mount`, `mount_setattr`), never through
+/// a /proc/self/fd path of the container's own /proc. If a read-only or
+/// masked path is in /proc, /proc must first be shown to be a procfs, so
+/// one shadowed by anything else fails rather than leaves the real files
+/// unprotected underneath.
 pub fn finish_rootfs(plan: &MountPlan) -> Result<(), ChildError> {
+    let root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::OpenRootfs)?;
+    if plan.proc_paths {
+        drop(procfs::open_proc_root().step(Step::ProcCheck)?);
+    }
     for (i, p) in plan.readonly_paths.iter().enumerate() {
-        let fd = match sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+        let fd = match open_in_root(root.as_fd(), p) {
             Err(libc::ENOENT) => continue,
             other => other.step_at(Step::ReadonlyPath, i)?,
         };
-        let path = FdPath::new(fd.as_fd());
-        sys::mount(
-            Some(path.as_cstr()),
-            path.as_cstr(),
-            None,
-            libc::MS_BIND | libc::MS_REC,
-            None,
-        )
-        .step_at(Step::ReadonlyPath, i)?;
-        let bound =
-            sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0).step_at(Step::ReadonlyPath, i)?;
-        remount_ro(bound.as_fd()).step_at(Step::ReadonlyPath, i)?;
+        readonly_bind(fd.as_fd()).step_at(Step::ReadonlyPath, i)?;
     }
     for (i, p) in plan.masked_paths.iter().enumerate() {
-        mask(p).step_at(Step::MaskPath, i)?;
+        mask(root.as_fd(), p).step_at(Step::MaskPath, i)?;
+    }
+    for op in plan.mounts.iter().filter(|op| op.late_ro) {
+        let fd = resolve::open_dest(root.as_fd(), &op.dest, Create::Nothing)
+            .step_at(Step::MountRemount, op.index)?;
+        sys::mount_setattr(fd.as_fd(), false, RDONLY).step_at(Step::MountRemount, op.index)?;
     }
     if plan.readonly_root {
-        let root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::ReadonlyRoot)?;
-        remount(
-            root.as_fd(),
-            c"/",
-            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
-        )
-        .step(Step::ReadonlyRoot)?;
+        sys::mount_setattr(root.as_fd(), false, RDONLY).step(Step::ReadonlyRoot)?;
     }
     Ok(())
 }
 
-/// Masks a path: a read-only empty tmpfs over a directory, /dev/null over anything else.
-fn mask(p: &CStr) -> sys::SysResult<()> {
-    let fd = match sys::openat(None, p, libc::O_PATH | libc::O_NOFOLLOW, 0) {
+/// `mount_setattr` setting read-only and nothing else: unlike a bind
+/// remount it clears no flag, so a user namespace's locked flags stay.
+const RDONLY: MountAttr = MountAttr {
+    set: options::MOUNT_ATTR_RDONLY,
+    clr: 0,
+};
+
+/// Opens the absolute container path `p` (O_PATH) inside `root`, symlinks
+/// resolved as in the container, magic links refused.
+fn open_in_root(root: BorrowedFd<'_>, p: &CStr) -> sys::SysResult<OwnedFd> {
+    let bytes = p.to_bytes_with_nul();
+    let rel = match CStr::from_bytes_with_nul(&bytes[1..]) {
+        Ok(r) if !r.is_empty() => r,
+        _ => c".",
+    };
+    sys::openat2(root, rel, libc::O_PATH, 0, resolve::IN_ROOT)
+}
+
+/// Makes what `fd` refers to read-only: a recursive bind of it onto
+/// itself, made read-only while still detached.
+fn readonly_bind(fd: BorrowedFd<'_>) -> sys::SysResult<()> {
+    let tree = sys::open_tree_clone_fd(fd, true)?;
+    sys::mount_setattr(tree.as_fd(), true, RDONLY)?;
+    sys::move_mount(tree.as_fd(), fd)
+}
+
+/// Masks a path: a read-only empty tmpfs over a directory, the container's
+/// /dev/null (checked to be the 1:3 character device) over anything else.
+fn mask(root: BorrowedFd<'_>, p: &CStr) -> sys::SysResult<()> {
+    let fd = match open_in_root(root, p) {
         Err(libc::ENOENT) => return Ok(()),
         other => other?,
     };
     let st = sys::fstat(fd.as_fd())?;
-    let path = FdPath::new(fd.as_fd());
-    if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
-        let flags = libc::MS_RDONLY | libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC;
-        sys::mount(
-            Some(c"tmpfs"),
-            path.as_cstr(),
-            Some(c"tmpfs"),
-            flags,
-            Some(c"size=0,mode=0"),
-        )
+    let over = if st.st_mode & libc::S_IFMT == libc::S_IFDIR {
+        let attrs = options::MOUNT_ATTR_RDONLY
+            | options::MOUNT_ATTR_NOSUID
+            | options::MOUNT_ATTR_NODEV
+            | options::MOUNT_ATTR_NOEXEC;
+        sys::fsmount_new(c"tmpfs", &[(c"size", c"0"), (c"mode", c"0")], attrs)?
     } else {
-        sys::mount(Some(c"/dev/null"), path.as_cstr(), None, libc::MS_BIND, None)
-    }
+        let null = open_in_root(root, c"/dev/null")?;
+        let ns = sys::fstat(null.as_fd())?;
+        if ns.st_mode & libc::S_IFMT != libc::S_IFCHR || ns.st_rdev != libc::makedev(1, 3) {
+            return Err(libc::ENODEV);
+        }
+        sys::open_tree_clone_fd(null.as_fd(), false)?
+    };
+    sys::move_mount(over.as_fd(), fd.as_fd())
 }
 
 /// Mount options recognised by [`options::parse`], used by `nook features`.
@@ -930,6 +1069,33 @@ mod tests {
             e.contains("mounts[0].options") && e.contains("user namespace"),
             "{e}"
         );
+    }
+
+    #[test]
+    fn proc_destinations_and_deferred_read_only() {
+        let ok = plan(
+            r#"[{"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/proc/meminfo","type":"bind","source":"/tmp","options":["bind"]},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["ro","nosuid"]},
+                {"destination":"/data","type":"tmpfs","source":"tmpfs","options":["ro"]},
+                {"destination":"/ro","type":"bind","source":"/tmp","options":["bind","ro"]}]"#,
+            MOUNT_NS,
+        )
+        .unwrap();
+        assert!(ok.mounts[0].proc_ok && ok.mounts[1].proc_ok && !ok.mounts[2].proc_ok);
+        // tmpfs and /dev: writable now, read-only at the end; binds at once.
+        for m in &ok.mounts[2..4] {
+            assert!(m.late_ro && m.flags & libc::MS_RDONLY == 0, "{:?}", m.dest);
+        }
+        assert!(!ok.mounts[4].late_ro && ok.mounts[4].remount.unwrap() & libc::MS_RDONLY != 0);
+        for bad in [
+            r#"{"destination":"/proc","type":"bind","source":"/tmp","options":["rbind"]}"#,
+            r#"{"destination":"/proc/sys","type":"tmpfs","source":"tmpfs"}"#,
+            r#"{"destination":"/proc/../proc/self/fd","type":"tmpfs","source":"tmpfs"}"#,
+        ] {
+            let e = plan(&format!("[{bad}]"), MOUNT_NS).unwrap_err().to_string();
+            assert!(e.contains("mounts[0].destination") && e.contains("/proc"), "{e}");
+        }
     }
 
     #[test]

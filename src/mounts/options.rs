@@ -27,10 +27,14 @@ pub struct Options {
     pub idmap_recursive: bool,
 }
 
-const MOUNT_ATTR_RDONLY: u64 = 0x1;
-const MOUNT_ATTR_NOSUID: u64 = 0x2;
-const MOUNT_ATTR_NODEV: u64 = 0x4;
-const MOUNT_ATTR_NOEXEC: u64 = 0x8;
+/// `MOUNT_ATTR_RDONLY` of mount_setattr(2) and fsmount(2).
+pub const MOUNT_ATTR_RDONLY: u64 = 0x1;
+/// `MOUNT_ATTR_NOSUID`.
+pub const MOUNT_ATTR_NOSUID: u64 = 0x2;
+/// `MOUNT_ATTR_NODEV`.
+pub const MOUNT_ATTR_NODEV: u64 = 0x4;
+/// `MOUNT_ATTR_NOEXEC`.
+pub const MOUNT_ATTR_NOEXEC: u64 = 0x8;
 const MOUNT_ATTR__ATIME: u64 = 0x70;
 const MOUNT_ATTR_RELATIME: u64 = 0x0;
 const MOUNT_ATTR_NOATIME: u64 = 0x10;

@@ -21,7 +21,15 @@ use std::path::{Component, Path, PathBuf};
 use crate::sys::{self, SysResult};
 
 const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+const RESOLVE_NO_SYMLINKS: u64 = 0x04;
 const RESOLVE_IN_ROOT: u64 = 0x10;
+
+/// openat2 resolution for paths inside a root: symlinks resolved as if the
+/// root were `/`, magic links refused.
+pub const IN_ROOT: u64 = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+
+/// [`IN_ROOT`] following no symlink at all.
+pub const IN_ROOT_NO_SYMLINKS: u64 = IN_ROOT | RESOLVE_NO_SYMLINKS;
 
 /// A destination inside the container, pre-split for the child.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -40,7 +40,8 @@ fn added(a: &BTreeSet<String>, b: &BTreeSet<String>, ours: &str) -> Vec<String> 
 #[test]
 fn a_container_without_a_mount_namespace_changes_only_its_rootfs_mounts() {
     let mut f = Fixture::new(&["sleep", "100"]);
-    f.config["linux"]["namespaces"] = json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]);
+    f.config["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "network"}]);
     // Masking and read-only paths would change the host's /proc: refused
     // without a mount namespace (tested in the unit tests).
     let linux = f.config["linux"].as_object_mut().unwrap();
@@ -51,10 +52,20 @@ fn a_container_without_a_mount_namespace_changes_only_its_rootfs_mounts() {
 
     let c = f.create("shared-mnt").unwrap();
     let pid = c.pid().to_string();
-    assert_eq!(ns_inode(&pid, "mnt"), ns_inode("self", "mnt"), "not in the host's mount namespace");
+    assert_eq!(
+        ns_inode(&pid, "mnt"),
+        ns_inode("self", "mnt"),
+        "not in the host's mount namespace"
+    );
     // chroot, not pivot_root: only the container's process has the rootfs as its root.
-    assert_eq!(std::fs::read_link(format!("/proc/{pid}/root")).unwrap(), f.rootfs());
-    assert_eq!(std::fs::read_link("/proc/self/root").unwrap(), std::path::Path::new("/"));
+    assert_eq!(
+        std::fs::read_link(format!("/proc/{pid}/root")).unwrap(),
+        f.rootfs()
+    );
+    assert_eq!(
+        std::fs::read_link("/proc/self/root").unwrap(),
+        std::path::Path::new("/")
+    );
 
     let during = mountinfo();
     // Every mount the host had is still there, unchanged (ids, options,
@@ -67,7 +78,10 @@ fn a_container_without_a_mount_namespace_changes_only_its_rootfs_mounts() {
         new.iter().any(|l| mount_point(l) == format!("{rootfs}/proc")),
         "the container's /proc is not in the host's table: {new:?}"
     );
-    let elsewhere: Vec<_> = new.iter().filter(|l| !mount_point(l).starts_with(&rootfs)).collect();
+    let elsewhere: Vec<_> = new
+        .iter()
+        .filter(|l| !mount_point(l).starts_with(&rootfs))
+        .collect();
     assert!(elsewhere.is_empty(), "mounts outside the rootfs: {elsewhere:?}");
     assert!(
         !new.iter().any(|l| mount_point(l) == rootfs),
@@ -86,7 +100,10 @@ fn a_container_without_a_mount_namespace_changes_only_its_rootfs_mounts() {
     let gone: Vec<_> = before.difference(&after).collect();
     assert!(gone.is_empty(), "host mounts changed or removed: {gone:?}");
     let new = added(&before, &after, &rootfs);
-    assert!(new.is_empty(), "mounts left after removing the container's: {new:?}");
+    assert!(
+        new.is_empty(),
+        "mounts left after removing the container's: {new:?}"
+    );
 }
 
 /// A process in a mount namespace of its own (`unshare --mount`), sleeping;
@@ -133,7 +150,11 @@ fn a_container_joins_a_mount_namespace_by_path() {
     let theirs = || std::fs::read_to_string(format!("/proc/{hpid}/mountinfo")).unwrap();
     let c = f.create("joined-mnt").unwrap();
     let pid = c.pid().to_string();
-    assert_eq!(ns_inode(&pid, "mnt"), ns_inode(&hpid, "mnt"), "did not join the namespace");
+    assert_eq!(
+        ns_inode(&pid, "mnt"),
+        ns_inode(&hpid, "mnt"),
+        "did not join the namespace"
+    );
     assert_ne!(ns_inode(&pid, "mnt"), ns_inode("self", "mnt"));
     // The container was set up in the joined namespace, as runc does it:
     // pivot_root made the rootfs that namespace's root (for the holder too),
@@ -142,7 +163,9 @@ fn a_container_joins_a_mount_namespace_by_path() {
     let theirs = theirs();
     let root_of = |l: &str| l.split(' ').nth(3).map(str::to_string);
     assert!(
-        theirs.lines().any(|l| mount_point(l) == "/" && root_of(l) == Some(rootfs.clone())),
+        theirs
+            .lines()
+            .any(|l| mount_point(l) == "/" && root_of(l) == Some(rootfs.clone())),
         "{theirs}"
     );
     assert!(theirs.lines().any(|l| mount_point(l) == "/proc"), "{theirs}");

@@ -296,8 +296,8 @@ impl MountPlan {
 /// remount or re-propagate the caller's mounts (runc silently skips the
 /// first and applies the second to the caller's `/`).
 fn refuse_in_shared_ns(linux: &oci_spec::runtime::Linux, readonly_root: bool) -> Result<()> {
-    const WHY: &str = "needs a mount namespace of the container's own (a \"mount\" entry in linux.namespaces): \
-                       without one it would change the caller's mounts";
+    const WHY: &str = "needs a mount namespace of the container's own (a \"mount\" entry \
+                       in linux.namespaces): without one it would change the caller's mounts";
     let listed = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|v| !v.is_empty());
     if listed(linux.masked_paths()) {
         return Err(Error::config("linux.maskedPaths", WHY));
@@ -305,7 +305,11 @@ fn refuse_in_shared_ns(linux: &oci_spec::runtime::Linux, readonly_root: bool) ->
     if listed(linux.readonly_paths()) {
         return Err(Error::config("linux.readonlyPaths", WHY));
     }
-    if linux.rootfs_propagation().as_deref().is_some_and(|p| !p.is_empty()) {
+    if linux
+        .rootfs_propagation()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
         return Err(Error::config("linux.rootfsPropagation", WHY));
     }
     if readonly_root {
@@ -913,7 +917,11 @@ mod tests {
     #[test]
     fn a_shared_or_joined_mount_namespace_is_accepted() {
         let proc = r#"[{"destination":"/proc","type":"proc","source":"proc"}]"#;
-        assert!(plan(proc, r#"{"namespaces":[{"type":"pid"}]}"#).unwrap().shared_ns);
+        assert!(
+            plan(proc, r#"{"namespaces":[{"type":"pid"}]}"#)
+                .unwrap()
+                .shared_ns
+        );
         let joined = r#"{"namespaces":[{"type":"mount","path":"/proc/1/ns/mnt"}]}"#;
         assert!(!plan(proc, joined).unwrap().shared_ns);
         assert!(!plan(proc, MOUNT_NS).unwrap().shared_ns);
@@ -926,12 +934,17 @@ mod tests {
         assert!(err(r#"{"readonlyPaths":["/proc/sys"]}"#).contains("linux.readonlyPaths"));
         assert!(err(r#"{"rootfsPropagation":"shared"}"#).contains("linux.rootfsPropagation"));
         let root = tempfile::tempdir().unwrap();
-        let spec = parse_spec(br#"{"ociVersion":"1.2.0","root":{"path":"r","readonly":true},"linux":{}}"#).unwrap();
+        let spec =
+            parse_spec(br#"{"ociVersion":"1.2.0","root":{"path":"r","readonly":true},"linux":{}}"#).unwrap();
         let ns = NamespacePlan::from_spec(&spec).unwrap();
         let e = MountPlan::from_spec(&spec, root.path(), &ns, false).unwrap_err();
         assert!(e.to_string().contains("root.readonly"), "{e}");
         // The same with a namespace of its own is fine.
-        plan("[]", r#"{"namespaces":[{"type":"mount"}],"maskedPaths":["/proc/kcore"]}"#).unwrap();
+        plan(
+            "[]",
+            r#"{"namespaces":[{"type":"mount"}],"maskedPaths":["/proc/kcore"]}"#,
+        )
+        .unwrap();
     }
 
     #[test]

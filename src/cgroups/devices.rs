@@ -58,7 +58,18 @@ pub fn with_runtime_defaults(res: &LinuxResources, devices: &[LinuxDevice]) -> L
     };
     let mut all = rules;
     for d in devices {
-        all.push(LinuxDeviceCgroup::from(d));
+        let mut r = LinuxDeviceCgroup::from(d);
+        match d.typ() {
+            // The device cgroup governs only char and block nodes: a fifo
+            // needs no rule (and `p` is no cgroup type).
+            LinuxDeviceType::P => continue,
+            // An unbuffered char device is a char device to the kernel.
+            LinuxDeviceType::U => {
+                r.set_typ(Some(LinuxDeviceType::C));
+            }
+            _ => {}
+        }
+        all.push(r);
     }
     all.extend([
         rule(LinuxDeviceType::C, None, None, "m"),
@@ -321,6 +332,24 @@ mod tests {
                 ("devices.allow".to_string(), "c 5:* r".to_string()),
             ]
         );
+    }
+
+    #[test]
+    fn created_fifos_get_no_rule_and_unbuffered_devices_a_char_rule() {
+        let res: LinuxResources =
+            serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        let devices: Vec<LinuxDevice> = serde_json::from_str(
+            r#"[{"path":"/dev/fifo","type":"p","major":0,"minor":0},
+                {"path":"/dev/u","type":"u","major":4,"minor":64}]"#,
+        )
+        .unwrap();
+        let all = with_runtime_defaults(&res, &devices);
+        let rules = all.devices().as_deref().unwrap();
+        parse(rules).unwrap();
+        assert_eq!(rules[1].typ(), Some(LinuxDeviceType::C));
+        assert_eq!((rules[1].major(), rules[1].minor()), (Some(4), Some(64)));
+        assert_eq!(rules[2].typ(), Some(LinuxDeviceType::C), "the fifo got a rule");
+        assert_eq!(rules[2].major(), None);
     }
 
     #[test]

@@ -47,6 +47,7 @@ else
 fi
 root=$out/root
 mkdir -p "$root" "$out/bin"
+nook=${CARGO_TARGET_DIR:-$repo/target}/release/nook
 
 # The suite's cgroups: relative paths are under the caller's own cgroup.
 suite_cgroups() {
@@ -56,8 +57,8 @@ cgroups_before=$(suite_cgroups)
 
 cleanup() {
 	local id d
-	for id in $("$repo/target/release/nook" --root "$root" list -q 2>/dev/null); do
-		"$repo/target/release/nook" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
+	for id in $("$nook" --root "$root" list -q 2>/dev/null); do
+		"$nook" --root "$root" delete --force "$id" >/dev/null 2>&1 || true
 	done
 	for d in $(suite_cgroups); do
 		if ! grep -qxF "$d" <<<"$cgroups_before" && [ -d "$d" ]; then
@@ -70,7 +71,7 @@ trap cleanup EXIT
 
 cargo build --release --quiet --bin nook
 # runc's command line without --root: give nook its own state root.
-printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$repo/target/release/nook" "$root" >"$out/bin/nook"
+printf '#!/bin/sh\nexec %q --root %q "$@"\n' "$nook" "$root" >"$out/bin/nook"
 chmod 755 "$out/bin/nook"
 
 set +e

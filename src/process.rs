@@ -378,7 +378,8 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
     let c = &plan.caps;
     for cap in 0..=plan.last_cap {
         if c.bounding & (1u64 << cap) == 0 {
-            sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0).step_at(Step::Capabilities, cap as usize)?;
+            sys::prctl(libc::PR_CAPBSET_DROP, cap as libc::c_ulong, 0)
+                .step_at(Step::Capabilities, cap as usize)?;
         }
     }
     sys::prctl(libc::PR_SET_KEEPCAPS, 1, 0).step(Step::Capabilities)?;

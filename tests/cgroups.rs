@@ -441,15 +441,17 @@ fn failed_create_leaves_nothing() {
             .join(parent.trim_start_matches('/'));
         assert!(!p.exists(), "{} left behind", p.display());
     }
-    // An existing cgroup is not taken over.
-    let g = Guard::new("exists", serde_json::json!({}));
+    // An existing cgroup with a process in it is not taken over (an empty
+    // one is: tests/cgroup_adoption.rs).
+    let mut g = Guard::new("exists", serde_json::json!({}));
+    g.spawn("read x; sleep 100");
     let again = cgroups::plan(
         &spec(serde_json::json!({"cgroupsPath": format!("{}/c", g.parent)})),
         "x",
     )
     .unwrap();
     let e = again.create().unwrap_err().to_string();
-    assert!(e.contains("File exists"), "{e}");
+    assert!(e.contains("not empty"), "{e}");
     g.finish();
 }
 

@@ -6,6 +6,8 @@ pkgs=()
 dpkg -s busybox-static >/dev/null 2>&1 || pkgs+=(busybox-static)
 command -v qemu-system-x86_64 >/dev/null || pkgs+=(qemu-system-x86)
 command -v go >/dev/null || pkgs+=(golang-go)
+# make: builds the OCI conformance suite (tools/conformance.sh).
+command -v make >/dev/null || pkgs+=(make)
 command -v pkg-config >/dev/null || pkgs+=(pkg-config)
 # newuidmap/newgidmap: the rootless tests map several id ranges through them.
 command -v newuidmap >/dev/null || pkgs+=(uidmap)

@@ -30,17 +30,23 @@ pub(crate) fn existing_ancestor(path: &Path) -> &Path {
 /// On cgroup2 a controller only reaches a new child when its parent lists
 /// it in `cgroup.subtree_control`. nook enables controllers only in
 /// directories it created, so every controller the settings need must
-/// already be enabled in the nearest existing ancestor.
+/// already be enabled in the nearest existing ancestor, or, for an existing
+/// cgroup nook adopts, be among its `cgroup.controllers`.
 pub(crate) fn check_delegation(path: &Path, settings: &Settings, on_v1: &[&str]) -> Result<()> {
     let anc = existing_ancestor(path);
-    let enabled = read(&anc.join("cgroup.subtree_control"))?;
+    let (anc, file) = if anc == path {
+        (path, "cgroup.controllers")
+    } else {
+        (anc, "cgroup.subtree_control")
+    };
+    let enabled = read(&anc.join(file))?;
     let enabled: BTreeSet<&str> = enabled.split_whitespace().collect();
     for w in &settings.writes {
         let c = w.controller;
         if c != "cgroup" && !on_v1.contains(&c) && !enabled.contains(c) {
             return Err(Error::Unsupported {
                 what: format!(
-                    "limiting {c}: the {c} controller is not enabled in {}/cgroup.subtree_control, \
+                    "limiting {c}: the {c} controller is not enabled in {}/{file}, \
                      and nook does not write to cgroups it did not create",
                     anc.display()
                 ),
@@ -77,7 +83,6 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
         Version::V2 => read(&anc.join("cgroup.subtree_control"))?,
         Version::V1 => String::new(),
     };
-    let cpuset = h.version == Version::V1 && h.controllers.iter().any(|c| c == "cpuset");
     for (i, dir) in todo.iter().enumerate() {
         let is_leaf = i + 1 == todo.len();
         match fs::create_dir(dir) {
@@ -87,18 +92,37 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
             Err(e) if !is_leaf && e.kind() == std::io::ErrorKind::AlreadyExists => continue,
             Err(e) => return Err(Error::io("creating cgroup", dir, e)),
         }
-        if cpuset {
-            // A new v1 cpuset starts with no CPUs and no memory nodes, and
-            // refuses tasks until given some: inherit the parent's.
-            let parent = dir.parent().unwrap_or(dir);
-            for f in ["cpuset.cpus", "cpuset.mems"] {
-                let v = read(&parent.join(f))?;
-                write(&dir.join(f), v.trim())?;
-            }
-        }
         if !is_leaf && !delegate.trim().is_empty() {
             let plus: Vec<String> = delegate.split_whitespace().map(|c| format!("+{c}")).collect();
             write(&dir.join("cgroup.subtree_control"), &plus.join(" "))?;
+        }
+    }
+    if h.version == Version::V1 && h.controllers.iter().any(|c| c == "cpuset") {
+        fill_cpusets(&h.mount_point, path)?;
+    }
+    Ok(())
+}
+
+/// A v1 cpuset starts with no CPUs and no memory nodes and refuses tasks
+/// (ENOSPC) until given some, and the kernel only lets a child have CPUs
+/// its parent has. So every empty `cpuset.cpus`/`cpuset.mems` from the
+/// mount point down to `path` is filled from its parent, i.e. from the
+/// nearest ancestor that has them: the directories nook made, the cgroup it
+/// adopts, and an empty parent an engine made (a pod cgroup), as runc does
+/// (`cpusetEnsureParent`). Filling an empty cpuset changes nothing for
+/// anyone: it cannot hold a task. A non-empty one is left as it is.
+pub(crate) fn fill_cpusets(mount_point: &Path, path: &Path) -> Result<()> {
+    let Ok(rel) = path.strip_prefix(mount_point) else {
+        return Ok(());
+    };
+    let mut dir = mount_point.to_path_buf();
+    for c in rel.components() {
+        let parent = dir.clone();
+        dir.push(c);
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if read(&dir.join(f))?.trim().is_empty() {
+                write(&dir.join(f), read(&parent.join(f))?.trim())?;
+            }
         }
     }
     Ok(())
@@ -259,6 +283,28 @@ mod tests {
     }
 
     #[test]
+    fn empty_cpusets_are_filled_from_the_nearest_ancestor_that_has_them() {
+        let root = tempfile::tempdir().unwrap();
+        let r = root.path();
+        let cpuset = |dir: &Path, cpus: &str| {
+            fs::create_dir_all(dir).unwrap();
+            fs::write(dir.join("cpuset.cpus"), cpus).unwrap();
+            fs::write(dir.join("cpuset.mems"), if cpus.is_empty() { "" } else { "0\n" }).unwrap();
+        };
+        cpuset(r, "0-3\n");
+        cpuset(&r.join("pod"), ""); // an engine's empty parent
+        cpuset(&r.join("pod/ctr"), "");
+        cpuset(&r.join("mine"), "1\n"); // set by its owner: kept
+        cpuset(&r.join("mine/ctr"), "");
+        fill_cpusets(r, &r.join("pod/ctr")).unwrap();
+        fill_cpusets(r, &r.join("mine/ctr")).unwrap();
+        let cpus = |d: &str| fs::read_to_string(r.join(d).join("cpuset.cpus")).unwrap();
+        assert_eq!((cpus("pod"), cpus("pod/ctr")), ("0-3".into(), "0-3".into()));
+        assert_eq!((cpus("mine"), cpus("mine/ctr")), ("1\n".into(), "1".into()));
+        assert_eq!(fs::read_to_string(r.join("pod/ctr/cpuset.mems")).unwrap(), "0");
+    }
+
+    #[test]
     fn created_dirs_are_recorded_even_when_a_step_fails() {
         let root = tempfile::tempdir().unwrap();
         let h = Hierarchy {
@@ -268,12 +314,12 @@ mod tests {
             controllers: vec!["cpuset".into()],
             own: "/".into(),
         };
-        // A fake tree has no cpuset.cpus to inherit: the first copy fails
-        // after the first directory exists.
+        // A fake tree has no cpuset.cpus to inherit: filling them fails
+        // after both directories exist.
         let mut created = Vec::new();
         let leaf = root.path().join("x/y");
         assert!(make_dirs(&h, &leaf, &mut created).is_err());
-        assert_eq!(created, vec![root.path().join("x")]);
+        assert_eq!(created, vec![root.path().join("x"), leaf]);
         // Outside the mount is refused before anything is made.
         let mut created = Vec::new();
         let other = tempfile::tempdir().unwrap();

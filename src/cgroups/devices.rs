@@ -336,6 +336,24 @@ mod tests {
     }
 
     #[test]
+    fn created_fifos_get_no_rule_and_unbuffered_devices_a_char_rule() {
+        let res: LinuxResources =
+            serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        let devices: Vec<LinuxDevice> = serde_json::from_str(
+            r#"[{"path":"/dev/fifo","type":"p","major":0,"minor":0},
+                {"path":"/dev/u","type":"u","major":4,"minor":64}]"#,
+        )
+        .unwrap();
+        let all = with_runtime_defaults(&res, &devices);
+        let rules = all.devices().as_deref().unwrap();
+        parse(rules).unwrap();
+        assert_eq!(rules[1].typ(), Some(LinuxDeviceType::C));
+        assert_eq!((rules[1].major(), rules[1].minor()), (Some(4), Some(64)));
+        assert_eq!(rules[2].typ(), Some(LinuxDeviceType::C), "the fifo got a rule");
+        assert_eq!(rules[2].major(), None);
+    }
+
+    #[test]
     fn later_deny_overrides_earlier_allow() {
         let r = rules(r#"[{"allow":true,"type":"c","major":1,"minor":3},{"allow":false,"type":"c","major":1,"minor":3,"access":"w"}]"#)
             .unwrap();

@@ -10,8 +10,12 @@
 //!   child's pid before the child runs anything of the container.
 //! * [`Cgroup`] is serialised into the container's state, so later commands
 //!   (kill --all, pause, resume, update, events, ps, delete) find it again.
-//! * nook never writes to a cgroup it did not create, and never creates a
-//!   directory for a hierarchy that is not mounted.
+//! * nook never writes to a cgroup it did not create, with two exceptions
+//!   runc makes too: an existing cgroup with no process in it that is not
+//!   frozen is adopted as the container's (and left in place on delete),
+//!   and on v1 an empty ancestor cpuset is given its parent's CPUs and
+//!   memory nodes (the kernel allows a child none its parent lacks). It
+//!   never creates a directory for a hierarchy that is not mounted.
 //!
 //! How `container/` uses it, step by step:
 //!
@@ -270,6 +274,52 @@ fn cgroups_path(path: Option<&Path>, id: &str) -> Result<PathBuf> {
     Ok(out)
 }
 
+/// runc 1.2's rule for a cgroup that already exists (a pod's, one left by a
+/// test that failed half-way): nook may use it if no process is in it or
+/// below it and it is not frozen, and then leaves it in place on delete
+/// (only what nook made is in [`Dir::created`]). A populated cgroup would
+/// mix the container with processes nook knows nothing of, and a frozen one
+/// would stop the init before it runs: both are refused, saying why.
+fn check_adoptable(path: &Path, h: &Hierarchy) -> Result<()> {
+    const F: &str = "linux.cgroupsPath";
+    let procs = procs_below(path)?;
+    if procs > 0 {
+        return Err(Error::config(
+            F,
+            format!(
+                "cgroup {} exists and is not empty: {procs} process(es) in it",
+                path.display()
+            ),
+        ));
+    }
+    let frozen = match h.version {
+        Version::V1 if h.controllers.iter().any(|c| c == "freezer") => {
+            freezer::is_frozen(freezer::FreezerDir::V1(path))?
+        }
+        Version::V2 => freezer::is_frozen(freezer::FreezerDir::V2(path))?,
+        Version::V1 => false,
+    };
+    if frozen {
+        return Err(Error::config(
+            F,
+            format!("cgroup {} exists and is frozen", path.display()),
+        ));
+    }
+    Ok(())
+}
+
+/// How many processes are in cgroup `dir` and its descendants.
+fn procs_below(dir: &Path) -> Result<usize> {
+    let mut n = read(&dir.join("cgroup.procs"))?.lines().count();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            n += procs_below(&entry.path())?;
+        }
+    }
+    Ok(n)
+}
+
 /// One directory of the container's cgroup, in one hierarchy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 struct Dir {
@@ -280,7 +330,9 @@ struct Dir {
     mount_point: PathBuf,
     /// The container's cgroup directory.
     path: PathBuf,
-    /// The directories nook created for it, parents first; removed in reverse.
+    /// The directories nook created for it, parents first; removed in
+    /// reverse. Without `path` itself when nook adopted an existing cgroup
+    /// (see [`check_adoptable`]), which then stays on delete.
     created: Vec<PathBuf>,
 }
 
@@ -299,11 +351,7 @@ impl CgroupPlan {
         for t in &self.targets {
             let path = t.hierarchy.dir_of(&t.cgroup)?;
             if path.exists() {
-                return Err(Error::io(
-                    "creating cgroup (nook only uses cgroups it creates)",
-                    path,
-                    io::Error::from_raw_os_error(libc::EEXIST),
-                ));
+                check_adoptable(&path, &t.hierarchy)?;
             }
             if t.hierarchy.version == Version::V2 {
                 apply::check_delegation(&path, &self.settings, &on_v1)?;
@@ -346,7 +394,7 @@ impl CgroupPlan {
     }
 }
 
-/// A cgroup nook created for a container.
+/// A container's cgroup: created by nook, or adopted (see [`check_adoptable`]).
 ///
 /// Read back from state.json, it is only accepted when every directory lies
 /// below a mounted cgroup hierarchy (see [`check_dirs`]): `kill --all` and

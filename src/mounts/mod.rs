@@ -204,6 +204,13 @@ pub struct MountPlan {
     pub readonly_root: bool,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root (for ramfs roots).
     pub no_pivot: bool,
+    /// The container has no mount namespace of its own (`linux.namespaces`
+    /// names none, new or joined): it shares the caller's. Its mounts then
+    /// land in the caller's mount table (under the rootfs) and stay there
+    /// after the container is gone, as with runc; nothing else is touched:
+    /// `/` keeps its propagation, the rootfs is not bound onto itself, and
+    /// the process is `chroot`ed into it instead of `pivot_root`.
+    pub shared_ns: bool,
     /// The `mounts` entries, in order.
     pub mounts: Vec<MountOp>,
     /// Create /dev nodes (no bind mount over /dev in the spec).
@@ -233,12 +240,6 @@ fn cstr(bytes: &[u8], field: &str) -> Result<CString> {
 impl MountPlan {
     /// Validates root, mounts, devices, masked and read-only paths.
     pub fn from_spec(spec: &Spec, rootfs: &Path, ns: &NamespacePlan, no_pivot: bool) -> Result<MountPlan> {
-        if !ns.has(LinuxNamespaceType::Mount) || ns.joins.iter().any(|j| j.typ == LinuxNamespaceType::Mount) {
-            return Err(Error::config(
-                "linux.namespaces",
-                "nook needs a new mount namespace (type \"mount\" without a path)",
-            ));
-        }
         let meta = std::fs::metadata(rootfs)
             .map_err(|e| Error::config("root.path", format!("{}: {e}", rootfs.display())))?;
         if !meta.is_dir() {
@@ -248,6 +249,11 @@ impl MountPlan {
             ));
         }
         let linux = spec.linux().clone().unwrap_or_default();
+        let shared_ns = !ns.has(LinuxNamespaceType::Mount);
+        let readonly_root = spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
+        if shared_ns {
+            refuse_in_shared_ns(&linux, readonly_root)?;
+        }
         let root_propagation = match linux.rootfs_propagation().as_deref() {
             None | Some("") => libc::MS_SLAVE | libc::MS_REC,
             Some(p) => match options::parse(&[p.to_string()]).propagation.as_slice() {
@@ -302,8 +308,9 @@ impl MountPlan {
             rootfs: cstr(rootfs.as_os_str().as_bytes(), "root.path")?,
             root_propagation,
             rootfs_parent_mount,
-            readonly_root: spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false),
+            readonly_root,
             no_pivot,
+            shared_ns,
             mounts,
             setup_dev,
             devices,
@@ -322,6 +329,35 @@ impl MountPlan {
             },
         })
     }
+}
+
+/// Refuses what would change the caller's own mount namespace beyond the
+/// container's mounts under its rootfs: masking and read-only paths (runc
+/// refuses them too: "unable to restrict sys entries without a private MNT
+/// namespace"), a read-only root and a root propagation, which would
+/// remount or re-propagate the caller's mounts (runc silently skips the
+/// first and applies the second to the caller's `/`).
+fn refuse_in_shared_ns(linux: &oci_spec::runtime::Linux, readonly_root: bool) -> Result<()> {
+    const WHY: &str = "needs a mount namespace of the container's own (a \"mount\" entry \
+                       in linux.namespaces): without one it would change the caller's mounts";
+    let listed = |l: &Option<Vec<String>>| l.as_ref().is_some_and(|v| !v.is_empty());
+    if listed(linux.masked_paths()) {
+        return Err(Error::config("linux.maskedPaths", WHY));
+    }
+    if listed(linux.readonly_paths()) {
+        return Err(Error::config("linux.readonlyPaths", WHY));
+    }
+    if linux
+        .rootfs_propagation()
+        .as_deref()
+        .is_some_and(|p| !p.is_empty())
+    {
+        return Err(Error::config("linux.rootfsPropagation", WHY));
+    }
+    if readonly_root {
+        return Err(Error::config("root.readonly", WHY));
+    }
+    Ok(())
 }
 
 /// The mount point (from /proc/self/mountinfo) that contains `path`.
@@ -578,7 +614,8 @@ impl MountPlan {
 
 // ------------------------------------------------------------------- child
 
-/// Child, in the new mount namespace: sets propagation, binds the rootfs,
+/// Child, in the container's mount namespace (or the caller's, see
+/// [`MountPlan::shared_ns`]): sets propagation, binds the rootfs,
 /// performs every mount (attaching the id-mapped ones the parent made)
 /// and creates /dev. Returns the rootfs (O_PATH) for [`enter_rootfs`];
 /// between the two the createContainer hooks run.
@@ -593,18 +630,22 @@ impl MountPlan {
 /// uses the new mount API on descriptors.
 pub fn setup_rootfs(plan: &MountPlan, detached: &Detached) -> Result<OwnedFd, ChildError> {
     drop(procfs::open_proc_root().step(Step::ProcCheck)?);
-    sys::mount(None, c"/", None, plan.root_propagation, None).step(Step::MountPropagation)?;
-    if let Some(parent) = &plan.rootfs_parent_mount {
-        sys::mount(None, parent, None, libc::MS_PRIVATE, None).step(Step::MountPropagation)?;
+    // In the caller's namespace these would change the caller's mounts, and
+    // chroot (see enter_rootfs) needs no mount point.
+    if !plan.shared_ns {
+        sys::mount(None, c"/", None, plan.root_propagation, None).step(Step::MountPropagation)?;
+        if let Some(parent) = &plan.rootfs_parent_mount {
+            sys::mount(None, parent, None, libc::MS_PRIVATE, None).step(Step::MountPropagation)?;
+        }
+        sys::mount(
+            Some(&plan.rootfs),
+            &plan.rootfs,
+            None,
+            libc::MS_BIND | libc::MS_REC,
+            None,
+        )
+        .step(Step::BindRootfs)?;
     }
-    sys::mount(
-        Some(&plan.rootfs),
-        &plan.rootfs,
-        None,
-        libc::MS_BIND | libc::MS_REC,
-        None,
-    )
-    .step(Step::BindRootfs)?;
     let root = sys::openat(None, &plan.rootfs, libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::OpenRootfs)?;
 
     for op in &plan.mounts {
@@ -620,9 +661,15 @@ pub fn setup_rootfs(plan: &MountPlan, detached: &Detached) -> Result<OwnedFd, Ch
 }
 
 /// Child: makes `root` (from [`setup_rootfs`]) the process's root, with
-/// pivot_root, or with `--no-pivot` MS_MOVE + chroot.
+/// pivot_root, or with `--no-pivot` MS_MOVE + chroot; without a mount
+/// namespace of its own, chroot alone.
 pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildError> {
-    if plan.no_pivot {
+    if plan.shared_ns {
+        // pivot_root would swap the root of every process in the caller's
+        // namespace: only this process changes its root (runc's chroot()).
+        sys::fchdir(root).step(Step::PivotRoot)?;
+        sys::chroot(c".").step(Step::PivotRoot)?;
+    } else if plan.no_pivot {
         // For roots on ramfs/initramfs, where pivot_root is impossible.
         sys::fchdir(root).step(Step::PivotRoot)?;
         sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).step(Step::PivotRoot)?;
@@ -1010,6 +1057,39 @@ mod tests {
     }
 
     const MOUNT_NS: &str = r#"{"namespaces":[{"type":"mount"}]}"#;
+
+    #[test]
+    fn a_shared_or_joined_mount_namespace_is_accepted() {
+        let proc = r#"[{"destination":"/proc","type":"proc","source":"proc"}]"#;
+        assert!(
+            plan(proc, r#"{"namespaces":[{"type":"pid"}]}"#)
+                .unwrap()
+                .shared_ns
+        );
+        let joined = r#"{"namespaces":[{"type":"mount","path":"/proc/1/ns/mnt"}]}"#;
+        assert!(!plan(proc, joined).unwrap().shared_ns);
+        assert!(!plan(proc, MOUNT_NS).unwrap().shared_ns);
+    }
+
+    #[test]
+    fn what_would_change_the_callers_mounts_needs_a_mount_namespace() {
+        let err = |linux: &str| plan("[]", linux).unwrap_err().to_string();
+        assert!(err(r#"{"maskedPaths":["/proc/kcore"]}"#).contains("linux.maskedPaths"));
+        assert!(err(r#"{"readonlyPaths":["/proc/sys"]}"#).contains("linux.readonlyPaths"));
+        assert!(err(r#"{"rootfsPropagation":"shared"}"#).contains("linux.rootfsPropagation"));
+        let root = tempfile::tempdir().unwrap();
+        let spec =
+            parse_spec(br#"{"ociVersion":"1.2.0","root":{"path":"r","readonly":true},"linux":{}}"#).unwrap();
+        let ns = NamespacePlan::from_spec(&spec).unwrap();
+        let e = MountPlan::from_spec(&spec, root.path(), &ns, false).unwrap_err();
+        assert!(e.to_string().contains("root.readonly"), "{e}");
+        // The same with a namespace of its own is fine.
+        plan(
+            "[]",
+            r#"{"namespaces":[{"type":"mount"}],"maskedPaths":["/proc/kcore"]}"#,
+        )
+        .unwrap();
+    }
 
     #[test]
     fn idmapped_binds_keep_their_maps_and_recursion() {

@@ -344,13 +344,14 @@ mod tests {
                 {"path":"/dev/u","type":"u","major":4,"minor":64}]"#,
         )
         .unwrap();
-        let all = with_runtime_defaults(&res, &devices);
+        let all = with_runtime_defaults(Some(&res), &devices);
         let rules = all.devices().as_deref().unwrap();
         parse(rules).unwrap();
-        assert_eq!(rules[1].typ(), Some(LinuxDeviceType::C));
-        assert_eq!((rules[1].major(), rules[1].minor()), (Some(4), Some(64)));
-        assert_eq!(rules[2].typ(), Some(LinuxDeviceType::C), "the fifo got a rule");
-        assert_eq!(rules[2].major(), None);
+        // [0] the runtime's deny-all, [1] the spec's rule, then linux.devices.
+        assert_eq!(rules[2].typ(), Some(LinuxDeviceType::C));
+        assert_eq!((rules[2].major(), rules[2].minor()), (Some(4), Some(64)));
+        assert_eq!(rules[3].typ(), Some(LinuxDeviceType::C), "the fifo got a rule");
+        assert_eq!(rules[3].major(), None);
     }
 
     #[test]

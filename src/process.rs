@@ -413,16 +413,20 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
         sys::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0).step(Step::NoNewPrivs)?;
     }
     sys::umask(plan.umask);
-    enter_cwd(plan)
+    Ok(())
 }
 
 /// Child: enters `process.cwd`, resolved inside the container's root (this
 /// process's `/`, after pivot_root or setns into the mount namespace)
 /// without leaving it through `..` or a symlink, and through no magic link
 /// (a `/proc/self/fd/N` cwd is refused: CVE-2024-21626), then fchdir to
-/// what was resolved, so nothing can swap the path in between. As the
-/// process's user, like chdir.
-fn enter_cwd(plan: &ProcessPlan) -> Result<(), ChildError> {
+/// what was resolved, so nothing can swap the path in between.
+///
+/// The init calls it before the seccomp filter (a profile may well deny
+/// openat2) and so before the identity change, as runc first tries: the
+/// process keeps a cwd its user could not have entered. Where root cannot
+/// enter it (EACCES in a user namespace), the init tries again as the user.
+pub fn enter_cwd(plan: &ProcessPlan) -> Result<(), ChildError> {
     const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
     const RESOLVE_IN_ROOT: u64 = 0x10;
     let dir_flags = libc::O_PATH | libc::O_DIRECTORY;

@@ -194,6 +194,11 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // must happen before the capabilities are dropped; with it, as late as
     // possible, so the filter constrains nothing of nook's own set-up. A
     // notify listener must reach the parent while it still listens: early too.
+    let cwd_as_user = match process::enter_cwd(a.process) {
+        Ok(()) => false,
+        Err(e) if e.errno == libc::EACCES => true,
+        Err(e) => return Err(e),
+    };
     let nnp = a.process.no_new_privileges;
     let late_seccomp = nnp && !a.seccomp.is_some_and(|p| p.has_listener());
     if let (Some(prog), false) = (a.seccomp, late_seccomp) {
@@ -203,6 +208,9 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         }
     }
     process::apply_identity(a.process)?;
+    if cwd_as_user {
+        process::enter_cwd(a.process)?;
+    }
     process::look_up(a.process)?;
     // A container's init installs a late filter before it waits for
     // `start`, as runc does: the startContainer hooks run under it, and a

@@ -88,6 +88,19 @@ fn a_container_without_a_mount_namespace_changes_only_its_rootfs_mounts() {
         "the rootfs was bound onto itself in the host's namespace"
     );
 
+    // A process exec'd into it lands in the same root, not the host's.
+    c.start().unwrap();
+    let p = json!({"user": {"uid": 0, "gid": 0}, "args": ["sleep", "100"], "env": ["PATH=/bin"], "cwd": "/"});
+    let e = c
+        .exec_json(&p.to_string(), &nook::ExecOptions::default())
+        .unwrap();
+    let exec_root = std::fs::read_link(format!("/proc/{}/root", e.pid()));
+    let exec_cwd = std::fs::read_link(format!("/proc/{}/cwd", e.pid()));
+    let _ = e.kill(libc::SIGKILL);
+    let _ = e.wait();
+    assert_eq!(exec_root.unwrap(), f.rootfs(), "exec'd process's root");
+    assert_eq!(exec_cwd.unwrap(), f.rootfs(), "exec'd process's cwd");
+
     c.delete(true).unwrap();
     // As with runc, the mounts stay in the shared namespace: the caller's to remove.
     let left = mounts_under(&f.rootfs());

@@ -55,6 +55,10 @@ pub struct NamespacePlan {
     pub id_maps: Option<IdMaps>,
     /// Every namespace type the container has (new or joined).
     pub types: HashSet<NsType>,
+    /// For `exec` into a container without a mount namespace of its own:
+    /// its init's root (`/proc/PID/root`), entered with chroot, since
+    /// there is no mount namespace whose root would be the container's.
+    pub chroot: Option<std::ffi::CString>,
 }
 
 /// Hashable mirror of [`LinuxNamespaceType`].
@@ -225,10 +229,13 @@ impl NamespacePlan {
             })
             .collect();
         joins.sort_by_key(|j| join_rank(j.typ));
+        let chroot = (!self.has(Mount))
+            .then(|| std::ffi::CString::new(format!("/proc/{pid}/root")).expect("no NUL in a number"));
         NamespacePlan {
             joins,
             intermediate: Some(0),
             types: self.types.clone(),
+            chroot,
             ..NamespacePlan::default()
         }
     }
@@ -396,6 +403,12 @@ fn write_map(pid: i32, file: &str, text: &str, helper: &str) -> Result<()> {
 /// then unshares the namespaces that must follow a joined user namespace.
 /// Returns the index of the failing join on error.
 pub fn enter(plan: &NamespacePlan, fds: &[OwnedFd]) -> Result<(), (usize, sys::Errno)> {
+    // The init's root is reached through the host's /proc while we are
+    // still the runtime (a created init is not dumpable: only host
+    // privileges may follow its root link); an unprivileged runtime may
+    // only chroot once it is root in the container's user namespace.
+    let chroot = |root: &std::ffi::CStr| sys::chroot(root).and_then(|()| sys::chdir(c"/"));
+    let chrooted = plan.chroot.as_deref().map(|root| chroot(root).is_ok());
     for (i, (j, fd)) in plan.joins.iter().zip(fds).enumerate() {
         sys::setns(fd.as_fd(), j.nstype).map_err(|e| (i, e))?;
     }
@@ -410,6 +423,9 @@ pub fn enter(plan: &NamespacePlan, fds: &[OwnedFd]) -> Result<(), (usize, sys::E
         }
         sys::setresgid(0).map_err(err)?;
         sys::setresuid(0).map_err(err)?;
+    }
+    if let (Some(root), Some(false)) = (&plan.chroot, chrooted) {
+        chroot(root).map_err(|e| (plan.joins.len(), e))?;
     }
     if plan.unshare_after_join != 0 {
         sys::unshare(plan.unshare_after_join).map_err(|e| (plan.joins.len(), e))?;

@@ -523,3 +523,22 @@ fn exec_without_capabilities_gets_the_containers() {
     c.delete(true).unwrap();
     assert_eq!((bnd.as_str(), eff.as_str()), (caps, caps));
 }
+
+/// As with runc and crun, a container whose process has no
+/// `capabilities` gets none: not the runtime's full set by omission. The
+/// bounding set is empty too, so an execve as root cannot regain them.
+#[test]
+fn a_process_without_capabilities_gets_none() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["process"]
+        .as_object_mut()
+        .unwrap()
+        .remove("capabilities");
+    let c = f.create("sec-no-caps").unwrap();
+    let fields: Vec<String> = ["CapBnd", "CapPrm", "CapEff", "CapInh", "CapAmb"]
+        .iter()
+        .map(|k| common::status_field(c.pid(), k))
+        .collect();
+    c.delete(true).unwrap();
+    assert!(fields.iter().all(|v| v == "0000000000000000"), "{fields:?}");
+}

@@ -403,6 +403,27 @@ fn recursive_readonly_and_rootfs_propagation() {
     assert!(err.to_string().contains("linux.rootfsPropagation"), "{err}");
 }
 
+/// `linux.rootfsPropagation` is what the container's `/` shows, as with
+/// crun: shared (a bind of `/` then sees later mounts) or unbindable (such
+/// a bind fails), read from the init's mountinfo.
+#[test]
+fn rootfs_propagation_shared_and_unbindable_reach_the_containers_root() {
+    for (prop, tag) in [("shared", "shared:"), ("unbindable", "unbindable")] {
+        let mut f = Fixture::new(&["sleep", "100"]);
+        f.config["linux"]["rootfsPropagation"] = json!(prop);
+        let c = f.create(&format!("prop-{prop}")).unwrap();
+        let info = std::fs::read_to_string(format!("/proc/{}/mountinfo", c.pid())).unwrap();
+        c.delete(true).unwrap();
+        let root = info
+            .lines()
+            .find(|l| l.split(' ').nth(4) == Some("/"))
+            .unwrap_or_else(|| panic!("no / in {info}"));
+        // Optional fields sit between the mount options and " - ".
+        let optional = root.split(" - ").next().unwrap();
+        assert!(optional.contains(tag), "{prop}: {root}");
+    }
+}
+
 /// Field `n` (1-based, as in proc(5)) of /proc/PID/stat.
 fn stat_field(pid: i32, n: usize) -> String {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap();

@@ -197,9 +197,15 @@ pub struct MountPlan {
     pub rootfs: CString,
     /// Propagation applied to `/` first (MS_SLAVE | MS_REC unless configured).
     pub root_propagation: c_ulong,
-    /// The host mount point holding the rootfs, made private when `/` is shared
-    /// (pivot_root refuses a shared parent).
+    /// The host mount point holding the rootfs, made private when `/` is
+    /// shared (pivot_root refuses a shared parent) or unbindable (the rootfs
+    /// could not be bound onto itself).
     pub rootfs_parent_mount: Option<CString>,
+    /// `linux.rootfsPropagation` when the config sets it, applied again to
+    /// the new `/` once the container is in it: the rootfs bind came from a
+    /// private parent, so only then can `/` itself be shared or unbindable
+    /// (as crun does; a shared `/` lets a bind of `/` see later mounts).
+    pub final_propagation: Option<c_ulong>,
     /// `root.readonly`.
     pub readonly_root: bool,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root (for ramfs roots).
@@ -254,10 +260,10 @@ impl MountPlan {
         if shared_ns {
             refuse_in_shared_ns(&linux, readonly_root)?;
         }
-        let root_propagation = match linux.rootfs_propagation().as_deref() {
-            None | Some("") => libc::MS_SLAVE | libc::MS_REC,
+        let final_propagation = match linux.rootfs_propagation().as_deref() {
+            None | Some("") => None,
             Some(p) => match options::parse(&[p.to_string()]).propagation.as_slice() {
-                [one] => *one,
+                [one] => Some(*one),
                 _ => {
                     return Err(Error::config(
                         "linux.rootfsPropagation",
@@ -266,7 +272,8 @@ impl MountPlan {
                 }
             },
         };
-        let rootfs_parent_mount = if root_propagation & libc::MS_SHARED != 0 {
+        let root_propagation = final_propagation.unwrap_or(libc::MS_SLAVE | libc::MS_REC);
+        let rootfs_parent_mount = if root_propagation & (libc::MS_SHARED | libc::MS_UNBINDABLE) != 0 {
             Some(cstr(mount_point_of(rootfs)?.as_os_str().as_bytes(), "root.path")?)
         } else {
             None
@@ -307,6 +314,7 @@ impl MountPlan {
         Ok(MountPlan {
             rootfs: cstr(rootfs.as_os_str().as_bytes(), "root.path")?,
             root_propagation,
+            final_propagation,
             rootfs_parent_mount,
             readonly_root,
             no_pivot,
@@ -683,7 +691,12 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
         sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).step(Step::PivotRoot)?;
         sys::umount2(c".", libc::MNT_DETACH).step(Step::PivotRoot)?;
     }
-    sys::chdir(c"/").step(Step::PivotRoot)
+    sys::chdir(c"/").step(Step::PivotRoot)?;
+    // (Refused without a mount namespace of our own: see refuse_in_shared_ns.)
+    match plan.final_propagation {
+        Some(flags) => sys::mount(None, c"/", None, flags, None).step(Step::MountPropagation),
+        None => Ok(()),
+    }
 }
 
 fn mount_one(

@@ -217,6 +217,12 @@ impl ProcessPlan {
 /// nook applies no LSM label yet, and a label asked for must not be dropped
 /// silently: the process would run unconfined. Where the LSM is off (as on
 /// the test kernels), the error says so, as runc's failure to apply does.
+/// LSM labels: nook does not apply them yet, so where the LSM is on one is
+/// refused rather than dropped. Where it is off, an AppArmor profile is
+/// refused (as runc and crun do: the process would run unconfined), while
+/// SELinux labels are accepted and mean nothing, as with runc and crun: a
+/// kernel without SELinux has no labels to set, and the same config then
+/// runs on SELinux and non-SELinux hosts alike.
 fn refuse_lsm_label(field: &str, label: &Option<String>) -> Result<()> {
     let Some(label) = label.as_deref().filter(|l| !l.is_empty()) else {
         return Ok(());
@@ -226,10 +232,11 @@ fn refuse_lsm_label(field: &str, label: &Option<String>) -> Result<()> {
             .is_ok_and(|s| s.starts_with('Y'));
         ("AppArmor", on)
     } else {
-        (
-            "SELinux",
-            std::path::Path::new("/sys/fs/selinux/enforce").exists(),
-        )
+        let on = std::path::Path::new("/sys/fs/selinux/enforce").exists();
+        if !on {
+            return Ok(());
+        }
+        ("SELinux", on)
     };
     if enabled {
         Err(Error::Unsupported {

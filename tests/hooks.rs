@@ -132,7 +132,7 @@ fn every_hook_runs_once_in_order_where_the_spec_says() {
 
     let bundle = f.bundle().canonicalize().unwrap();
     for (kind, status) in [
-        ("prestart", "creating"),
+        ("prestart", "created"),
         ("createRuntime", "creating"),
         ("createContainer", "creating"),
         ("startContainer", "created"),

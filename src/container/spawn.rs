@@ -415,10 +415,13 @@ impl Drop for NonDumpable {
 fn run_create_hooks(plan: &Plan, init: i32, (creating, created): &(OwnedFd, OwnedFd)) -> Result<()> {
     let annotations = plan.spec.annotations().clone().unwrap_or_default();
     let state = |status| hooks::state_json(&plan.id, status, init, &plan.bundle, &annotations);
-    let creating_state = state("creating");
-    hooks::run(hooks::Kind::Prestart, &plan.hooks.hooks, &creating_state)?;
+    let (creating_state, created_state) = (state("creating"), state("created"));
+    // The legacy prestart hook was defined to run once the container is
+    // created, and crun and the OCI suite give it "created"; createRuntime,
+    // its runtime-spec 1.1 successor, runs during create: "creating", as runc.
+    hooks::run(hooks::Kind::Prestart, &plan.hooks.hooks, &created_state)?;
     hooks::run(hooks::Kind::CreateRuntime, &plan.hooks.hooks, &creating_state)?;
-    for (fd, json) in [(creating, creating_state), (created, state("created"))] {
+    for (fd, json) in [(creating, creating_state), (created, created_state)] {
         let mut f = std::fs::File::from(fd.try_clone().map_err(|e| Error::io("duplicating", "memfd", e))?);
         std::io::Write::write_all(&mut f, json.as_bytes()).map_err(|e| Error::io("writing", "memfd", e))?;
     }

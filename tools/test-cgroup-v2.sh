@@ -24,7 +24,7 @@ echo "test-cgroup-v2: building the cgroup tests on the host" >&2
 # tests/cgroups.rs drives the cgroup module directly; tests/container_cgroups.rs
 # runs whole containers (limits, cgroup mount, pause, devices) on the same kernel.
 bins=()
-for t in cgroups container_cgroups; do
+for t in cgroups container_cgroups cgroup_adoption security_mounts; do
   b=$(tools/test-binary.sh "$t")
   bins+=("$b")
 done

@@ -44,6 +44,9 @@ if [ "${1:-}" = -o ]; then
 	out=$(readlink -f "$out")
 else
 	out=$(mktemp -d /tmp/nook-conformance.XXXXXX)
+	# mktemp's 0700 would stop a container in a user namespace (its root
+	# is not the host's) on the way to its rootfs, which lies below.
+	chmod 0755 "$out"
 fi
 root=$out/root
 mkdir -p "$root" "$out/bin"

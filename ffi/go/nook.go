@@ -46,6 +46,22 @@ func Features() (json.RawMessage, error) {
 	return json.RawMessage(js), nil
 }
 
+// ReexecSealed re-executes the program from a sealed, read-only image of
+// itself, unless it already runs from one. A program that creates
+// containers whose processes may hold CAP_SYS_PTRACE without a user
+// namespace of their own calls it first thing in main (or in an init
+// function): Create and Exec refuse such containers otherwise, since a
+// container process could rewrite the program on the host through
+// /proc/PID/exe of nook's process (CVE-2019-5736). The first call does
+// not return: the program starts again, same arguments and environment,
+// and there the call returns nil.
+func ReexecSealed() error {
+	if e := capi.ReexecSealed(); e != nil {
+		return wrapErr("re-executing sealed", e)
+	}
+	return nil
+}
+
 // Status is a container's status, as runc reports it.
 type Status string
 

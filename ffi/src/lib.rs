@@ -80,6 +80,29 @@ pub unsafe extern "C" fn nook_features(json: *mut *mut c_char, err: *mut *mut No
     })
 }
 
+/// Re-executes the calling program from a sealed, read-only image of
+/// itself, unless it already runs from one, and returns in that image.
+///
+/// A program that creates containers whose processes may hold
+/// CAP_SYS_PTRACE without a user namespace of their own must call this
+/// first thing in `main`, before it starts threads: `create` and `exec`
+/// refuse such a container otherwise (`-EINVAL`, naming
+/// `process.capabilities`), because a container process could open
+/// `/proc/PID/exe` of nook's process, which is this program, and rewrite
+/// it on the host (CVE-2019-5736; SECURITY.md). The first call does not
+/// return: the program starts again from `main` in the sealed image, with
+/// the same arguments and environment, where this call returns 0.
+/// Descriptors that are not close-on-exec survive.
+///
+/// Returns 0, or a negative errno (the program keeps running unsealed).
+#[no_mangle]
+pub unsafe extern "C" fn nook_reexec_sealed(err: *mut *mut NookError) -> c_int {
+    ffi_call("nook_reexec_sealed", err, || {
+        nook_core::exe::reexec_sealed()?;
+        Ok(0)
+    })
+}
+
 /// Frees a string returned by libnook (a JSON document). NULL is ignored.
 /// Strings that libnook did not allocate must not be passed here.
 #[no_mangle]

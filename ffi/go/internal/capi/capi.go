@@ -118,6 +118,15 @@ func Features() (string, *Error) {
 	return takeString(js), nil
 }
 
+// ReexecSealed is nook_reexec_sealed().
+func ReexecSealed() *Error {
+	var cerr *C.nook_error_t
+	if ret := C.nook_reexec_sealed(&cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
 // ContextNew is nook_context_new(); root "" means the default root.
 func ContextNew(root string) (Context, *Error) {
 	croot := cstring(root)

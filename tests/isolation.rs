@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{eventually, ns_inode, status_field, Fixture};
+use common::{eventually, mountinfo, ns_inode, status_field, Fixture};
 use nook::Status;
 use serde_json::json;
 
@@ -164,17 +164,6 @@ fn hostname_env_cwd_umask_rlimits_and_process_view() {
             .len(),
         2
     );
-}
-
-fn mountinfo(pid: i32) -> Vec<(String, String)> {
-    std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f[4].to_string(), f[5].to_string())
-        })
-        .collect()
 }
 
 #[test]

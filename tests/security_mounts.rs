@@ -7,20 +7,8 @@ mod common;
 use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::{Path, PathBuf};
 
-use common::Fixture;
+use common::{mountinfo, Fixture};
 use serde_json::json;
-
-/// (mount point, options) of every mount of process `pid`.
-fn mountinfo(pid: i32) -> Vec<(String, String)> {
-    std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let f: Vec<&str> = l.split(' ').collect();
-            (f[4].to_string(), f[5].to_string())
-        })
-        .collect()
-}
 
 fn options_of(mi: &[(String, String)], mount_point: &str) -> String {
     mi.iter()
@@ -409,13 +397,15 @@ fn delete_refuses_cgroup_paths_outside_cgroup_mounts() {
         d["path"] = json!(victim);
         d["created"] = json!([victim.join("empty")]);
     }
+    let delete_error = || {
+        f.ctx
+            .load("tampered")
+            .and_then(|c| c.delete(true))
+            .unwrap_err()
+            .to_string()
+    };
     std::fs::write(&state, serde_json::to_vec(&v).unwrap()).unwrap();
-    let e = f
-        .ctx
-        .load("tampered")
-        .and_then(|c| c.delete(true))
-        .unwrap_err()
-        .to_string();
+    let e = delete_error();
     assert!(
         e.contains(&state.display().to_string()) && e.contains("not a mounted cgroup hierarchy"),
         "{e}"
@@ -431,12 +421,7 @@ fn delete_refuses_cgroup_paths_outside_cgroup_mounts() {
         d["created"] = json!([escape.join("empty")]);
     }
     std::fs::write(&state, serde_json::to_vec(&v2).unwrap()).unwrap();
-    let e = f
-        .ctx
-        .load("tampered")
-        .and_then(|c| c.delete(true))
-        .unwrap_err()
-        .to_string();
+    let e = delete_error();
     assert!(e.contains("state.json") && e.contains("is not below"), "{e}");
     assert!(victim.join("empty").is_dir());
     // The real state deletes as usual.

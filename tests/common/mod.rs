@@ -265,3 +265,15 @@ pub fn idmap_supported(dir: &Path) -> bool {
     }
     ok
 }
+
+/// (mount point, options) of every mount of process `pid`.
+pub fn mountinfo(pid: i32) -> Vec<(String, String)> {
+    std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(' ').collect();
+            (f[4].to_string(), f[5].to_string())
+        })
+        .collect()
+}

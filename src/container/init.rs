@@ -190,15 +190,16 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // every configuration alike.
     sys::set_sigmask(false);
 
-    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
-    // must happen before the capabilities are dropped; with it, as late as
-    // possible, so the filter constrains nothing of nook's own set-up. A
-    // notify listener must reach the parent while it still listens: early too.
+    // The cwd before any filter (see process::enter_cwd), as root first.
     let cwd_as_user = match process::enter_cwd(a.process) {
         Ok(()) => false,
         Err(e) if e.errno == libc::EACCES => true,
         Err(e) => return Err(e),
     };
+    // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
+    // must happen before the capabilities are dropped; with it, as late as
+    // possible, so the filter constrains nothing of nook's own set-up. A
+    // notify listener must reach the parent while it still listens: early too.
     let nnp = a.process.no_new_privileges;
     let late_seccomp = nnp && !a.seccomp.is_some_and(|p| p.has_listener());
     if let (Some(prog), false) = (a.seccomp, late_seccomp) {

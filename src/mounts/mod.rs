@@ -685,8 +685,13 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one;
         // detaching it then needs no put_old directory inside the rootfs.
+        let old_root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).step(Step::PivotRoot)?;
         sys::fchdir(root).step(Step::PivotRoot)?;
         sys::pivot_root(c".", c".").step(Step::PivotRoot)?;
+        // The cwd still names the new root's own mount, so "." would be the
+        // container's tree, and MS_SLAVE | MS_REC there would make every
+        // shared bind a slave: into the old root first, as runc does.
+        sys::fchdir(old_root.as_fd()).step(Step::PivotRoot)?;
         // Slave first, so the detach cannot propagate to the host's mounts.
         sys::mount(None, c".", None, libc::MS_SLAVE | libc::MS_REC, None).step(Step::PivotRoot)?;
         sys::umount2(c".", libc::MNT_DETACH).step(Step::PivotRoot)?;

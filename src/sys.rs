@@ -900,7 +900,14 @@ pub struct MountAttr {
 
 /// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE?, attr)` (Linux 5.12+).
 pub fn mount_setattr(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr) -> SysResult<()> {
-    mount_setattr_raw(fd, recursive, attr, 0)
+    mount_setattr_raw(fd, recursive, attr, 0, 0)
+}
+
+/// `mount_setattr(fd, "", AT_EMPTY_PATH | AT_RECURSIVE?, {propagation})`:
+/// one of MS_SHARED, MS_SLAVE, MS_PRIVATE, MS_UNBINDABLE (Linux 5.12+), the
+/// propagation change of `mount(2)` on a descriptor instead of a path.
+pub fn mount_setattr_propagation(fd: BorrowedFd<'_>, recursive: bool, propagation: c_ulong) -> SysResult<()> {
+    mount_setattr_raw(fd, recursive, MountAttr::default(), propagation, 0)
 }
 
 /// `MOUNT_ATTR_IDMAP` of `mount_setattr(2)`.
@@ -916,10 +923,16 @@ pub fn mount_setattr_idmap(fd: BorrowedFd<'_>, recursive: bool, userns: Borrowed
         set: MOUNT_ATTR_IDMAP,
         clr: 0,
     };
-    mount_setattr_raw(fd, recursive, attr, userns.as_raw_fd() as u64)
+    mount_setattr_raw(fd, recursive, attr, 0, userns.as_raw_fd() as u64)
 }
 
-fn mount_setattr_raw(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr, userns_fd: u64) -> SysResult<()> {
+fn mount_setattr_raw(
+    fd: BorrowedFd<'_>,
+    recursive: bool,
+    attr: MountAttr,
+    propagation: u64,
+    userns_fd: u64,
+) -> SysResult<()> {
     #[repr(C)]
     struct Raw {
         attr_set: u64,
@@ -930,7 +943,7 @@ fn mount_setattr_raw(fd: BorrowedFd<'_>, recursive: bool, attr: MountAttr, usern
     let raw = Raw {
         attr_set: attr.set,
         attr_clr: attr.clr,
-        propagation: 0,
+        propagation,
         userns_fd,
     };
     let mut flags = libc::AT_EMPTY_PATH as c_ulong;

@@ -698,10 +698,25 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
     }
     sys::chdir(c"/").step(Step::PivotRoot)?;
     // (Refused without a mount namespace of our own: see refuse_in_shared_ns.)
-    match plan.final_propagation {
-        Some(flags) => sys::mount(None, c"/", None, flags, None).step(Step::MountPropagation),
-        None => Ok(()),
+    let Some(flags) = plan.final_propagation else {
+        return Ok(());
+    };
+    sys::mount(None, c"/", None, flags, None).step(Step::MountPropagation)?;
+    if flags & libc::MS_REC != 0 {
+        // That reached every mount below `/`: each entry's own propagation
+        // again, in order, so an rslave or rprivate bind under an rshared
+        // root stays as asked (issue 13). By descriptor, as nothing goes
+        // through /proc/self/fd after pivot_root.
+        for op in plan.mounts.iter().filter(|op| !op.propagation.is_empty()) {
+            let mounted =
+                open_dest(root, &op.dest, Create::Nothing).step_at(Step::MountPropagate, op.index)?;
+            for p in &op.propagation {
+                sys::mount_setattr_propagation(mounted.as_fd(), p & libc::MS_REC != 0, p & !libc::MS_REC)
+                    .step_at(Step::MountPropagate, op.index)?;
+            }
+        }
     }
+    Ok(())
 }
 
 fn mount_one(

@@ -367,20 +367,28 @@ impl Context {
     pub fn list(&self) -> Result<Vec<ContainerState>> {
         let mut out = Vec::new();
         for id in state::list_ids(&self.root)? {
-            // A container deleted while we list is simply not listed.
-            if let Ok(c) = self.load(&id) {
-                let mut state = c.state();
-                // runc's list names the owner of the state directory (the
-                // user who created it, rootless or not), "#UID" if unknown.
-                if let Ok(meta) = std::fs::metadata(&c.dir.path) {
-                    let uid = std::os::unix::fs::MetadataExt::uid(&meta);
-                    state.owner = match nix::unistd::User::from_uid(uid.into()) {
-                        Ok(Some(u)) => u.name,
-                        _ => format!("#{uid}"),
-                    };
+            // A container deleted while we list is simply not listed; one
+            // whose state is damaged is skipped with a warning, as runc
+            // does, so it does not hide the others.
+            let c = match self.load(&id) {
+                Ok(c) => c,
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) => {
+                    log::warn!("skipping container {id}: {e}");
+                    continue;
                 }
-                out.push(state);
+            };
+            let mut state = c.state();
+            // runc's list names the owner of the state directory (the
+            // user who created it, rootless or not), "#UID" if unknown.
+            if let Ok(meta) = std::fs::metadata(&c.dir.path) {
+                let uid = std::os::unix::fs::MetadataExt::uid(&meta);
+                state.owner = match nix::unistd::User::from_uid(uid.into()) {
+                    Ok(Some(u)) => u.name,
+                    _ => format!("#{uid}"),
+                };
             }
+            out.push(state);
         }
         Ok(out)
     }

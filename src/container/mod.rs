@@ -130,6 +130,15 @@ fn try_wait_pid(pid: i32) -> Result<Option<i32>> {
     }
 }
 
+/// `result`, with a cgroup file that is gone (ENOENT: the cgroup was
+/// removed by someone else) read as "nothing there".
+fn gone_is_empty<T: Default>(result: Result<T>) -> Result<T> {
+    match result {
+        Err(e) if e.errno() == libc::ENOENT => Ok(T::default()),
+        other => other,
+    }
+}
+
 /// A container's status, as runc reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -421,11 +430,15 @@ impl Container {
         &self.persisted.cgroup
     }
 
-    fn alive(&self) -> bool {
+    /// Whether the saved pid still names the container's init (running or
+    /// a zombie not reaped yet), not a process that got the pid since.
+    fn is_init(&self) -> bool {
         let p = &self.persisted;
-        p.pid > 0
-            && state::pid_start_time(p.pid) == Some(p.pid_start)
-            && state::pid_state(p.pid).is_some_and(|s| s != 'Z' && s != 'X')
+        p.pid > 0 && state::pid_start_time(p.pid) == Some(p.pid_start)
+    }
+
+    fn alive(&self) -> bool {
+        self.is_init() && state::pid_state(self.persisted.pid).is_some_and(|s| s != 'Z' && s != 'X')
     }
 
     /// The current status, read from the kernel.
@@ -741,42 +754,61 @@ impl Container {
             _ => {}
         }
         // Everything left in the cgroup dies with the container (a frozen
-        // cgroup is thawed by kill_all, or its tasks could not die).
-        let pids = self.persisted.cgroup.pids()?;
-        if self.alive() || !pids.is_empty() {
-            self.persisted.cgroup.kill_all(Signal::SIGKILL)?;
-            let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
-            self.wait_gone(&pids)?;
+        // cgroup is thawed by kill_all, or its tasks could not die). A
+        // cgroup someone else removed holds nothing any more. The saved pid
+        // is signalled only while it is still the init: once the init has
+        // exited, its pid may be anyone's, though the cgroup is not empty.
+        let cg = &self.persisted.cgroup;
+        let pids = gone_is_empty(cg.pids())?;
+        let init = self.is_init();
+        if init || !pids.is_empty() {
+            gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
+            if init {
+                let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
+            }
+            self.wait_gone(init, &pids)?;
         }
-        self.persisted.cgroup.remove()?;
+        cg.remove()?;
         self.dir.remove()?;
         self.run_hooks(hooks::Kind::Poststop, "stopped", 0);
         Ok(())
     }
 
-    /// Waits until the init is gone, reaping it when it is our child.
+    /// Waits until the init is gone, reaping it when it is our child; with
+    /// `init` false (it had exited before), until the cgroup is empty, and
+    /// the saved pid, maybe someone else's by now, is not waited for.
     ///
     /// The init of a pid namespace finishes dying only once every other
     /// process of the namespace is reaped, and the processes `exec` started
     /// are children of the caller, not of the init: those of `others` (the
     /// container's processes) that are our children are reaped here too.
-    fn wait_gone(&self, others: &[i32]) -> Result<()> {
+    fn wait_gone(&self, init: bool, others: &[i32]) -> Result<()> {
         let pid = Pid::from_raw(self.persisted.pid);
         for _ in 0..1000 {
             for &p in others.iter().filter(|&&p| p != pid.as_raw()) {
                 let _ = waitpid(Pid::from_raw(p), Some(WaitPidFlag::WNOHANG));
             }
-            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => {}
-                Ok(_) => return Ok(()),
-                Err(_) if !self.alive() => return Ok(()),
-                Err(_) => {}
+            if !init {
+                if self.persisted.cgroup.pids().map_or(true, |p| p.is_empty()) {
+                    return Ok(());
+                }
+            } else {
+                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => {}
+                    Ok(_) => return Ok(()),
+                    Err(_) if !self.alive() => return Ok(()),
+                    Err(_) => {}
+                }
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         Err(Error::state(
             &self.id,
-            "container init did not exit after SIGKILL",
+            if init {
+                "container init did not exit after SIGKILL"
+            } else {
+                "container processes did not exit after SIGKILL"
+            },
         ))
     }
 }

@@ -402,6 +402,48 @@ impl Context {
         Ok(out)
     }
 
+    /// Deletes container `id` (`nook delete`): see [`Container::delete`].
+    ///
+    /// With `force`, a missing container is not an error (as in runc), and
+    /// a container whose state.json cannot be read in full is removed all
+    /// the same, as far as the state can be trusted, with a warning saying
+    /// what was left: a cgroup refused by the state file's check is not
+    /// touched (its processes but the init, and its directories, stay), and
+    /// of an empty or truncated state.json only the state directory is
+    /// removed, since nothing in it names the container's processes or
+    /// cgroup reliably any more. The id can be used again afterwards.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let e = match self.load(id) {
+            Ok(c) => return c.delete(force),
+            Err(Error::NotFound { .. }) if force => return Ok(()),
+            Err(e) if !force => return Err(e),
+            Err(e) => e,
+        };
+        let dir = StateDir::new(&self.root, id);
+        match dir.load_without_cgroup() {
+            Some(persisted) => {
+                log::warn!(
+                    "container {id}: {e}; deleting it without its cgroup, whose processes (but the init) \
+                     and directories are left as they are"
+                );
+                let c = Container {
+                    id: id.to_string(),
+                    dir,
+                    persisted,
+                };
+                c.delete(true)
+            }
+            None => {
+                log::warn!(
+                    "container {id}: {e}; removing its state directory only: its processes and cgroup, \
+                     if any are left, are not known"
+                );
+                let _lock = dir.lock(id)?;
+                dir.remove()
+            }
+        }
+    }
+
     /// create + start + wait + delete. Returns the exit code (128+N for a
     /// signal N). The caller's thread must be able to wait for the init,
     /// which is its child.

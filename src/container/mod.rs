@@ -130,6 +130,15 @@ fn try_wait_pid(pid: i32) -> Result<Option<i32>> {
     }
 }
 
+/// `result`, with a cgroup file that is gone (ENOENT: the cgroup was
+/// removed by someone else) read as "nothing there".
+fn gone_is_empty<T: Default>(result: Result<T>) -> Result<T> {
+    match result {
+        Err(e) if e.errno() == libc::ENOENT => Ok(T::default()),
+        other => other,
+    }
+}
+
 /// A container's status, as runc reports it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -367,22 +376,72 @@ impl Context {
     pub fn list(&self) -> Result<Vec<ContainerState>> {
         let mut out = Vec::new();
         for id in state::list_ids(&self.root)? {
-            // A container deleted while we list is simply not listed.
-            if let Ok(c) = self.load(&id) {
-                let mut state = c.state();
-                // runc's list names the owner of the state directory (the
-                // user who created it, rootless or not), "#UID" if unknown.
-                if let Ok(meta) = std::fs::metadata(&c.dir.path) {
-                    let uid = std::os::unix::fs::MetadataExt::uid(&meta);
-                    state.owner = match nix::unistd::User::from_uid(uid.into()) {
-                        Ok(Some(u)) => u.name,
-                        _ => format!("#{uid}"),
-                    };
+            // A container deleted while we list is simply not listed; one
+            // whose state is damaged is skipped with a warning, as runc
+            // does, so it does not hide the others.
+            let c = match self.load(&id) {
+                Ok(c) => c,
+                Err(Error::NotFound { .. }) => continue,
+                Err(e) => {
+                    log::warn!("skipping container {id}: {e}");
+                    continue;
                 }
-                out.push(state);
+            };
+            let mut state = c.state();
+            // runc's list names the owner of the state directory (the
+            // user who created it, rootless or not), "#UID" if unknown.
+            if let Ok(meta) = std::fs::metadata(&c.dir.path) {
+                let uid = std::os::unix::fs::MetadataExt::uid(&meta);
+                state.owner = match nix::unistd::User::from_uid(uid.into()) {
+                    Ok(Some(u)) => u.name,
+                    _ => format!("#{uid}"),
+                };
             }
+            out.push(state);
         }
         Ok(out)
+    }
+
+    /// Deletes container `id` (`nook delete`): see [`Container::delete`].
+    ///
+    /// With `force`, a missing container is not an error (as in runc), and
+    /// a container whose state.json cannot be read in full is removed all
+    /// the same, as far as the state can be trusted, with a warning saying
+    /// what was left: a cgroup refused by the state file's check is not
+    /// touched (its processes but the init, and its directories, stay), and
+    /// of an empty or truncated state.json only the state directory is
+    /// removed, since nothing in it names the container's processes or
+    /// cgroup reliably any more. The id can be used again afterwards.
+    pub fn delete(&self, id: &str, force: bool) -> Result<()> {
+        let e = match self.load(id) {
+            Ok(c) => return c.delete(force),
+            Err(Error::NotFound { .. }) if force => return Ok(()),
+            Err(e) if !force => return Err(e),
+            Err(e) => e,
+        };
+        let dir = StateDir::new(&self.root, id);
+        match dir.load_without_cgroup() {
+            Some(persisted) => {
+                log::warn!(
+                    "container {id}: {e}; deleting it without its cgroup, whose processes (but the init) \
+                     and directories are left as they are"
+                );
+                let c = Container {
+                    id: id.to_string(),
+                    dir,
+                    persisted,
+                };
+                c.delete(true)
+            }
+            None => {
+                log::warn!(
+                    "container {id}: {e}; removing its state directory only: its processes and cgroup, \
+                     if any are left, are not known"
+                );
+                let _lock = dir.lock(id)?;
+                dir.remove()
+            }
+        }
     }
 
     /// create + start + wait + delete. Returns the exit code (128+N for a
@@ -413,11 +472,15 @@ impl Container {
         &self.persisted.cgroup
     }
 
-    fn alive(&self) -> bool {
+    /// Whether the saved pid still names the container's init (running or
+    /// a zombie not reaped yet), not a process that got the pid since.
+    fn is_init(&self) -> bool {
         let p = &self.persisted;
-        p.pid > 0
-            && state::pid_start_time(p.pid) == Some(p.pid_start)
-            && state::pid_state(p.pid).is_some_and(|s| s != 'Z' && s != 'X')
+        p.pid > 0 && state::pid_start_time(p.pid) == Some(p.pid_start)
+    }
+
+    fn alive(&self) -> bool {
+        self.is_init() && state::pid_state(self.persisted.pid).is_some_and(|s| s != 'Z' && s != 'X')
     }
 
     /// The current status, read from the kernel.
@@ -733,42 +796,61 @@ impl Container {
             _ => {}
         }
         // Everything left in the cgroup dies with the container (a frozen
-        // cgroup is thawed by kill_all, or its tasks could not die).
-        let pids = self.persisted.cgroup.pids()?;
-        if self.alive() || !pids.is_empty() {
-            self.persisted.cgroup.kill_all(Signal::SIGKILL)?;
-            let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
-            self.wait_gone(&pids)?;
+        // cgroup is thawed by kill_all, or its tasks could not die). A
+        // cgroup someone else removed holds nothing any more. The saved pid
+        // is signalled only while it is still the init: once the init has
+        // exited, its pid may be anyone's, though the cgroup is not empty.
+        let cg = &self.persisted.cgroup;
+        let pids = gone_is_empty(cg.pids())?;
+        let init = self.is_init();
+        if init || !pids.is_empty() {
+            gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
+            if init {
+                let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
+            }
+            self.wait_gone(init, &pids)?;
         }
-        self.persisted.cgroup.remove()?;
+        cg.remove()?;
         self.dir.remove()?;
         self.run_hooks(hooks::Kind::Poststop, "stopped", 0);
         Ok(())
     }
 
-    /// Waits until the init is gone, reaping it when it is our child.
+    /// Waits until the init is gone, reaping it when it is our child; with
+    /// `init` false (it had exited before), until the cgroup is empty, and
+    /// the saved pid, maybe someone else's by now, is not waited for.
     ///
     /// The init of a pid namespace finishes dying only once every other
     /// process of the namespace is reaped, and the processes `exec` started
     /// are children of the caller, not of the init: those of `others` (the
     /// container's processes) that are our children are reaped here too.
-    fn wait_gone(&self, others: &[i32]) -> Result<()> {
+    fn wait_gone(&self, init: bool, others: &[i32]) -> Result<()> {
         let pid = Pid::from_raw(self.persisted.pid);
         for _ in 0..1000 {
             for &p in others.iter().filter(|&&p| p != pid.as_raw()) {
                 let _ = waitpid(Pid::from_raw(p), Some(WaitPidFlag::WNOHANG));
             }
-            match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
-                Ok(WaitStatus::StillAlive) => {}
-                Ok(_) => return Ok(()),
-                Err(_) if !self.alive() => return Ok(()),
-                Err(_) => {}
+            if !init {
+                if self.persisted.cgroup.pids().map_or(true, |p| p.is_empty()) {
+                    return Ok(());
+                }
+            } else {
+                match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
+                    Ok(WaitStatus::StillAlive) => {}
+                    Ok(_) => return Ok(()),
+                    Err(_) if !self.alive() => return Ok(()),
+                    Err(_) => {}
+                }
             }
             std::thread::sleep(Duration::from_millis(5));
         }
         Err(Error::state(
             &self.id,
-            "container init did not exit after SIGKILL",
+            if init {
+                "container init did not exit after SIGKILL"
+            } else {
+                "container processes did not exit after SIGKILL"
+            },
         ))
     }
 }

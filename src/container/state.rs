@@ -208,6 +208,18 @@ impl StateDir {
         serde_json::from_slice(&text).map_err(|e| Error::io("parsing", &path, e.into()))
     }
 
+    /// Reads `state.json` without its cgroup, for a `delete --force` of a
+    /// state whose cgroup [`load`](StateDir::load) refused (see
+    /// [`Cgroup`]'s check): the rest is returned with no cgroup, so nothing
+    /// is killed or removed by those paths. None when the rest does not
+    /// parse either (an empty or truncated file).
+    pub fn load_without_cgroup(&self) -> Option<Persisted> {
+        let text = fs::read(self.path.join(STATE_FILE)).ok()?;
+        let mut v: serde_json::Value = serde_json::from_slice(&text).ok()?;
+        v.as_object_mut()?.remove("cgroup");
+        serde_json::from_value(v).ok()
+    }
+
     /// Writes `state.json` atomically.
     pub fn save(&self, state: &Persisted) -> Result<()> {
         let json = serde_json::to_vec(state).expect("state serialises");

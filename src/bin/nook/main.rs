@@ -385,12 +385,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         Command::Exec(a) => return exec(&ctx, &a),
         Command::State { id } => print_json(&ctx.load(&id)?.state()),
         Command::Kill { all, id, signal } => ctx.load(&id)?.kill(parse_signal(&signal)?, all)?,
-        Command::Delete { force, id } => match ctx.load(&id) {
-            Ok(c) => c.delete(force)?,
-            // runc: `delete --force` of a missing container succeeds.
-            Err(Error::NotFound { .. }) if force => {}
-            Err(e) => return Err(e),
-        },
+        Command::Delete { force, id } => ctx.delete(&id, force)?,
         Command::List { format, quiet } => list(&ctx, &format, quiet)?,
         Command::Pause { id } => ctx.load(&id)?.pause()?,
         Command::Resume { id } => ctx.load(&id)?.resume()?,

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The OCI runtime conformance suite (opencontainers/runtime-tools' validation
-# tests, see ../shared/conformance/README.md) against a fresh release build
+# tests, see tests/conformance/README.md) against a fresh release build
 # of nook, compared with tests/conformance/expected-failures.txt:
 #
 #   tools/conformance.sh [-o OUTDIR] [TEST...]     # as root; ~3 minutes
@@ -17,9 +17,10 @@
 # A line whose reason starts with "flaky:" names a test that is racy for
 # every runtime: it may fail or pass (@max-failed leaves room for it).
 #
-# The suite comes from $NOOK_CONFORMANCE_SUITE, default ../shared/conformance
-# (CI puts shared/ beside the clone; it may be read-only: oci-validate.sh
-# builds into $NOOK_CONFORMANCE_CACHE, default ~/.cache/nook-conformance).
+# The suite comes from $NOOK_CONFORMANCE_SUITE, default tests/conformance
+# (runtime-tools' sources with their Go dependencies, and the runner
+# oci-validate.sh); the runner builds it into $NOOK_CONFORMANCE_CACHE,
+# default ~/.cache/nook-conformance, so the checkout may be read-only.
 # nook runs with its own --root in OUTDIR, which keeps each test's .tap and
 # .err (default: a temp dir, removed at the end). Whatever the suite leaves is removed, and only that: containers
 # in that root, and the cgroups it names (cgrouptest, testdir/cgrouptest/
@@ -28,7 +29,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$PWD
 [ "$(id -u)" = 0 ] || { echo "tools/conformance.sh: run as root" >&2; exit 1; }
-suite=${NOOK_CONFORMANCE_SUITE:-$repo/../shared/conformance}
+suite=${NOOK_CONFORMANCE_SUITE:-$repo/tests/conformance}
 [ -x "$suite/oci-validate.sh" ] || {
 	echo "tools/conformance.sh: no suite at $suite (set NOOK_CONFORMANCE_SUITE)" >&2
 	exit 1

@@ -7,21 +7,11 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output, Stdio};
+use std::path::PathBuf;
+use std::process::Command;
 
-use common::{eventually, Fixture};
+use common::{eventually, nook, Fixture};
 use serde_json::{json, Value};
-
-fn nook(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nook"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 fn state_json(f: &Fixture, id: &str) -> Value {
     serde_json::from_slice(&std::fs::read(f.ctx.root().join(id).join("state.json")).unwrap()).unwrap()

@@ -8,21 +8,9 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitStatus, Output, Stdio};
 
-use common::{eventually, Fixture};
+use common::{eventually, nook, Fixture};
 use nook::Status;
 use serde_json::Value;
-
-/// Runs nook and collects its output (for commands whose container, if
-/// any, is gone when nook exits: a container keeps nook's stdio open).
-fn nook(root: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nook"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap()
-}
 
 /// Runs nook with /dev/null as stdio, for `run -d` and `exec -d`, whose
 /// processes outlive it.

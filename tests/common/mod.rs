@@ -277,3 +277,16 @@ pub fn mountinfo(pid: i32) -> Vec<(String, String)> {
         })
         .collect()
 }
+
+/// Runs the nook binary with `--root root` and collects its output (for
+/// commands whose container, if any, is gone when nook exits: a container
+/// keeps nook's stdio open).
+pub fn nook(root: &std::path::Path, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nook"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap()
+}

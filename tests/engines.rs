@@ -233,7 +233,7 @@ impl Lab {
             std::os::unix::fs::PermissionsExt::from_mode(0o1777),
         )
         .unwrap();
-        std::fs::copy(common::BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+        common::copy_executable(common::BUSYBOX, &rootfs.join("bin/busybox"));
         for a in APPLETS {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
         }

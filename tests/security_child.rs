@@ -39,7 +39,7 @@ impl Setup {
                 json!({"bounding": caps, "effective": caps, "permitted": caps});
         }
         let nook = f.dir.path().join("nook");
-        std::fs::copy(env!("CARGO_BIN_EXE_nook"), &nook).unwrap();
+        common::copy_executable(env!("CARGO_BIN_EXE_nook"), &nook);
         Setup { f, nook }
     }
 
@@ -169,7 +169,7 @@ sleep 100
 fn exec_attack(ptrace: bool, id: &str) {
     let s = Setup::new(&["sh", "-c", WATCHER], ptrace);
     std::fs::create_dir(s.f.rootfs().join("t")).unwrap();
-    std::fs::copy(common::BUSYBOX, s.f.rootfs().join("t/true")).unwrap();
+    common::copy_executable(common::BUSYBOX, &s.f.rootfs().join("t/true"));
     s.create(id);
     assert!(s.nook(&["start", id]).status.success());
     assert!(eventually(|| s.out("ready") == "ready"));
@@ -463,7 +463,7 @@ echo done >> $r
         let mut r = Rootless::new(&["sleep", "100"]);
         if writable {
             r.binary = r.f.dir.path().join("nook");
-            std::fs::copy(env!("CARGO_BIN_EXE_nook"), &r.binary).unwrap();
+            common::copy_executable(env!("CARGO_BIN_EXE_nook"), &r.binary);
             std::os::unix::fs::lchown(&r.binary, Some(NOBODY), Some(NOBODY)).unwrap();
         }
         let id = format!("sec-rl-{writable}");

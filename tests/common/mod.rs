@@ -23,6 +23,21 @@ const APPLETS: &[&str] = &[
     "pwd", "stat", "wc", "tty", "readlink", "head", "test", "ps", "mount", "cut", "tr", "date",
 ];
 
+/// Copies an executable that a test will run, in a `cp` process of its own.
+///
+/// `std::fs::copy` would hold the copy open for writing in this process,
+/// and a sibling test thread that forks in that moment keeps that fd until
+/// its child execs: an execve of the copy then fails with ETXTBSY ("text
+/// file busy"). The `cp` process's fd dies with it, out of every fork's reach.
+pub fn copy_executable(src: impl AsRef<Path>, dst: &Path) {
+    let st = std::process::Command::new("cp")
+        .arg(src.as_ref())
+        .arg(dst)
+        .status()
+        .unwrap();
+    assert!(st.success(), "cp {} {}", src.as_ref().display(), dst.display());
+}
+
 /// A test's bundle and state root.
 pub struct Fixture {
     pub dir: tempfile::TempDir,
@@ -44,7 +59,7 @@ impl Fixture {
         let rootfs = dir.path().join("bundle/rootfs");
         std::fs::create_dir_all(rootfs.join("bin")).unwrap();
         std::fs::create_dir_all(rootfs.join("out")).unwrap();
-        std::fs::copy(BUSYBOX, rootfs.join("bin/busybox")).unwrap();
+        copy_executable(BUSYBOX, &rootfs.join("bin/busybox"));
         for a in APPLETS {
             std::os::unix::fs::symlink("busybox", rootfs.join("bin").join(a)).unwrap();
         }

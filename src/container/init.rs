@@ -141,6 +141,8 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     }
     sys::setsid().step(Step::Setsid)?;
     if let Some(name) = a.keyring {
+        // The keyring is created with the process's SELinux label (runc's order).
+        crate::lsm::set_keyring_label(&a.process.lsm)?;
         // Kernels without keyrings (ENOSYS) run containers without one, as with runc.
         match sys::join_session_keyring(name) {
             Ok(()) | Err(libc::ENOSYS) => {}
@@ -283,8 +285,16 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
 /// What nook does for the process's execve, right before the user's filter
 /// goes in (after it, nothing but execve: a profile may deny anything else,
 /// close_range or fcntl for one): the preserved descriptors become
-/// inheritable. Every other descriptor above them is nook's own and
+/// inheritable, and the AppArmor profile and SELinux label are set for the
+/// execve. Every other descriptor above them is nook's own and
 /// close-on-exec.
+///
+/// The labels take effect at execve only, so everything nook still does
+/// runs in its own domain. Without a filter, or with a late one, they are
+/// written right before execve; an early filter (no `noNewPrivileges`)
+/// brings them forward, as runc's init applies the profile before its
+/// filter, and like the filter they then also hold for the programs of the
+/// startContainer hooks.
 fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     // Our fd table is the child's own copy: the caller's flags are untouched.
     // nook's own descriptors were moved above the range (spawn, exec socket),
@@ -292,7 +302,7 @@ fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     for fd in 3..3 + a.preserve_fds as RawFd {
         sys::clear_cloexec(fd).step_at(Step::CloseFds, fd as usize)?;
     }
-    Ok(())
+    crate::lsm::apply_exec_labels(&a.process.lsm)
 }
 
 /// Clones the real init into the pid/time namespaces that only children

@@ -279,9 +279,10 @@ impl MountPlan {
             None
         };
 
+        let context = crate::lsm::mount_context(linux.mount_label().as_deref(), crate::lsm::Host::detect())?;
         let mut mounts = Vec::new();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            mounts.push(plan_mount(i, m, rootfs, ns)?);
+            mounts.push(plan_mount(i, m, rootfs, ns, context.as_deref())?);
         }
         let setup_dev = !mounts
             .iter()
@@ -381,7 +382,15 @@ fn mount_point_of(path: &Path) -> Result<PathBuf> {
     Ok(best.unwrap_or_else(|| PathBuf::from("/")))
 }
 
-fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &NamespacePlan) -> Result<MountOp> {
+/// Plans `mounts[i]`; `context` is the SELinux `context=` option of
+/// `linux.mountLabel`, for the new filesystems that take it.
+fn plan_mount(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    rootfs: &Path,
+    ns: &NamespacePlan,
+    context: Option<&str>,
+) -> Result<MountOp> {
     let field = |f: &str| format!("mounts[{i}].{f}");
     if !m.destination().is_absolute() {
         return Err(Error::config(field("destination"), "must be an absolute path"));
@@ -438,10 +447,14 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &Namesp
     if opts.tmpcopyup && typ != "tmpfs" {
         return Err(Error::config(field("options"), "tmpcopyup needs a tmpfs mount"));
     }
-    let data = if opts.data.is_empty() {
+    let mut data = opts.data.clone();
+    if kind == MountKind::Fs && crate::lsm::takes_mount_label(typ) {
+        data.extend(context.map(str::to_string));
+    }
+    let data = if data.is_empty() {
         None
     } else {
-        Some(cstr(opts.data.join(",").as_bytes(), &field("options"))?)
+        Some(cstr(data.join(",").as_bytes(), &field("options"))?)
     };
     let per_mount = opts.flags & REMOUNT_FLAGS;
     let (flags, remount) = match kind {
@@ -1090,6 +1103,50 @@ mod tests {
     }
 
     const MOUNT_NS: &str = r#"{"namespaces":[{"type":"mount"}]}"#;
+
+    /// With SELinux, `linux.mountLabel` goes to the new filesystems that take
+    /// a `context=` option, after their own data, and to no other mount.
+    #[test]
+    fn the_mount_label_goes_to_new_filesystems_only() {
+        let root = tempfile::tempdir().unwrap();
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.2.0","mounts":[
+                {"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/sys","type":"sysfs","source":"sysfs"},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]},
+                {"destination":"/dev/pts","type":"devpts","source":"devpts"},
+                {"destination":"/dev/mqueue","type":"mqueue","source":"mqueue"},
+                {"destination":"/mnt","type":"bind","source":"/tmp","options":["rbind"]},
+                {"destination":"/srv","source":"/tmp","options":["bind"]}],
+              "linux":{"namespaces":[{"type":"mount"}]}}"#,
+        )
+        .unwrap();
+        let ns = NamespacePlan::from_spec(&spec).unwrap();
+        let ctx = r#"context="system_u:object_r:container_file_t:s0:c1,c2""#;
+        let data: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, m)| {
+                let op = plan_mount(i, m, root.path(), &ns, Some(ctx)).unwrap();
+                op.data.map(|d| d.into_string().unwrap())
+            })
+            .collect();
+        let with = |d: &str| Some(d.to_string());
+        assert_eq!(
+            data,
+            [
+                None,
+                None,
+                with(&format!("mode=755,{ctx}")),
+                with(ctx),
+                None,
+                None,
+                None
+            ]
+        );
+    }
 
     #[test]
     fn a_shared_or_joined_mount_namespace_is_accepted() {

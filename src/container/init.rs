@@ -204,7 +204,18 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // notify listener must reach the parent while it still listens: early too.
     let nnp = a.process.no_new_privileges;
     let late_seccomp = nnp && !a.seccomp.is_some_and(|p| p.has_listener());
+    // The AppArmor profile and SELinux label take effect at execve only, so
+    // whenever they are written, all nook still does runs in its own
+    // domain. They are written as late as the two limits allow: before any
+    // filter (nothing of nook's after it), and before Ready, so that a
+    // profile the kernel does not know fails `create`, as a missing program
+    // does (see process::look_up), and not `start`. As with runc, whose
+    // init applies them before its filter and its ready message, the
+    // startContainer hooks' programs then run under them too, as under the
+    // filter.
+    let early_labels = a.seccomp.is_some() && !late_seccomp;
     if let (Some(prog), false) = (a.seccomp, late_seccomp) {
+        crate::lsm::apply_exec_labels(&a.process.lsm)?;
         last_own_calls(a)?;
         if let Some(listener) = prog.install().step(Step::Seccomp)? {
             sys::send_fd(a.sync, &Message::SeccompFd.encode(), listener.as_fd()).step(Step::Seccomp)?;
@@ -215,6 +226,9 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         process::enter_cwd(a.process)?;
     }
     process::look_up(a.process)?;
+    if !early_labels {
+        crate::lsm::apply_exec_labels(&a.process.lsm)?;
+    }
     // A container's init installs a late filter before it waits for
     // `start`, as runc does: the startContainer hooks run under it, and a
     // failure is still create's. An exec'd process waits for nothing.
@@ -285,16 +299,8 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
 /// What nook does for the process's execve, right before the user's filter
 /// goes in (after it, nothing but execve: a profile may deny anything else,
 /// close_range or fcntl for one): the preserved descriptors become
-/// inheritable, and the AppArmor profile and SELinux label are set for the
-/// execve. Every other descriptor above them is nook's own and
+/// inheritable. Every other descriptor above them is nook's own and
 /// close-on-exec.
-///
-/// The labels take effect at execve only, so everything nook still does
-/// runs in its own domain. Without a filter, or with a late one, they are
-/// written right before execve; an early filter (no `noNewPrivileges`)
-/// brings them forward, as runc's init applies the profile before its
-/// filter, and like the filter they then also hold for the programs of the
-/// startContainer hooks.
 fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     // Our fd table is the child's own copy: the caller's flags are untouched.
     // nook's own descriptors were moved above the range (spawn, exec socket),
@@ -302,7 +308,7 @@ fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     for fd in 3..3 + a.preserve_fds as RawFd {
         sys::clear_cloexec(fd).step_at(Step::CloseFds, fd as usize)?;
     }
-    crate::lsm::apply_exec_labels(&a.process.lsm)
+    Ok(())
 }
 
 /// Clones the real init into the pid/time namespaces that only children

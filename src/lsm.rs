@@ -17,7 +17,8 @@
 //!   runs on SELinux and non-SELinux hosts alike, so labels are accepted
 //!   and ignored there (crun does the same). With SELinux, the process label
 //!   becomes the exec and keyring-creation label, and `linux.mountLabel`
-//!   the `context=` option of the mounts that take one.
+//!   the `context=` option of the new filesystems that take one (see
+//!   [`mount_labeling`]).
 #![forbid(unsafe_code)]
 
 use std::ffi::CString;
@@ -106,12 +107,11 @@ impl LsmPlan {
     }
 }
 
-/// `linux.mountLabel` as the mount option runc passes
-/// (`label.FormatMountLabel`): `context="LABEL"`, quoted because an MCS label
-/// has commas (`s0:c1,c2`) and the kernel splits mount data on them. None
-/// where SELinux is off (a kernel without it refuses the option) or no label
-/// is set.
-pub fn mount_context(label: Option<&str>, host: Host) -> Result<Option<String>> {
+/// `linux.mountLabel`, validated, where it applies: None where SELinux is
+/// off (a kernel without it refuses the `context=` option) or no label is
+/// set. A label is checked on every host, so a config that is wrong on an
+/// SELinux host is wrong everywhere.
+pub fn mount_label(label: Option<&str>, host: Host) -> Result<Option<&str>> {
     const FIELD: &str = "linux.mountLabel";
     let Some(label) = label.filter(|l| !l.is_empty()) else {
         return Ok(None);
@@ -125,15 +125,37 @@ pub fn mount_context(label: Option<&str>, host: Host) -> Result<Option<String>> 
             "contains a '\"', which no SELinux label has",
         ));
     }
-    Ok(host.selinux.then(|| format!("context=\"{label}\"")))
+    Ok(host.selinux.then_some(label))
 }
 
-/// Whether a new mount of filesystem type `fstype` gets the mount label, as
-/// in runc: not proc and sysfs (SELinux labels them itself), not mqueue
-/// (runc labels its root after the mount instead; nook leaves it alone) and
-/// not bind mounts (which take no filesystem options).
-pub fn takes_mount_label(fstype: &str) -> bool {
-    !matches!(fstype, "proc" | "sysfs" | "mqueue" | "bind")
+/// The mount label as the option runc passes (`label.FormatMountLabel`):
+/// `context="LABEL"`, quoted because an MCS label has commas (`s0:c1,c2`)
+/// and the kernel splits mount data on them.
+pub fn context_option(label: &str) -> String {
+    format!("context=\"{label}\"")
+}
+
+/// How a new mount of filesystem type `fstype` gets the mount label, as in
+/// runc.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MountLabeling {
+    /// Not at all: proc and sysfs, which SELinux labels itself.
+    None,
+    /// As the `security.selinux` attribute of the mount's root, set after
+    /// the mount: mqueue (runc's `label.SetFileLabel`).
+    RootXattr,
+    /// As the `context=` option of the mount.
+    Context,
+}
+
+/// How a new filesystem of type `fstype` takes the mount label (bind
+/// mounts take none: they have no filesystem options).
+pub fn mount_labeling(fstype: &str) -> MountLabeling {
+    match fstype {
+        "proc" | "sysfs" => MountLabeling::None,
+        "mqueue" => MountLabeling::RootXattr,
+        _ => MountLabeling::Context,
+    }
 }
 
 // ------------------------------------------------------------------- child
@@ -246,18 +268,22 @@ mod tests {
     }
 
     #[test]
-    fn the_mount_label_is_a_quoted_context_option_only_with_selinux() {
+    fn the_mount_label_applies_only_with_selinux_as_a_quoted_context_option() {
         let label = "system_u:object_r:container_file_t:s0:c1,c2";
+        assert_eq!(mount_label(Some(label), BOTH).unwrap(), Some(label));
         assert_eq!(
-            mount_context(Some(label), BOTH).unwrap().as_deref(),
-            Some("context=\"system_u:object_r:container_file_t:s0:c1,c2\"")
+            context_option(label),
+            "context=\"system_u:object_r:container_file_t:s0:c1,c2\""
         );
-        assert_eq!(mount_context(Some(label), NONE).unwrap(), None);
-        assert_eq!(mount_context(Some(""), BOTH).unwrap(), None);
-        assert_eq!(mount_context(None, BOTH).unwrap(), None);
-        let e = mount_context(Some("a\"b"), NONE).unwrap_err();
+        assert_eq!(mount_label(Some(label), NONE).unwrap(), None);
+        assert_eq!(mount_label(Some(""), BOTH).unwrap(), None);
+        assert_eq!(mount_label(None, BOTH).unwrap(), None);
+        let e = mount_label(Some("a\"b"), NONE).unwrap_err();
         assert!(e.to_string().contains("linux.mountLabel"), "{e}");
-        assert!(takes_mount_label("tmpfs") && takes_mount_label("devpts"));
-        assert!(!takes_mount_label("proc") && !takes_mount_label("sysfs") && !takes_mount_label("mqueue"));
+        assert_eq!(mount_labeling("tmpfs"), MountLabeling::Context);
+        assert_eq!(mount_labeling("devpts"), MountLabeling::Context);
+        assert_eq!(mount_labeling("mqueue"), MountLabeling::RootXattr);
+        assert_eq!(mount_labeling("proc"), MountLabeling::None);
+        assert_eq!(mount_labeling("sysfs"), MountLabeling::None);
     }
 }

@@ -497,6 +497,7 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
                 | Step::MountPropagate
                 | Step::MountSetattr
                 | Step::TmpCopyUp
+                | Step::MountLabel
                 | Step::MountInProc => m
                     .mounts
                     .iter()

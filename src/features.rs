@@ -24,8 +24,10 @@ pub fn features() -> Value {
             "capabilities": caps,
             "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
             "seccomp": crate::seccomp::features(),
-            "apparmor": { "enabled": false },
-            "selinux": { "enabled": false },
+            // Whether nook supports them, whatever the host runs
+            // (runtime-spec features-linux.md; runc says true too).
+            "apparmor": { "enabled": true },
+            "selinux": { "enabled": true },
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": true } }
         },
@@ -37,6 +39,13 @@ pub fn features() -> Value {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn both_lsms_are_reported_supported() {
+        let f = super::features();
+        assert_eq!(f["linux"]["apparmor"]["enabled"], true);
+        assert_eq!(f["linux"]["selinux"]["enabled"], true);
+    }
+
     #[test]
     fn idmapped_mounts_are_reported() {
         let f = super::features();

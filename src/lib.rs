@@ -28,6 +28,7 @@ pub mod exe;
 pub mod features;
 pub mod hooks;
 pub mod id;
+pub mod lsm;
 pub mod mounts;
 pub mod namespaces;
 pub mod plan;

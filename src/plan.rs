@@ -131,15 +131,23 @@ impl ExecPlan {
         let spec = bundle.spec;
         // As runc: a process without `capabilities` gets the container's,
         // not the runtime's full set (CAP_SYS_ADMIN and CAP_SYS_PTRACE on
-        // the host, for a container without a user namespace).
-        let process = match (process.capabilities(), spec.process()) {
-            (None, Some(init)) => {
-                let mut p = process.clone();
+        // the host, for a container without a user namespace); one without
+        // an AppArmor profile or SELinux label gets the container's, so
+        // exec cannot leave the container's confinement by omission.
+        let mut p = process.clone();
+        if let Some(init) = spec.process() {
+            let unset = |v: &Option<String>| v.as_deref().unwrap_or_default().is_empty();
+            if p.capabilities().is_none() {
                 p.set_capabilities(init.capabilities().clone());
-                ProcessPlan::from_process(&p)?
             }
-            _ => ProcessPlan::from_process(process)?,
-        };
+            if unset(p.apparmor_profile()) {
+                p.set_apparmor_profile(init.apparmor_profile().clone());
+            }
+            if unset(p.selinux_label()) {
+                p.set_selinux_label(init.selinux_label().clone());
+            }
+        }
+        let process = ProcessPlan::from_process(&p)?;
         let namespaces = NamespacePlan::from_spec(&spec)?.joining(init_pid);
         let seccomp = seccomp_of(&spec)?;
         Ok(ExecPlan {

@@ -65,6 +65,8 @@ pub struct ProcessPlan {
     pub sched: crate::sched::SchedPlan,
     /// `linux.sysctl` as (/proc/sys path, value).
     pub sysctl: Vec<(CString, Vec<u8>)>,
+    /// `apparmorProfile` and `selinuxLabel`.
+    pub lsm: crate::lsm::LsmPlan,
 }
 
 fn cstring(s: &str, field: &str) -> Result<CString> {
@@ -93,8 +95,6 @@ impl ProcessPlan {
         plan.domainname = name(spec.domainname(), "domainname")?;
         plan.sysctl = sysctl_plan(spec, ns)?;
         plan.sched = plan.sched.with_personality(spec)?;
-        let mount_label = spec.linux().as_ref().and_then(|l| l.mount_label().clone());
-        refuse_lsm_label("linux.mountLabel", &mount_label)?;
         Ok(plan)
     }
 
@@ -103,8 +103,7 @@ impl ProcessPlan {
     /// container-wide fields (hostname, sysctl) stay empty: an exec'd
     /// process joins a container whose system settings are already made.
     pub fn from_process(p: &Process) -> Result<ProcessPlan> {
-        refuse_lsm_label("process.apparmorProfile", p.apparmor_profile())?;
-        refuse_lsm_label("process.selinuxLabel", p.selinux_label())?;
+        let lsm = crate::lsm::LsmPlan::from_process(p)?;
         let args = p.args().as_deref().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::config("process.args", "must name the program to run"));
@@ -199,6 +198,7 @@ impl ProcessPlan {
             domainname: None,
             sysctl: Vec::new(),
             sched: crate::sched::SchedPlan::from_process(p)?,
+            lsm,
         })
     }
 
@@ -211,42 +211,6 @@ impl ProcessPlan {
             a
         };
         (arr(&self.args), arr(&self.env))
-    }
-}
-
-/// nook applies no LSM label yet, and a label asked for must not be dropped
-/// silently: the process would run unconfined. Where the LSM is off (as on
-/// the test kernels), the error says so, as runc's failure to apply does.
-/// LSM labels: nook does not apply them yet, so where the LSM is on one is
-/// refused rather than dropped. Where it is off, an AppArmor profile is
-/// refused (as runc and crun do: the process would run unconfined), while
-/// SELinux labels are accepted and mean nothing, as with runc and crun: a
-/// kernel without SELinux has no labels to set, and the same config then
-/// runs on SELinux and non-SELinux hosts alike.
-fn refuse_lsm_label(field: &str, label: &Option<String>) -> Result<()> {
-    let Some(label) = label.as_deref().filter(|l| !l.is_empty()) else {
-        return Ok(());
-    };
-    let (lsm, enabled) = if field.ends_with("apparmorProfile") {
-        let on = std::fs::read_to_string("/sys/module/apparmor/parameters/enabled")
-            .is_ok_and(|s| s.starts_with('Y'));
-        ("AppArmor", on)
-    } else {
-        let on = std::path::Path::new("/sys/fs/selinux/enforce").exists();
-        if !on {
-            return Ok(());
-        }
-        ("SELinux", on)
-    };
-    if enabled {
-        Err(Error::Unsupported {
-            what: format!("{field} ({lsm} labels)"),
-        })
-    } else {
-        Err(Error::config(
-            field,
-            format!("{label:?}: {lsm} is not enabled on this host"),
-        ))
     }
 }
 

@@ -92,6 +92,10 @@ steps! {
     Dumpable => "making the process non-dumpable",
     ProcCheck => "checking that /proc is a procfs before writing or mounting under it",
     MountInProc => "refusing a mount destination inside /proc",
+    AppArmor => "applying the AppArmor profile of process.apparmorProfile",
+    SelinuxLabel => "setting the SELinux exec label of process.selinuxLabel",
+    KeyringLabel => "setting the SELinux keyring label of process.selinuxLabel",
+    MountLabel => "labelling the mount's root with linux.mountLabel",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -1072,6 +1072,22 @@ pub fn fs_type(fd: BorrowedFd<'_>) -> SysResult<i64> {
     Ok(st.f_type as i64)
 }
 
+/// `setxattr(path, name, value, size, 0)`, following a final symlink (a
+/// `/proc/self/fd/N` path reaches the file of the descriptor).
+pub fn setxattr(path: &CStr, name: &CStr, value: &[u8]) -> SysResult<()> {
+    // SAFETY: valid C strings, and a live byte slice of the given length.
+    check_int(unsafe {
+        libc::setxattr(
+            path.as_ptr(),
+            name.as_ptr(),
+            value.as_ptr().cast(),
+            value.len(),
+            0,
+        )
+    })
+    .map(drop)
+}
+
 /// Clones a helper process with `flags` (e.g. `CLONE_NEWUSER`) that does
 /// nothing but sleep until it is killed, so the caller can use what the
 /// clone created (its `/proc/PID/ns/*`). The caller must kill and reap it.

@@ -158,6 +158,24 @@ fn the_child_never_allocates_on_any_path() {
     c.delete(true).unwrap();
 }
 
+/// The AppArmor path of the child (the verified /proc, thread-self, the
+/// attribute write) for an init and for exec. It needs AppArmor, so
+/// tools/test-apparmor.sh runs it in the VM; `unconfined` is a profile the
+/// kernel always has.
+#[test]
+#[ignore = "needs AppArmor: tools/test-apparmor.sh runs it in a VM"]
+fn the_apparmor_path_never_allocates() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["process"]["apparmorProfile"] = json!("unconfined");
+    let c = f.create("aa-alloc").unwrap();
+    c.start().unwrap();
+    let process = json!({"user": {"uid": 0, "gid": 0}, "args": ["true"], "cwd": "/",
+        "apparmorProfile": "unconfined"});
+    let e = c.exec_json(&process.to_string(), &Default::default()).unwrap();
+    assert_eq!(e.wait().unwrap(), 0);
+    c.delete(true).unwrap();
+}
+
 #[test]
 fn containers_from_a_busy_multithreaded_process() {
     // One malloc arena for every thread: glibc otherwise gives each thread

@@ -17,6 +17,14 @@ if [ ${#pkgs[@]} -gt 0 ]; then
 	apt-get update -qq
 	apt-get install -y -qq "${pkgs[@]}" >/dev/null
 fi
+# apparmor_parser: tools/test-apparmor.sh loads its test profiles with it
+# (into the VM's kernel; this host's may have AppArmor off).
+if ! command -v apparmor_parser >/dev/null; then
+	echo "installing: apparmor" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	[ ${#pkgs[@]} -gt 0 ] || apt-get update -qq
+	apt-get install -y -qq --no-install-recommends apparmor >/dev/null
+fi
 # The engines that tests/engines.rs drives nook with. Their packages would
 # start dockerd and containerd on the host: a policy-rc.d that says no
 # (101) holds while they install; the tests start their own daemons.

@@ -141,6 +141,8 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     }
     sys::setsid().step(Step::Setsid)?;
     if let Some(name) = a.keyring {
+        // The keyring is created with the process's SELinux label (runc's order).
+        crate::lsm::set_keyring_label(&a.process.lsm)?;
         // Kernels without keyrings (ENOSYS) run containers without one, as with runc.
         match sys::join_session_keyring(name) {
             Ok(()) | Err(libc::ENOSYS) => {}
@@ -202,7 +204,18 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // notify listener must reach the parent while it still listens: early too.
     let nnp = a.process.no_new_privileges;
     let late_seccomp = nnp && !a.seccomp.is_some_and(|p| p.has_listener());
+    // The AppArmor profile and SELinux label take effect at execve only, so
+    // whenever they are written, all nook still does runs in its own
+    // domain. They are written as late as the two limits allow: before any
+    // filter (nothing of nook's after it), and before Ready, so that a
+    // profile the kernel does not know fails `create`, as a missing program
+    // does (see process::look_up), and not `start`. As with runc, whose
+    // init applies them before its filter and its ready message, the
+    // startContainer hooks' programs then run under them too, as under the
+    // filter.
+    let early_labels = a.seccomp.is_some() && !late_seccomp;
     if let (Some(prog), false) = (a.seccomp, late_seccomp) {
+        crate::lsm::apply_exec_labels(&a.process.lsm)?;
         last_own_calls(a)?;
         if let Some(listener) = prog.install().step(Step::Seccomp)? {
             sys::send_fd(a.sync, &Message::SeccompFd.encode(), listener.as_fd()).step(Step::Seccomp)?;
@@ -213,6 +226,9 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         process::enter_cwd(a.process)?;
     }
     process::look_up(a.process)?;
+    if !early_labels {
+        crate::lsm::apply_exec_labels(&a.process.lsm)?;
+    }
     // A container's init installs a late filter before it waits for
     // `start`, as runc does: the startContainer hooks run under it, and a
     // failure is still create's. An exec'd process waits for nothing.

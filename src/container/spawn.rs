@@ -497,6 +497,7 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
                 | Step::MountPropagate
                 | Step::MountSetattr
                 | Step::TmpCopyUp
+                | Step::MountLabel
                 | Step::MountInProc => m
                     .mounts
                     .iter()
@@ -530,6 +531,11 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
             }
         }),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
+        Step::AppArmor => process.lsm.apparmor_profile().map(|p| match e.errno {
+            // What the kernel says of a profile it does not have.
+            libc::ENOENT => format!(" {p:?} (is it loaded? apparmor_parser -r FILE)"),
+            _ => format!(" {p:?}"),
+        }),
         Step::Chdir => Some(format!(" {} (process.cwd)", process.cwd.to_string_lossy())),
         // runc fails the same way; say what to do about it. Non-root users
         // get 200 keys by default, one per running container.

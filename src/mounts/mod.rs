@@ -37,6 +37,7 @@ use libc::c_ulong;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use crate::error::{Error, Result};
+use crate::lsm::MountLabeling;
 use crate::namespaces::{self, IdMaps, NamespacePlan};
 use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, FdPath, MountAttr};
@@ -106,6 +107,9 @@ pub struct MountOp {
     /// for tmpfs mounts and /dev: what is mounted inside (devpts on
     /// /dev/pts, device nodes) needs them writable until the end.
     pub late_ro: bool,
+    /// The SELinux label of the new mount's root, for a filesystem that
+    /// takes `linux.mountLabel` after the mount rather than as an option.
+    pub root_label: Option<CString>,
 }
 
 /// The files inside /proc a mount may cover: those lxcfs emulates (runc's
@@ -279,9 +283,10 @@ impl MountPlan {
             None
         };
 
+        let label = crate::lsm::mount_label(linux.mount_label().as_deref(), crate::lsm::Host::detect())?;
         let mut mounts = Vec::new();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            mounts.push(plan_mount(i, m, rootfs, ns)?);
+            mounts.push(plan_mount(i, m, rootfs, ns, label)?);
         }
         let setup_dev = !mounts
             .iter()
@@ -381,7 +386,15 @@ fn mount_point_of(path: &Path) -> Result<PathBuf> {
     Ok(best.unwrap_or_else(|| PathBuf::from("/")))
 }
 
-fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &NamespacePlan) -> Result<MountOp> {
+/// Plans `mounts[i]`; `label` is `linux.mountLabel` where SELinux applies
+/// it, for the new filesystems that take it.
+fn plan_mount(
+    i: usize,
+    m: &oci_spec::runtime::Mount,
+    rootfs: &Path,
+    ns: &NamespacePlan,
+    label: Option<&str>,
+) -> Result<MountOp> {
     let field = |f: &str| format!("mounts[{i}].{f}");
     if !m.destination().is_absolute() {
         return Err(Error::config(field("destination"), "must be an absolute path"));
@@ -438,10 +451,19 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &Namesp
     if opts.tmpcopyup && typ != "tmpfs" {
         return Err(Error::config(field("options"), "tmpcopyup needs a tmpfs mount"));
     }
-    let data = if opts.data.is_empty() {
+    let mut data = opts.data.clone();
+    let mut root_label = None;
+    if let (MountKind::Fs, Some(label)) = (&kind, label) {
+        match crate::lsm::mount_labeling(typ) {
+            MountLabeling::Context => data.push(crate::lsm::context_option(label)),
+            MountLabeling::RootXattr => root_label = Some(cstr(label.as_bytes(), "linux.mountLabel")?),
+            MountLabeling::None => {}
+        }
+    }
+    let data = if data.is_empty() {
         None
     } else {
-        Some(cstr(opts.data.join(",").as_bytes(), &field("options"))?)
+        Some(cstr(data.join(",").as_bytes(), &field("options"))?)
     };
     let per_mount = opts.flags & REMOUNT_FLAGS;
     let (flags, remount) = match kind {
@@ -481,6 +503,7 @@ fn plan_mount(i: usize, m: &oci_spec::runtime::Mount, rootfs: &Path, ns: &Namesp
         idmap,
         proc_ok,
         late_ro,
+        root_label,
     })
 }
 
@@ -788,6 +811,10 @@ fn mount_one(
     if let Some(under) = under {
         copyup::copy_dir(under.as_fd(), mounted.as_fd(), 0).step_at(Step::TmpCopyUp, op.index)?;
     }
+    if let Some(label) = &op.root_label {
+        sys::setxattr(mpath.as_cstr(), c"security.selinux", label.to_bytes())
+            .step_at(Step::MountLabel, op.index)?;
+    }
     for p in &op.propagation {
         sys::mount(None, mpath.as_cstr(), None, *p, None).step_at(Step::MountPropagate, op.index)?;
     }
@@ -1090,6 +1117,57 @@ mod tests {
     }
 
     const MOUNT_NS: &str = r#"{"namespaces":[{"type":"mount"}]}"#;
+
+    /// With SELinux, `linux.mountLabel` goes to the new filesystems that take
+    /// a `context=` option, after their own data, to mqueue's root after the
+    /// mount, and to no other mount.
+    #[test]
+    fn the_mount_label_goes_to_new_filesystems_only() {
+        let root = tempfile::tempdir().unwrap();
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.2.0","mounts":[
+                {"destination":"/proc","type":"proc","source":"proc"},
+                {"destination":"/sys","type":"sysfs","source":"sysfs"},
+                {"destination":"/dev","type":"tmpfs","source":"tmpfs","options":["mode=755"]},
+                {"destination":"/dev/pts","type":"devpts","source":"devpts"},
+                {"destination":"/dev/mqueue","type":"mqueue","source":"mqueue"},
+                {"destination":"/mnt","type":"bind","source":"/tmp","options":["rbind"]},
+                {"destination":"/srv","source":"/tmp","options":["bind"]}],
+              "linux":{"namespaces":[{"type":"mount"}]}}"#,
+        )
+        .unwrap();
+        let ns = NamespacePlan::from_spec(&spec).unwrap();
+        let label = "system_u:object_r:container_file_t:s0:c1,c2";
+        let ops: Vec<_> = spec
+            .mounts()
+            .iter()
+            .flatten()
+            .enumerate()
+            .map(|(i, m)| plan_mount(i, m, root.path(), &ns, Some(label)).unwrap())
+            .collect();
+        let data: Vec<_> = ops
+            .iter()
+            .map(|op| op.data.clone().map(|d| d.into_string().unwrap()))
+            .collect();
+        let ctx = format!("context=\"{label}\"");
+        let with = |d: &str| Some(d.to_string());
+        assert_eq!(
+            data,
+            [
+                None,
+                None,
+                with(&format!("mode=755,{ctx}")),
+                with(&ctx),
+                None,
+                None,
+                None
+            ]
+        );
+        // mqueue, as in runc: its root is labelled after the mount.
+        let labelled: Vec<_> = ops.iter().map(|op| op.root_label.is_some()).collect();
+        assert_eq!(labelled, [false, false, false, false, true, false, false]);
+        assert_eq!(ops[4].root_label.as_deref().unwrap().to_bytes(), label.as_bytes());
+    }
 
     #[test]
     fn a_shared_or_joined_mount_namespace_is_accepted() {

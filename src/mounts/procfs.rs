@@ -66,6 +66,20 @@ pub fn open_beneath(proc: BorrowedFd<'_>, rel: &CStr, flags: libc::c_int) -> Sys
     Ok(fd)
 }
 
+/// Opens `rel` (`thread-self/attr/...`) under the verified procfs root
+/// `proc` like [`open_beneath`], except that procfs's own plain symlinks
+/// on the way (`thread-self` -> `PID/task/TID`) are followed. They are the
+/// kernel's, on the same procfs (RESOLVE_NO_XDEV: nothing mounted over any
+/// part of the path is crossed); magic links stay refused.
+pub fn open_thread_self(proc: BorrowedFd<'_>, rel: &CStr, flags: libc::c_int) -> SysResult<OwnedFd> {
+    let resolve = RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS | RESOLVE_NO_XDEV;
+    let fd = sys::openat2(proc, rel, flags, 0, resolve)?;
+    if !is_procfs(fd.as_fd())? {
+        return Err(NOT_PROCFS);
+    }
+    Ok(fd)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,6 +98,25 @@ mod tests {
         );
         assert_eq!(
             open_beneath(proc.as_fd(), c"../etc/passwd", libc::O_RDONLY).unwrap_err(),
+            libc::EXDEV
+        );
+    }
+
+    #[test]
+    fn thread_self_is_followed_to_this_threads_files() {
+        let proc = open_proc_root().unwrap();
+        let f = open_thread_self(proc.as_fd(), c"thread-self/comm", libc::O_RDONLY).unwrap();
+        let mut buf = [0u8; 32];
+        let n = sys::read(f.as_fd(), &mut buf).unwrap();
+        let comm = std::fs::read("/proc/thread-self/comm").unwrap();
+        assert_eq!(&buf[..n], &comm[..]);
+        // Magic links stay refused, and nothing leaves the procfs.
+        assert_eq!(
+            open_thread_self(proc.as_fd(), c"thread-self/root/etc/passwd", libc::O_RDONLY).unwrap_err(),
+            libc::ELOOP
+        );
+        assert_eq!(
+            open_thread_self(proc.as_fd(), c"../etc/passwd", libc::O_RDONLY).unwrap_err(),
             libc::EXDEV
         );
     }

@@ -159,6 +159,27 @@ fn full_state_root() {
         assert!(f.ctx.list().unwrap().is_empty());
         cg.assert_clean();
     }
+
+    // The pid file on a full filesystem, the state root fine: written
+    // last, after state.json, so its failure must undo everything.
+    let mut f = fixture(&cg, "pidfile");
+    let full = f.dir.path().join("full");
+    let _tmpfs = Tmpfs::mount(&full, "size=64k,mode=700");
+    fill(&full, false);
+    f.config["linux"]["cgroupsPath"] = json!(cg.cgroups_path("pidfile"));
+    let opts = nook::CreateOptions {
+        pid_file: Some(full.join("pid")),
+        ..Default::default()
+    };
+    let err = f.create_with("pidfile", &opts).unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("No space left on device") && text.contains("pid"),
+        "{text}"
+    );
+    assert_nothing_of(f.ctx.root(), "pidfile", &cg);
+    assert!(f.ctx.list().unwrap().is_empty());
+    cg.assert_clean();
 }
 
 /// `nook create` under every soft RLIMIT_NOFILE from 4 up to one that works:
@@ -205,6 +226,33 @@ fn no_free_fds() {
     let c = f.ctx.load("fds").unwrap();
     assert_eq!(c.status(), Status::Created);
     c.start().unwrap();
+    assert_eq!(c.status(), Status::Running);
+    // `nook exec` likewise: a failure leaves the container as it was.
+    let mut exec_failures = 0;
+    for n in 4..64 {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("ulimit -S -n {n} && exec \"$0\" \"$@\""))
+            .arg(env!("CARGO_BIN_EXE_nook"))
+            .arg("--root")
+            .arg(f.ctx.root())
+            .args(["exec", "fds", "true"])
+            .stdin(std::process::Stdio::null());
+        let (ok, _, stderr) = run_to_files(cmd, f.dir.path());
+        assert!(!stderr.contains("panicked"), "exec, RLIMIT_NOFILE {n}: {stderr}");
+        assert_eq!(c.processes().unwrap(), vec![c.pid()], "exec, RLIMIT_NOFILE {n}");
+        if ok {
+            break;
+        }
+        exec_failures += 1;
+        eprintln!("exec, RLIMIT_NOFILE {n}: {stderr}");
+        assert!(
+            stderr.contains("Too many open files"),
+            "exec, RLIMIT_NOFILE {n}: {stderr}"
+        );
+        assert_eq!(stderr.lines().count(), 1, "exec, RLIMIT_NOFILE {n}: {stderr}");
+    }
+    assert!(exec_failures > 0);
     assert_eq!(c.status(), Status::Running);
     c.delete(true).unwrap();
     cg.assert_clean();
@@ -268,6 +316,23 @@ fn pids_limit_of_the_caller() {
     );
     let c = f.ctx.load("pids").unwrap();
     c.start().unwrap();
+    assert_eq!(c.status(), Status::Running);
+    c.delete(true).unwrap();
+    cg.assert_clean();
+
+    // The container's own pids limit reached by its init: `exec` is
+    // refused with one clear error and the container stays as it was.
+    let mut f = fixture(&cg, "own");
+    f.config["linux"]["resources"] = json!({"pids": {"limit": 1}});
+    let c = f.create("own").unwrap();
+    c.start().unwrap();
+    let o = common::nook(f.ctx.root(), &["exec", "own", "true"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    eprintln!("exec at the container's pids.limit 1: {stderr}");
+    assert_eq!(o.status.code(), Some(255), "{stderr}");
+    assert!(stderr.contains("Resource temporarily unavailable"), "{stderr}");
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert_eq!(c.processes().unwrap(), vec![c.pid()]);
     assert_eq!(c.status(), Status::Running);
     c.delete(true).unwrap();
     cg.assert_clean();

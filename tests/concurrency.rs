@@ -162,6 +162,58 @@ fn twenty_creates_of_one_id() {
     cg.assert_clean();
 }
 
+/// Two containers of different ids naming one `linux.cgroupsPath`,
+/// created at once, many times: one gets the cgroup, the other is refused
+/// as it is when they come one after the other. Both used to succeed,
+/// sharing one cgroup (the second adopted it before the first's init was
+/// in it), so deleting either killed the other.
+#[test]
+fn two_creates_of_one_cgroup() {
+    let cg = CgroupParent::new("one-cgroup");
+    let f = Fixture::new(&["sleep", "100"]);
+    let bundles: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .map(|id| {
+            let b = bundle_for(&f, &cg, id, &["sleep", "100"]);
+            let mut config: Value =
+                serde_json::from_slice(&std::fs::read(b.join("config.json")).unwrap()).unwrap();
+            config["linux"]["cgroupsPath"] = json!(cg.cgroups_path("shared"));
+            std::fs::write(b.join("config.json"), serde_json::to_vec(&config).unwrap()).unwrap();
+            b
+        })
+        .collect();
+    for round in 0..15 {
+        let children: Vec<_> = ["a", "b"]
+            .iter()
+            .zip(&bundles)
+            .map(|(id, bundle)| {
+                let mut cmd = nook_cmd(f.ctx.root());
+                cmd.args(["create", "--bundle"]).arg(bundle).arg(id);
+                let scratch = f.dir.path().to_path_buf();
+                std::thread::spawn(move || run_to_files(cmd, &scratch))
+            })
+            .collect();
+        let results: Vec<_> = children.into_iter().map(|c| c.join().unwrap()).collect();
+        let listed = f.ctx.list().unwrap();
+        assert_eq!(
+            listed.len(),
+            1,
+            "round {round}: both containers got the cgroup: {listed:?}"
+        );
+        let loser = results.iter().find(|r| !r.0).unwrap();
+        assert!(
+            loser.2.contains("linux.cgroupsPath"),
+            "round {round}: {}",
+            loser.2
+        );
+        assert_eq!(loser.2.lines().count(), 1, "{}", loser.2);
+        let c = f.ctx.load(&listed[0].id).unwrap();
+        assert_eq!(c.processes().unwrap(), vec![c.pid()]);
+        c.delete(true).unwrap();
+        cg.assert_clean();
+    }
+}
+
 const CONTAINERS: usize = 100;
 const WORKERS: usize = 8;
 

@@ -53,8 +53,9 @@ pub enum Error {
         id: String,
     },
 
-    /// `create` was asked for an id that is already taken.
-    #[error("container with id exists: {id}")]
+    /// `create` was asked for an id that is already taken. runc 1.1's
+    /// exact words (libcontainer's ErrExist), as engines see them from runc.
+    #[error("container with given ID already exists")]
     AlreadyExists {
         /// The id asked for.
         id: String,

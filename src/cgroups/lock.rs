@@ -7,6 +7,10 @@
 //! create uses it. nook takes an exclusive `flock(2)` on each hierarchy's
 //! mount point directory around creation and removal, which every nook
 //! process (and the C and Go callers) sees, without a lock file anywhere.
+//!
+//! A create also holds a [`Claim`] on its cgroup directory from its mkdir
+//! (or adoption) until its init is in it: before that the cgroup is empty,
+//! and another create naming the same `linux.cgroupsPath` would adopt it.
 #![forbid(unsafe_code)]
 
 use std::fs::File;
@@ -35,4 +39,35 @@ pub(crate) fn lock<'a>(mount_points: impl IntoIterator<Item = &'a Path>) -> Resu
         held.push(locked);
     }
     Ok(MountLocks { _held: held })
+}
+
+/// A create's hold on its cgroup directory until its init is in it
+/// (`flock(2)` on the directory); see [`super::CgroupPlan::create_claimed`].
+#[derive(Debug)]
+pub struct Claim {
+    _held: Option<Flock<File>>,
+}
+
+impl Claim {
+    /// No cgroup to hold (none is made, e.g. rootless without delegation).
+    pub(crate) fn none() -> Claim {
+        Claim { _held: None }
+    }
+}
+
+/// Claims cgroup directory `dir`, refusing at once when another create
+/// holds it.
+pub(crate) fn claim(dir: &Path) -> Result<Claim> {
+    let f = File::open(dir).map_err(|e| Error::io("opening cgroup", dir, e))?;
+    match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
+        Ok(held) => Ok(Claim { _held: Some(held) }),
+        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(Error::config(
+            "linux.cgroupsPath",
+            format!("cgroup {} is being set up for another container", dir.display()),
+        )),
+        Err((_, e)) => Err(Error::sys(
+            format!("flock({}, LOCK_EX|LOCK_NB)", dir.display()),
+            e,
+        )),
+    }
 }

@@ -66,6 +66,7 @@ use crate::error::{Error, Result};
 pub use devices::with_runtime_defaults;
 pub use layout::Version;
 use layout::{Hierarchy, Layout};
+pub use lock::Claim;
 pub(crate) use resources::parse_list;
 use resources::{HostInfo, Settings};
 pub use stats::{
@@ -340,6 +341,14 @@ impl CgroupPlan {
     /// Creates the cgroup(s) and applies the resources. On failure every
     /// directory made so far is removed again.
     pub fn create(&self) -> Result<Cgroup> {
+        self.create_claimed().map(|(cg, _)| cg)
+    }
+
+    /// [`CgroupPlan::create`], holding the cgroup against another create
+    /// naming the same path until the [`Claim`] is dropped: keep it until
+    /// the init is in the cgroup, which until then is empty and would pass
+    /// [`check_adoptable`] for the other create. That create is refused.
+    pub fn create_claimed(&self) -> Result<(Cgroup, Claim)> {
         let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
@@ -348,9 +357,15 @@ impl CgroupPlan {
             .filter(|t| t.hierarchy.version == Version::V1)
             .flat_map(|t| t.hierarchy.controllers.iter().map(String::as_str))
             .collect();
-        for t in &self.targets {
+        // Every create of one path claims its first directory (all share
+        // the same targets): an existing one before anything is checked.
+        let mut claim = None;
+        for (i, t) in self.targets.iter().enumerate() {
             let path = t.hierarchy.dir_of(&t.cgroup)?;
             if path.exists() {
+                if i == 0 {
+                    claim = Some(lock::claim(&path)?);
+                }
                 check_adoptable(&path, &t.hierarchy)?;
             }
             if t.hierarchy.version == Version::V2 {
@@ -358,8 +373,16 @@ impl CgroupPlan {
             }
         }
         let mut cg = Cgroup { dirs: Vec::new() };
-        match self.create_into(&mut cg) {
-            Ok(()) => Ok(cg),
+        // Made under the mount lock, so no other create can hold it yet.
+        let made = self
+            .create_into(&mut cg)
+            .and_then(|()| match (claim, cg.dirs.first()) {
+                (Some(c), _) => Ok(c),
+                (None, Some(d)) => lock::claim(&d.path),
+                (None, None) => Ok(Claim::none()),
+            });
+        match made {
+            Ok(claim) => Ok((cg, claim)),
             Err(e) => {
                 // Best effort: the original error is the one worth reporting.
                 let _ = cg.remove_locked();

@@ -209,6 +209,9 @@ pub struct Container {
 struct CreateGuard<'a> {
     dir: &'a StateDir,
     cgroup: Option<crate::cgroups::Cgroup>,
+    /// Released (a field drops after `drop`) once the cgroup is removed or
+    /// the init is in it, never while it is empty and still ours.
+    _claim: Option<crate::cgroups::Claim>,
     armed: bool,
 }
 
@@ -301,12 +304,14 @@ impl Context {
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,
+            _claim: None,
             armed: true,
         };
         // Ours closes when set-up returns: from then on only the init holds it.
         let exec_listener = dir.listen_exec()?;
-        let cgroup = plan.cgroup.create()?;
+        let (cgroup, claim) = plan.cgroup.create_claimed()?;
         guard.cgroup = Some(cgroup.clone());
+        guard._claim = Some(claim);
         plan.mounts.set_cgroup_sources(
             &cgroup.mount_sources(),
             plan.namespaces.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),

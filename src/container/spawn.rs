@@ -303,15 +303,32 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 // The child died without a word (killed, or it crashed):
                 // say how, from its wait status.
                 let last = *reaper.0.last().unwrap_or(&pid);
-                let how = match waitpid(Pid::from_raw(last), None) {
-                    Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
-                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
-                    other => format!("ended ({other:?})"),
-                };
+                let status = waitpid(Pid::from_raw(last), None);
                 reaper.0.retain(|&p| p != last);
                 let who = match job {
                     Job::Create { .. } => "the container's init",
                     Job::Exec(_) => "the exec'd process",
+                };
+                // Set-up runs charged to the container's memory cgroup: a
+                // limit too low for it ends in the OOM killer's SIGKILL,
+                // which only the cgroup's OOM count tells from any other.
+                if matches!(
+                    status,
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, Signal::SIGKILL, _))
+                ) && args.cgroup.oom_kills().unwrap_or(0) > 0
+                {
+                    return Err(Error::Child {
+                        step: format!(
+                            "{who} was killed by the OOM killer during set-up: out of memory at the \
+                             container's memory limit (linux.resources.memory.limit)"
+                        ),
+                        errno: libc::ENOMEM,
+                    });
+                }
+                let how = match status {
+                    Ok(nix::sys::wait::WaitStatus::Exited(_, code)) => format!("exited with status {code}"),
+                    Ok(nix::sys::wait::WaitStatus::Signaled(_, sig, _)) => format!("was killed by {sig}"),
+                    other => format!("ended ({other:?})"),
                 };
                 return Err(Error::Child {
                     step: format!("{who} {how} during set-up"),

@@ -201,7 +201,7 @@ impl StateDir {
     /// Reads `state.json`.
     pub fn load(&self, id: &str) -> Result<Persisted> {
         let path = self.path.join(STATE_FILE);
-        let text = fs::read(&path).map_err(|e| match e.kind() {
+        let text = read_state(&path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotFound { id: id.to_string() },
             _ => Error::io("reading", &path, e),
         })?;
@@ -214,7 +214,7 @@ impl StateDir {
     /// is killed or removed by those paths. None when the rest does not
     /// parse either (an empty or truncated file).
     pub fn load_without_cgroup(&self) -> Option<Persisted> {
-        let text = fs::read(self.path.join(STATE_FILE)).ok()?;
+        let text = read_state(&self.path.join(STATE_FILE)).ok()?;
         let mut v: serde_json::Value = serde_json::from_slice(&text).ok()?;
         v.as_object_mut()?.remove("cgroup");
         serde_json::from_value(v).ok()
@@ -234,6 +234,27 @@ impl StateDir {
             Err(e) => Err(Error::io("removing", &self.path, e)),
         }
     }
+}
+
+/// Reads a state file that must be a regular file: opened without
+/// following a symlink or waiting for a FIFO's writer, so a damaged entry
+/// (a FIFO, a link to /dev/zero) is an error at once, and `list` or
+/// `delete --force` never hang on it.
+fn read_state(path: &Path) -> std::io::Result<Vec<u8>> {
+    use std::io::Read;
+    let mut file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            "not a regular file",
+        ));
+    }
+    let mut text = Vec::new();
+    file.read_to_end(&mut text)?;
+    Ok(text)
 }
 
 /// A new close-on-exec AF_UNIX SOCK_SEQPACKET socket: one message per

@@ -7,6 +7,7 @@
 #![allow(dead_code)] // each test binary uses a different part of the fixture
 
 pub mod agent;
+pub mod host;
 pub mod rootless;
 
 use std::path::{Path, PathBuf};

@@ -459,3 +459,26 @@ fn create_reports_a_missing_program_in_the_json_log_and_keeps_no_state() {
     let list: Value = serde_json::from_slice(&nook(root, &["list", "--format", "json"]).stdout).unwrap();
     assert_eq!(list, Value::Null, "{list}");
 }
+
+/// A reader that closes the pipe early (`nook features | head -1`) ends nook
+/// as it ends runc, killed by SIGPIPE's status and quiet, not with a
+/// panic on stderr.
+#[test]
+fn output_to_a_closed_pipe_ends_quietly() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [&["features"][..], &["list"], &["--version"]] {
+        let (reader, writer) = std::io::pipe().unwrap();
+        drop(reader);
+        let o = Command::new(env!("CARGO_BIN_EXE_nook"))
+            .arg("--root")
+            .arg(dir.path())
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(writer)
+            .stderr(Stdio::piped())
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(141), "{args:?}: {}", stderr(&o));
+        assert_eq!(stderr(&o), "", "{args:?}");
+    }
+}

@@ -320,11 +320,11 @@ fn main() -> ExitCode {
 
 fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
     if cli.version {
-        println!(
+        emit(format_args!(
             "nook version {}\nspec: {}",
             env!("CARGO_PKG_VERSION"),
             nook::container::OCI_VERSION
-        );
+        ));
         return Ok(0);
     }
     if cli.systemd_cgroup {
@@ -660,7 +660,7 @@ fn list(ctx: &Context, format: &str, quiet: bool) -> nook::Result<()> {
     let states = ctx.list()?;
     if quiet {
         for s in &states {
-            println!("{}", s.id);
+            emit(&s.id);
         }
         return Ok(());
     }
@@ -678,7 +678,7 @@ fn list(ctx: &Context, format: &str, quiet: bool) -> nook::Result<()> {
                     if s.owner.is_empty() { "root" } else { &s.owner }.to_string(),
                 ]);
             }
-            let _ = std::io::stdout().lock().write_all(tabwriter(&rows).as_bytes());
+            emit(tabwriter(&rows).trim_end_matches('\n'));
         }
         other => {
             return Err(Error::Config {
@@ -780,14 +780,14 @@ fn ps(c: &nook::Container, format: &str, ps_args: &[String]) -> nook::Result<()>
                     field: "ps options".into(),
                     reason: "ps output has no PID column".into(),
                 })?;
-            println!("{header}");
+            emit(header);
             for line in lines {
                 let pid = line
                     .split_whitespace()
                     .nth(col)
                     .and_then(|p| p.parse::<i32>().ok());
                 if pid.is_some_and(|p| pids.contains(&p)) {
-                    println!("{line}");
+                    emit(line);
                 }
             }
         }
@@ -811,8 +811,7 @@ fn events(c: &nook::Container, once: bool, interval: &str) -> nook::Result<()> {
     loop {
         let stats = c.stats()?;
         let event = serde_json::json!({ "type": "stats", "id": c.id(), "data": stats });
-        println!("{event}");
-        let _ = std::io::stdout().flush();
+        emit(event);
         if once {
             return Ok(());
         }
@@ -974,17 +973,32 @@ fn ram_in_bytes(s: &str) -> Result<i64, String> {
     Ok(bytes as i64)
 }
 
+/// Writes one line of output. A reader that went away (`nook state ID |
+/// head -1`) ends nook as it ends runc, whose write to a closed pipe on
+/// stdout dies of SIGPIPE: with status 141 and nothing on stderr, where
+/// `println!` would panic.
+fn emit(line: impl std::fmt::Display) {
+    let mut o = std::io::stdout().lock();
+    if let Err(e) = writeln!(o, "{line}").and_then(|()| o.flush()) {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(128 + libc::SIGPIPE);
+        }
+        eprintln!("nook: writing the output: {e}");
+        std::process::exit(1);
+    }
+}
+
 fn print_json(v: &impl serde::Serialize) {
-    println!("{}", serde_json::to_string_pretty(v).expect("serialises"));
+    emit(serde_json::to_string_pretty(v).expect("serialises"));
 }
 
 /// A list on one line, as runc's json.Encoder writes it: `[1234,1240]`,
 /// and `null` for an empty one (Go's nil slice), which runc prints.
 fn print_json_line<T: serde::Serialize>(v: &[T]) {
     if v.is_empty() {
-        println!("null");
+        emit("null");
     } else {
-        println!("{}", serde_json::to_string(v).expect("serialises"));
+        emit(serde_json::to_string(v).expect("serialises"));
     }
 }
 

@@ -38,6 +38,7 @@ use serde::Serialize;
 
 use crate::bundle::Bundle;
 use crate::error::{Error, Result};
+use crate::faults::{reached, Point};
 use crate::hooks;
 use crate::plan::{Plan, PlanOptions};
 use channel::Message;
@@ -303,10 +304,13 @@ impl Context {
             cgroup: None,
             armed: true,
         };
+        reached(Point::CreateStateDirMade)?;
         // Ours closes when set-up returns: from then on only the init holds it.
         let exec_listener = dir.listen_exec()?;
+        reached(Point::CreateExecSocketMade)?;
         let cgroup = plan.cgroup.create()?;
         guard.cgroup = Some(cgroup.clone());
+        reached(Point::CreateCgroupMade)?;
         plan.mounts.set_cgroup_sources(
             &cgroup.mount_sources(),
             plan.namespaces.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
@@ -342,10 +346,14 @@ impl Context {
             no_new_keyring: opts.no_new_keyring,
             hooks: plan.spec.hooks().clone(),
         };
-        let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
-            Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
-            None => Ok(()),
-        });
+        let saved = dir
+            .save(&persisted)
+            .and_then(|()| reached(Point::CreateStateWritten))
+            .and_then(|()| match &opts.pid_file {
+                Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644)
+                    .and_then(|()| reached(Point::CreatePidFileWritten)),
+                None => Ok(()),
+            });
         if let Err(e) = saved {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -509,7 +517,7 @@ impl Container {
     pub fn pause(&self) -> Result<()> {
         let _lock = self.dir.lock(&self.id)?;
         match self.status() {
-            Status::Running => self.persisted.cgroup.freeze(),
+            Status::Running => self.persisted.cgroup.freeze().and_then(|()| reached(Point::PauseFrozen)),
             Status::Paused => Err(Error::state(&self.id, "container already paused")),
             _ => Err(Error::state(&self.id, "container not running")),
         }
@@ -519,7 +527,7 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         let _lock = self.dir.lock(&self.id)?;
         match self.status() {
-            Status::Paused => self.persisted.cgroup.thaw(),
+            Status::Paused => self.persisted.cgroup.thaw().and_then(|()| reached(Point::ResumeThawed)),
             _ => Err(Error::state(&self.id, "container not paused")),
         }
     }
@@ -558,7 +566,8 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(Error::state(&self.id, "container not running"));
         }
-        self.persisted.cgroup.update(resources)
+        self.persisted.cgroup.update(resources)?;
+        reached(Point::UpdateApplied)
     }
 
     /// The state as `runc state` reports it.
@@ -607,8 +616,10 @@ impl Container {
             Status::Stopped => Error::state(&self.id, "cannot start a container that has stopped"),
             _ => Error::state(&self.id, "cannot start an already running container"),
         })?;
+        reached(Point::StartConnected)?;
         // From here on the container counts as started (see status()).
         let _ = std::fs::remove_file(self.dir.exec_sock());
+        reached(Point::StartExecSocketRemoved)?;
         let mut data = Vec::new();
         // One read per message (SOCK_SEQPACKET). A reset (the init accepted
         // another connection, or died) ends it like EOF. The poll timeout
@@ -648,6 +659,9 @@ impl Container {
         if data.len() > channel::WIRE {
             let rec: [u8; channel::WIRE] = data[1..=channel::WIRE].try_into().expect("length checked");
             if let Some(Message::Failed(e)) = Message::decode(&rec) {
+                if let Some(injected) = crate::faults::injected(e) {
+                    return Err(injected);
+                }
                 if let Some(hook) = hooks::from_child(e) {
                     return Err(hook);
                 }
@@ -660,8 +674,9 @@ impl Container {
                 });
             }
         }
+        reached(Point::StartExecuted)?;
         self.run_hooks(hooks::Kind::Poststart, "running", self.persisted.pid);
-        Ok(())
+        reached(Point::StartPoststartRun)
     }
 
     /// Runs the poststart or poststop hooks; failures are logged, not returned.
@@ -756,7 +771,8 @@ impl Container {
         )?;
         let exec = ExecProcess { pid };
         if let Some(f) = &opts.pid_file {
-            if let Err(e) = state::write_atomic(f, pid.to_string().as_bytes(), 0o644) {
+            let written = state::write_atomic(f, pid.to_string().as_bytes(), 0o644);
+            if let Err(e) = written.and_then(|()| reached(Point::ExecPidFileWritten)) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 let _ = exec.wait();
                 return Err(e);
@@ -808,10 +824,14 @@ impl Container {
             if init {
                 let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
             }
+            reached(Point::DeleteKilled)?;
             self.wait_gone(init, &pids)?;
+            reached(Point::DeleteProcessesGone)?;
         }
         cg.remove()?;
+        reached(Point::DeleteCgroupRemoved)?;
         self.dir.remove()?;
+        reached(Point::DeleteStateRemoved)?;
         self.run_hooks(hooks::Kind::Poststop, "stopped", 0);
         Ok(())
     }

@@ -63,6 +63,7 @@ macro_rules! points {
 
 points! {
     CreateStateDirMade => "create/state-dir-made",
+    CreateIntentWritten => "create/intent-written",
     CreateExecSocketMade => "create/exec-socket-made",
     CreateCgroupMade => "create/cgroup-made",
     CreateCloneDone => "create/clone-done",

@@ -42,7 +42,7 @@ use crate::faults::{reached, Point};
 use crate::hooks;
 use crate::plan::{Plan, PlanOptions};
 use channel::Message;
-use state::{Persisted, StateDir};
+use state::{Intent, Persisted, StateDir};
 
 pub use crate::bundle::OCI_VERSION;
 
@@ -296,15 +296,27 @@ impl Context {
 
     /// The part of [`Context::create_from`] that changes the host, in the
     /// state directory `dir`, which it owns.
+    ///
+    /// It holds the container's lock throughout, so that a `delete
+    /// --force` waits for it to finish or fail (a killed create releases
+    /// the lock with its last descriptor), and before it makes anything
+    /// outside the state directory it records what it is about to make
+    /// there, for a `delete --force` after a create killed half-way.
     fn set_up(&self, plan: &mut Plan, dir: StateDir, opts: &CreateOptions) -> Result<Container> {
         let id = plan.id.clone();
         let id = id.as_str();
+        let _lock = dir.lock(id)?;
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,
             armed: true,
         };
         reached(Point::CreateStateDirMade)?;
+        dir.write_intent(&Intent {
+            id: id.to_string(),
+            cgroup: plan.cgroup.intended()?,
+        })?;
+        reached(Point::CreateIntentWritten)?;
         // Ours closes when set-up returns: from then on only the init holds it.
         let exec_listener = dir.listen_exec()?;
         reached(Point::CreateExecSocketMade)?;
@@ -420,10 +432,16 @@ impl Context {
     /// of an empty or truncated state.json only the state directory is
     /// removed, since nothing in it names the container's processes or
     /// cgroup reliably any more. The id can be used again afterwards.
+    ///
+    /// A container whose state.json is missing (a create killed before it
+    /// wrote it) or empty or truncated is removed by its intent record (see
+    /// [`StateDir::write_intent`]): whatever still runs in the cgroup
+    /// create was making is killed, and the cgroup and the state directory
+    /// removed.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let e = match self.load(id) {
             Ok(c) => return c.delete(force),
-            Err(Error::NotFound { .. }) if force => return Ok(()),
+            Err(Error::NotFound { .. }) if force => return self.delete_unfinished(id, None),
             Err(e) if !force => return Err(e),
             Err(e) => e,
         };
@@ -441,15 +459,67 @@ impl Context {
                 };
                 c.delete(true)
             }
-            None => {
-                log::warn!(
-                    "container {id}: {e}; removing its state directory only: its processes and cgroup, \
-                     if any are left, are not known"
-                );
-                let _lock = dir.lock(id)?;
-                dir.remove()
+            None => self.delete_unfinished(id, Some(e)),
+        }
+    }
+
+    /// `delete --force` of a container without a usable state.json: a
+    /// create that never wrote it (killed, or `damaged` is None and a
+    /// create is still running: the lock waits for it), or one whose
+    /// state.json is `damaged` beyond reading. What the intent record
+    /// names is killed and removed, then the state directory.
+    fn delete_unfinished(&self, id: &str, damaged: Option<Error>) -> Result<()> {
+        if crate::id::validate_id(id).is_err() {
+            return Ok(());
+        }
+        let dir = StateDir::new(&self.root, id);
+        let lock = match dir.lock(id) {
+            Err(Error::NotFound { .. }) => return Ok(()),
+            other => other?,
+        };
+        if damaged.is_none() {
+            // The create we waited for may have finished meanwhile.
+            if let Ok(c) = self.load(id) {
+                drop(lock);
+                return c.delete(true);
             }
         }
+        let intent = match dir.load_intent(id) {
+            Some(Ok(intent)) => Some(intent),
+            Some(Err(e)) => {
+                log::warn!("container {id}: {e}; its cgroup, if it has one, is not known");
+                None
+            }
+            None => None,
+        };
+        match (&damaged, &intent) {
+            (Some(e), Some(_)) => log::warn!(
+                "container {id}: {e}; removing what its intent record names: its cgroup, whatever \
+                 runs in it, and its state directory"
+            ),
+            (Some(e), None) => log::warn!(
+                "container {id}: {e}; removing its state directory only: its processes and cgroup, \
+                 if any are left, are not known"
+            ),
+            (None, _) => {}
+        }
+        if let Some(intent) = intent {
+            let cg = &intent.cgroup;
+            gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
+            let mut left = gone_is_empty(cg.pids())?;
+            for _ in 0..1000 {
+                if left.is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                left = gone_is_empty(cg.pids())?;
+            }
+            if !left.is_empty() {
+                return Err(Error::state(id, "container processes did not exit after SIGKILL"));
+            }
+            cg.remove()?;
+        }
+        dir.remove()
     }
 
     /// create + start + wait + delete. Returns the exit code (128+N for a

@@ -3,6 +3,11 @@
 //! the exec socket, and locked with `flock` so concurrent commands on one
 //! container are serialised.
 //!
+//! Before `create` makes anything outside it (a cgroup, a mount), the
+//! directory gets `intent.json`: the [`Intent`], naming what is about to be
+//! made, so that `delete --force` can still find and remove it when
+//! `create` was killed before `state.json` was written.
+//!
 //! The root and every container directory are 0700, as runc makes them:
 //! nothing in them is for anyone but the runtime's user. The init never
 //! reaches them by path (it holds only the exec socket's listening fd), so
@@ -27,6 +32,19 @@ use crate::error::{Error, Result};
 /// Name of the socket the init accepts `start`'s connection on (runc's exec.fifo).
 pub const EXEC_SOCK: &str = "exec.sock";
 const STATE_FILE: &str = "state.json";
+const INTENT_FILE: &str = "intent.json";
+
+/// What `create` is about to make outside the state directory, written
+/// before it makes any of it (see [`StateDir::write_intent`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Intent {
+    /// The container id.
+    pub id: String,
+    /// The container's cgroup, with the directories create will make (see
+    /// [`crate::cgroups::CgroupPlan::intended`]); read back, it passes the
+    /// same check as state.json's.
+    pub cgroup: Cgroup,
+}
 
 /// What nook remembers about a container between commands.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -196,6 +214,43 @@ impl StateDir {
             return false;
         };
         socket::connect(probe.as_raw_fd(), &addr) == Err(Errno::EPROTOTYPE)
+    }
+
+    /// Writes `intent.json`, which must not exist yet: created with
+    /// O_EXCL|O_NOFOLLOW in the directory create has just made, 0600. Not
+    /// synced to disk: it only has to outlive the process (state roots are
+    /// on tmpfs, and cgroups do not survive a reboot either).
+    pub fn write_intent(&self, intent: &Intent) -> Result<()> {
+        let path = self.path.join(INTENT_FILE);
+        let json = serde_json::to_vec(intent).expect("intent serialises");
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&json))
+            .map_err(|e| Error::io("writing", path, e))
+    }
+
+    /// Reads `intent.json`: None if there is none (create was stopped
+    /// before it wrote it, or the container predates intent records).
+    pub fn load_intent(&self, id: &str) -> Option<Result<Intent>> {
+        let path = self.path.join(INTENT_FILE);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => return Some(Err(Error::io("reading", path, e))),
+        };
+        Some(match serde_json::from_slice::<Intent>(&text) {
+            Ok(i) if i.id == id => Ok(i),
+            Ok(i) => Err(Error::io(
+                "checking",
+                path,
+                std::io::Error::other(format!("it names container {:?}", i.id)),
+            )),
+            Err(e) => Err(Error::io("parsing", path, e.into())),
+        })
     }
 
     /// Reads `state.json`.

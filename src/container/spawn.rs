@@ -263,26 +263,31 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     })?;
     drop(child_sock);
     let mut reaper = Reaper(vec![pid]);
+    // A child that failed before `Go` (closing the caller's fds) has
+    // exited or is exiting, which is what fails here then: its record says why.
+    let failed = |e: Error| pending_failure(&parent_sock).map_or(e, |f| describe(job, f));
     job.reached(Point::CreateCloneDone, Point::ExecCloneDone)?;
 
     if let Some(maps) = &namespaces.id_maps {
-        namespaces::write_id_maps(pid, maps)?;
+        namespaces::write_id_maps(pid, maps).map_err(failed)?;
         faults::reached(Point::CreateIdMapsWritten)?;
     }
-    args.cgroup.add_process(pid)?;
+    args.cgroup.add_process(pid).map_err(failed)?;
     job.reached(Point::CreateCgroupJoined, Point::ExecCgroupJoined)?;
     if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).map_err(|e| match e.raw_os_error() {
-            // Below the inherited minimum needs CAP_SYS_RESOURCE on the host.
-            Some(libc::EACCES | libc::EPERM) => Error::config(
-                "process.oomScoreAdj",
-                format!("writing {adj} to {path}: {e}: lowering it needs real root (CAP_SYS_RESOURCE)"),
-            ),
-            _ => Error::io("writing", &path, e),
-        })?;
+        std::fs::write(&path, adj.to_string())
+            .map_err(|e| match e.raw_os_error() {
+                // Below the inherited minimum needs CAP_SYS_RESOURCE on the host.
+                Some(libc::EACCES | libc::EPERM) => Error::config(
+                    "process.oomScoreAdj",
+                    format!("writing {adj} to {path}: {e}: lowering it needs real root (CAP_SYS_RESOURCE)"),
+                ),
+                _ => Error::io("writing", &path, e),
+            })
+            .map_err(failed)?;
     }
-    send(&parent_sock, Message::Go)?;
+    send(&parent_sock, Message::Go).map_err(failed)?;
     job.reached(Point::CreateReleased, Point::ExecReleased)?;
 
     let mut init = pid;
@@ -453,6 +458,18 @@ fn run_create_hooks(plan: &Plan, init: i32, (creating, created): &(OwnedFd, Owne
         std::io::Write::write_all(&mut f, json.as_bytes()).map_err(|e| Error::io("writing", "memfd", e))?;
     }
     Ok(())
+}
+
+/// A failure record the child has sent already, if one is waiting.
+fn pending_failure(sock: &OwnedFd) -> Option<ChildError> {
+    let mut pfd = [nix::poll::PollFd::new(sock.as_fd(), nix::poll::PollFlags::POLLIN)];
+    if nix::poll::poll(&mut pfd, nix::poll::PollTimeout::ZERO) != Ok(1) {
+        return None;
+    }
+    match recv(sock) {
+        Ok((Some(Message::Failed(e)), _)) => Some(e),
+        _ => None,
+    }
 }
 
 fn send(sock: &OwnedFd, m: Message) -> Result<()> {

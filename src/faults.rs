@@ -105,7 +105,12 @@ impl std::fmt::Display for Point {
 /// The steps of the child's at which `init/<step>` and `execd/<step>`
 /// act: each is reached once the step is done, as far as the container's
 /// configuration has it (a process exec'd into a container mounts nothing,
-/// for one; the init does not call the step [`Step::Dumpable`]).
+/// for one; the init does not call the step [`Step::Dumpable`]). A few
+/// stand for a group: [`Step::Mount`] for the whole rootfs before
+/// `pivot_root`, [`Step::Sysctl`] for sysctls, hostname and domainname,
+/// [`Step::MaskPath`] for masked and read-only paths and the read-only
+/// root; [`Step::ExecFifo`] is reached once `start` has been told it was
+/// accepted, and [`Step::Exec`] right before the execve.
 pub const CHILD_STEPS: &[Step] = &[
     Step::CloseFds,
     Step::Sync,
@@ -403,6 +408,9 @@ mod tests {
         });
         assert_eq!(child_reached(f, Step::Setsid), Ok(()));
         assert_eq!(child_reached(None, Step::Chdir), Ok(()));
-        assert_eq!(child_reached(f, Step::Chdir).map_err(|e| (e.step, e.errno)), Err((Step::Chdir, libc::EIO)));
+        assert_eq!(
+            child_reached(f, Step::Chdir).map_err(|e| (e.step, e.errno)),
+            Err((Step::Chdir, libc::EIO))
+        );
     }
 }

@@ -265,11 +265,10 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
                 let accepted = sys::accept(exec_listener).step(Step::ExecFifo)?;
                 sys::dup_above(accepted.as_fd(), 3 + a.preserve_fds as i32).step(Step::ExecFifo)?
             };
-            done(Step::ExecFifo)?;
             // `start` may have died after connecting: it was still a
             // start, so a failed send does not stop us.
             let _ = sys::send(conn.as_fd(), b"0");
-            let started = match hooks {
+            let started = done(Step::ExecFifo).and_then(|()| match hooks {
                 Some(h) => hooks::run_in_init(
                     h.start_container,
                     h.created,
@@ -279,7 +278,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
                 )
                 .and_then(|()| done(Step::StartContainerHook)),
                 None => Ok(()),
-            };
+            });
             let result = started.err().unwrap_or_else(|| exec(a, late_seccomp));
             // `start` reads the connection until our end closes: tell it why.
             let _ = sys::send(conn.as_fd(), &Message::Failed(result).encode());

@@ -587,7 +587,11 @@ impl Container {
     pub fn pause(&self) -> Result<()> {
         let _lock = self.dir.lock(&self.id)?;
         match self.status() {
-            Status::Running => self.persisted.cgroup.freeze().and_then(|()| reached(Point::PauseFrozen)),
+            Status::Running => self
+                .persisted
+                .cgroup
+                .freeze()
+                .and_then(|()| reached(Point::PauseFrozen)),
             Status::Paused => Err(Error::state(&self.id, "container already paused")),
             _ => Err(Error::state(&self.id, "container not running")),
         }
@@ -597,7 +601,11 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         let _lock = self.dir.lock(&self.id)?;
         match self.status() {
-            Status::Paused => self.persisted.cgroup.thaw().and_then(|()| reached(Point::ResumeThawed)),
+            Status::Paused => self
+                .persisted
+                .cgroup
+                .thaw()
+                .and_then(|()| reached(Point::ResumeThawed)),
             _ => Err(Error::state(&self.id, "container not paused")),
         }
     }

@@ -305,7 +305,7 @@ impl Context {
     fn set_up(&self, plan: &mut Plan, dir: StateDir, opts: &CreateOptions) -> Result<Container> {
         let id = plan.id.clone();
         let id = id.as_str();
-        let _lock = dir.lock(id)?;
+        let _lock = dir.lock_above(id, 3 + opts.preserve_fds as i32)?;
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,

@@ -17,7 +17,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -139,10 +139,23 @@ impl StateDir {
 
     /// Takes the container's lock, waiting for other commands to finish.
     pub fn lock(&self, id: &str) -> Result<Lock> {
-        let file = File::open(&self.path).map_err(|e| match e.kind() {
+        self.lock_above(id, 0)
+    }
+
+    /// [`StateDir::lock`] through a descriptor numbered `min` or above:
+    /// create holds the lock while it clones, and a descriptor of the
+    /// state directory's must not sit in a hole of the caller's preserved
+    /// fds below `min`, which the child passes on to the container.
+    pub fn lock_above(&self, id: &str, min: RawFd) -> Result<Lock> {
+        let mut file = File::open(&self.path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotFound { id: id.to_string() },
             _ => Error::io("opening state directory", &self.path, e),
         })?;
+        if file.as_raw_fd() < min {
+            let above = crate::sys::dup_above(file.as_fd(), min)
+                .map_err(|e| Error::sys(format!("fcntl(F_DUPFD_CLOEXEC, {min})"), Errno::from_raw(e)))?;
+            file = File::from(above);
+        }
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| Error::sys(format!("flock({}, LOCK_EX)", self.path.display()), e))?;
         // The container may have been deleted while we waited.

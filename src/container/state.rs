@@ -430,6 +430,27 @@ mod tests {
     }
 
     #[test]
+    fn intent_is_written_once_and_read_back_under_the_cgroup_check() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = StateDir::create(root.path(), "c1").unwrap();
+        assert!(dir.load_intent("c1").is_none());
+        let intent = Intent {
+            id: "c1".into(),
+            cgroup: Cgroup::default(),
+        };
+        dir.write_intent(&intent).unwrap();
+        assert!(dir.write_intent(&intent).is_err(), "written once (O_EXCL)");
+        assert_eq!(dir.load_intent("c1").unwrap().unwrap().id, "c1");
+        assert!(dir.load_intent("c2").unwrap().is_err(), "it names c1");
+        // Paths outside a mounted cgroup hierarchy are refused, as in state.json.
+        let planted = r#"{"id":"c1","cgroup":{"dirs":[{"version":"v1","controllers":["memory"],
+            "mount_point":"/tmp","path":"/tmp/victim","created":["/tmp/victim"]}]}}"#;
+        fs::write(dir.path.join(INTENT_FILE), planted).unwrap();
+        let e = dir.load_intent("c1").unwrap().unwrap_err().to_string();
+        assert!(e.contains("not a mounted cgroup hierarchy"), "{e}");
+    }
+
+    #[test]
     fn exec_socket_is_probed_without_being_reached() {
         // Deeper than sun_path's 108 bytes: the address goes through /proc/self/fd.
         let root = tempfile::tempdir().unwrap();

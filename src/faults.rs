@@ -24,7 +24,9 @@
 //!
 //! Unset, a point costs one load of the cached settings and a branch.
 //! Anyone who can set nook's environment runs nook as they like anyway, so
-//! the variables give nothing away; they are never passed to a container.
+//! the variables give nothing away; a container's processes never see them
+//! (their environment is the spec's), a runtime hook without `env` does,
+//! as it sees all of nook's.
 //!
 //! This module sits below the areas and the lifecycle, as `step.rs` does.
 #![forbid(unsafe_code)]

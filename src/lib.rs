@@ -25,6 +25,7 @@ pub mod console;
 pub mod container;
 pub mod error;
 pub mod exe;
+pub mod faults;
 pub mod features;
 pub mod hooks;
 pub mod id;

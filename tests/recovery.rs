@@ -1,7 +1,8 @@
 //! Issue 16 (reliability): `delete --force` and `list` when pieces of a
 //! container are gone or broken: its cgroup removed by someone else, its
-//! init dead, its bundle gone, its state.json empty, truncated or naming a
-//! cgroup that fails the state file's check; and `delete` of a stopped
+//! init dead, its bundle gone, its state.json missing (a create killed
+//! before writing it), empty, truncated or naming a cgroup that fails the
+//! state file's check; and `delete` of a stopped
 //! container whose init pid now belongs to someone else. Each checks on the
 //! host what is left afterwards.
 
@@ -119,19 +120,23 @@ fn delete_force_after_the_init_and_the_bundle_are_gone() {
     assert_gone(&f, "init-gone", &[pid], &dirs);
 }
 
-/// An empty or truncated state.json: `delete --force` removes the state
-/// directory and says what it could not know. Its cgroup cannot be found
-/// without the state file, so the test removes it itself.
+/// An empty or truncated state.json: `delete --force` removes the
+/// container by its intent record (its cgroup, whatever still runs in it,
+/// the state directory) and says so. The init is dead already in one case
+/// and still waits for `start` in the other.
 #[test]
 fn delete_force_of_an_empty_or_truncated_state() {
     let f = Fixture::new(&["sleep", "100"]);
-    for (id, keep) in [("st-empty", 0usize), ("st-cut", 40)] {
+    for (id, keep, init_dead) in [("st-empty", 0usize, true), ("st-cut", 40, false)] {
         let c = f.create(id).unwrap();
         let path = f.ctx.root().join(id).join("state.json");
         let dirs = created_dirs(&state_json(&f, id));
         let _rm = RmCgroups(dirs.clone());
         let pid = c.pid();
-        kill_init(&c);
+        let init = KillInit(pid);
+        if init_dead {
+            kill_init(&c);
+        }
         let text = std::fs::read(&path).unwrap();
         std::fs::write(&path, &text[..keep]).unwrap();
         let o = nook(f.ctx.root(), &["delete", "--force", id]);
@@ -140,10 +145,18 @@ fn delete_force_of_an_empty_or_truncated_state() {
         assert!(
             err.contains("level=warning")
                 && err.contains(&format!("container {id}"))
-                && err.contains("state.json"),
+                && err.contains("state.json")
+                && err.contains("intent record"),
             "{id}: {err}"
         );
-        drop(_rm);
+        for d in &dirs {
+            assert!(!d.exists(), "{id}: cgroup {} left", d.display());
+        }
+        if !init_dead {
+            assert!(dead(pid), "{id}: the init was not killed");
+            assert_eq!(c.wait().unwrap(), 128 + 9);
+        }
+        std::mem::forget(init);
         assert_gone(&f, id, &[pid], &dirs);
     }
     // Without --force a damaged state is refused, naming the file.
@@ -155,6 +168,35 @@ fn delete_force_of_an_empty_or_truncated_state() {
     assert!(!o.status.success());
     assert!(String::from_utf8_lossy(&o.stderr).contains("state.json"));
     std::fs::write(&path, text).unwrap();
+}
+
+/// A create killed after it made the container and before it wrote
+/// state.json (here: state.json removed, the init still waiting for
+/// `start`): `nook state` says the container does not exist, and `delete
+/// --force` finds the cgroup by the intent record, kills the init and
+/// removes the cgroup and the state directory, so the id can be used again.
+#[test]
+fn delete_force_of_a_create_that_never_wrote_its_state() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("unfinished").unwrap();
+    let dirs = created_dirs(&state_json(&f, "unfinished"));
+    let _rm = RmCgroups(dirs.clone());
+    let pid = c.pid();
+    let init = KillInit(pid);
+    std::fs::remove_file(f.ctx.root().join("unfinished/state.json")).unwrap();
+    let o = nook(f.ctx.root(), &["state", "unfinished"]);
+    assert!(!o.status.success());
+    assert!(String::from_utf8_lossy(&o.stderr).contains("does not exist"));
+    let o = nook(f.ctx.root(), &["delete", "--force", "unfinished"]);
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert!(!f.ctx.root().join("unfinished").exists(), "state directory left");
+    for d in &dirs {
+        assert!(!d.exists(), "cgroup {} left", d.display());
+    }
+    assert!(dead(pid), "the init was not killed");
+    assert_eq!(c.wait().unwrap(), 128 + 9);
+    std::mem::forget(init);
+    assert_gone(&f, "unfinished", &[pid], &dirs);
 }
 
 /// A state.json whose cgroup fails the check (here its hierarchy is not a

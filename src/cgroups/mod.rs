@@ -338,6 +338,35 @@ struct Dir {
 }
 
 impl CgroupPlan {
+    /// The cgroup [`CgroupPlan::create`] would make now: each directory,
+    /// with those of it and its parents that do not exist yet as the ones
+    /// to be created (an existing one would be adopted, and stays). For
+    /// the container's intent record, written before anything is made, so
+    /// that what a killed `create` made can be found: removing it kills
+    /// what is in these cgroups and removes their directories, at worst
+    /// also one that someone else made in between.
+    pub fn intended(&self) -> Result<Cgroup> {
+        let mut dirs = Vec::with_capacity(self.targets.len());
+        for t in &self.targets {
+            let path = t.hierarchy.dir_of(&t.cgroup)?;
+            let anc = apply::existing_ancestor(&path).to_path_buf();
+            let mut created: Vec<PathBuf> = path
+                .ancestors()
+                .take_while(|p| *p != anc)
+                .map(Path::to_path_buf)
+                .collect();
+            created.reverse();
+            dirs.push(Dir {
+                version: t.hierarchy.version,
+                controllers: t.hierarchy.controllers.clone(),
+                mount_point: t.hierarchy.mount_point.clone(),
+                path,
+                created,
+            });
+        }
+        Ok(Cgroup { dirs })
+    }
+
     /// Creates the cgroup(s) and applies the resources. On failure every
     /// directory made so far is removed again.
     pub fn create(&self) -> Result<Cgroup> {

@@ -15,6 +15,7 @@ use std::ffi::CStr;
 use std::os::fd::{AsFd, BorrowedFd, OwnedFd, RawFd};
 
 use super::channel::Message;
+use crate::faults::{child_reached, ChildFault};
 use crate::mounts::{Detached, MountPlan};
 use crate::namespaces::NamespacePlan;
 use crate::process::ProcessPlan;
@@ -53,6 +54,8 @@ pub struct ChildArgs<'a> {
     pub argv: &'a [*const libc::c_char],
     /// NULL-terminated envp pointers into the plan.
     pub envp: &'a [*const libc::c_char],
+    /// The fault to inject at one of the steps (see [`crate::faults`]).
+    pub fault: Option<ChildFault>,
 }
 
 /// What the child does besides the steps every process takes.
@@ -108,16 +111,20 @@ pub fn child_main(a: &ChildArgs<'_>) -> ! {
 
 fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     let ns = a.namespaces;
+    // Each step done, before the next: see crate::faults.
+    let done = |step| child_reached(a.fault, step);
     sys::reset_signal_handlers();
     // The caller's descriptors go before anything resolves a path, so no
     // cwd, mount source or exec path can go through one (CVE-2024-21626):
     // all above the preserved range but nook's own, which spawn put there.
     let first_free = 3 + a.preserve_fds as RawFd;
     sys::close_fds_except(first_free, a.own_fds).step(Step::CloseFds)?;
+    done(Step::CloseFds)?;
     match Message::recv(a.sync).step(Step::Sync)? {
         Some(Message::Go) => {}
         _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
     }
+    done(Step::Sync)?;
     // Non-dumpable before we join namespaces where container processes
     // run (CVE-2019-5736): a root parent made us so from birth; a rootless
     // one could not (it had to write our id maps). Inherited by the second
@@ -128,18 +135,24 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // program that user could write is re-executed sealed: see crate::exe).
     if let Mode::Exec = a.mode {
         sys::set_dumpable(false).step(Step::Dumpable)?;
+        done(Step::Dumpable)?;
     }
     namespaces::enter(ns, a.ns_fds).map_err(|(i, e)| ChildError::new(Step::JoinNamespace, i, e))?;
+    done(Step::JoinNamespace)?;
     // The parent has moved us into the container's cgroup by now, so a new
     // cgroup namespace gets that cgroup as its root.
     if ns.unshare_late != 0 {
         sys::unshare(ns.unshare_late).step(Step::UnshareNamespace)?;
+        done(Step::UnshareNamespace)?;
     }
     namespaces::prepare_time(ns).step(Step::TimeNamespace)?;
+    done(Step::TimeNamespace)?;
     if let Some(flags) = ns.intermediate {
         second_clone(a.sync, flags)?;
+        done(Step::SecondClone)?;
     }
     sys::setsid().step(Step::Setsid)?;
+    done(Step::Setsid)?;
     if let Some(name) = a.keyring {
         // The keyring is created with the process's SELinux label (runc's order).
         crate::lsm::set_keyring_label(&a.process.lsm)?;
@@ -148,6 +161,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
             Ok(()) | Err(libc::ENOSYS) => {}
             Err(e) => return Err(ChildError::new(Step::Keyring, 0, e)),
         }
+        done(Step::Keyring)?;
     }
     if let Mode::Create {
         mounts,
@@ -157,6 +171,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     } = a.mode
     {
         let root = mounts::setup_rootfs(mounts, detached)?;
+        done(Step::Mount)?;
         if let Some(h) = hooks {
             // The parent runs prestart and createRuntime meanwhile.
             Message::Hooks.send(a.sync).step(Step::Sync)?;
@@ -171,8 +186,10 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
                 Step::CreateContainerHook,
                 Step::CreateContainerHookStatus,
             )?;
+            done(Step::CreateContainerHook)?;
         }
         mounts::enter_rootfs(mounts, root.as_fd())?;
+        done(Step::PivotRoot)?;
     }
     // In the container now: its namespaces' descriptors and the detached
     // mounts (host directories) are done with.
@@ -182,10 +199,14 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     }
     if let Mode::Create { mounts, .. } = a.mode {
         process::apply_system(a.process)?;
+        done(Step::Sysctl)?;
         mounts::finish_rootfs(mounts)?;
+        done(Step::MaskPath)?;
     }
     process::apply_rlimits(a.process)?;
+    done(Step::Rlimit)?;
     crate::sched::apply(&a.process.sched)?;
+    done(Step::Scheduling)?;
     // Signals, blocked since the clone (the handlers were reset first
     // thing), are unblocked before any filter could deny rt_sigprocmask:
     // from here on a signal acts on us as on the process we become, in
@@ -198,6 +219,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         Err(e) if e.errno == libc::EACCES => true,
         Err(e) => return Err(e),
     };
+    done(Step::Chdir)?;
     // Without no_new_privs, installing a filter needs CAP_SYS_ADMIN, so it
     // must happen before the capabilities are dropped; with it, as late as
     // possible, so the filter constrains nothing of nook's own set-up. A
@@ -220,8 +242,10 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         if let Some(listener) = prog.install().step(Step::Seccomp)? {
             sys::send_fd(a.sync, &Message::SeccompFd.encode(), listener.as_fd()).step(Step::Seccomp)?;
         }
+        done(Step::Seccomp)?;
     }
     process::apply_identity(a.process)?;
+    done(Step::SetUser)?;
     if cwd_as_user {
         process::enter_cwd(a.process)?;
     }
@@ -236,6 +260,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         (Mode::Create { .. }, Some(prog)) if late_seccomp => {
             last_own_calls(a)?;
             prog.install().step(Step::Seccomp)?;
+            done(Step::Seccomp)?;
             false
         }
         _ => late_seccomp,
@@ -259,16 +284,17 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
             // `start` may have died after connecting: it was still a
             // start, so a failed send does not stop us.
             let _ = sys::send(conn.as_fd(), b"0");
-            let started = match hooks {
+            let started = done(Step::ExecFifo).and_then(|()| match hooks {
                 Some(h) => hooks::run_in_init(
                     h.start_container,
                     h.created,
                     None,
                     Step::StartContainerHook,
                     Step::StartContainerHookStatus,
-                ),
+                )
+                .and_then(|()| done(Step::StartContainerHook)),
                 None => Ok(()),
-            };
+            });
             let result = started.err().unwrap_or_else(|| exec(a, late_seccomp));
             // `start` reads the connection until our end closes: tell it why.
             let _ = sys::send(conn.as_fd(), &Message::Failed(result).encode());
@@ -292,6 +318,12 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
         if let Err(e) = prog.install() {
             return ChildError::new(Step::Seccomp, 0, e);
         }
+        if let Err(e) = child_reached(a.fault, Step::Seccomp) {
+            return e;
+        }
+    }
+    if let Err(e) = child_reached(a.fault, Step::Exec) {
+        return e;
     }
     process::exec(a.process, a.argv, a.envp)
 }

@@ -38,10 +38,11 @@ use serde::Serialize;
 
 use crate::bundle::Bundle;
 use crate::error::{Error, Result};
+use crate::faults::{reached, Point};
 use crate::hooks;
 use crate::plan::{Plan, PlanOptions};
 use channel::Message;
-use state::{Persisted, StateDir};
+use state::{Intent, Persisted, StateDir};
 
 pub use crate::bundle::OCI_VERSION;
 
@@ -298,20 +299,35 @@ impl Context {
 
     /// The part of [`Context::create_from`] that changes the host, in the
     /// state directory `dir`, which it owns.
+    ///
+    /// It holds the container's lock throughout, so that a `delete
+    /// --force` waits for it to finish or fail (a killed create releases
+    /// the lock with its last descriptor), and before it makes anything
+    /// outside the state directory it records what it is about to make
+    /// there, for a `delete --force` after a create killed half-way.
     fn set_up(&self, plan: &mut Plan, dir: StateDir, opts: &CreateOptions) -> Result<Container> {
         let id = plan.id.clone();
         let id = id.as_str();
+        let _lock = dir.lock_above(id, 3 + opts.preserve_fds as i32)?;
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,
             _claim: None,
             armed: true,
         };
+        reached(Point::CreateStateDirMade)?;
+        dir.write_intent(&Intent {
+            id: id.to_string(),
+            cgroup: plan.cgroup.intended()?,
+        })?;
+        reached(Point::CreateIntentWritten)?;
         // Ours closes when set-up returns: from then on only the init holds it.
         let exec_listener = dir.listen_exec()?;
+        reached(Point::CreateExecSocketMade)?;
         let (cgroup, claim) = plan.cgroup.create_claimed()?;
         guard.cgroup = Some(cgroup.clone());
         guard._claim = Some(claim);
+        reached(Point::CreateCgroupMade)?;
         plan.mounts.set_cgroup_sources(
             &cgroup.mount_sources(),
             plan.namespaces.has(oci_spec::runtime::LinuxNamespaceType::Cgroup),
@@ -347,10 +363,14 @@ impl Context {
             no_new_keyring: opts.no_new_keyring,
             hooks: plan.spec.hooks().clone(),
         };
-        let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
-            Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
-            None => Ok(()),
-        });
+        let saved = dir
+            .save(&persisted)
+            .and_then(|()| reached(Point::CreateStateWritten))
+            .and_then(|()| match &opts.pid_file {
+                Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644)
+                    .and_then(|()| reached(Point::CreatePidFileWritten)),
+                None => Ok(()),
+            });
         if let Err(e) = saved {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             let _ = waitpid(Pid::from_raw(pid), None);
@@ -417,10 +437,16 @@ impl Context {
     /// of an empty or truncated state.json only the state directory is
     /// removed, since nothing in it names the container's processes or
     /// cgroup reliably any more. The id can be used again afterwards.
+    ///
+    /// A container whose state.json is missing (a create killed before it
+    /// wrote it) or empty or truncated is removed by its intent record (see
+    /// [`StateDir::write_intent`]): whatever still runs in the cgroup
+    /// create was making is killed, and the cgroup and the state directory
+    /// removed.
     pub fn delete(&self, id: &str, force: bool) -> Result<()> {
         let e = match self.load(id) {
             Ok(c) => return c.delete(force),
-            Err(Error::NotFound { .. }) if force => return Ok(()),
+            Err(Error::NotFound { .. }) if force => return self.delete_unfinished(id, None),
             Err(e) if !force => return Err(e),
             Err(e) => e,
         };
@@ -438,15 +464,67 @@ impl Context {
                 };
                 c.delete(true)
             }
-            None => {
-                log::warn!(
-                    "container {id}: {e}; removing its state directory only: its processes and cgroup, \
-                     if any are left, are not known"
-                );
-                let _lock = dir.lock(id)?;
-                dir.remove()
+            None => self.delete_unfinished(id, Some(e)),
+        }
+    }
+
+    /// `delete --force` of a container without a usable state.json: a
+    /// create that never wrote it (killed, or `damaged` is None and a
+    /// create is still running: the lock waits for it), or one whose
+    /// state.json is `damaged` beyond reading. What the intent record
+    /// names is killed and removed, then the state directory.
+    fn delete_unfinished(&self, id: &str, damaged: Option<Error>) -> Result<()> {
+        if crate::id::validate_id(id).is_err() {
+            return Ok(());
+        }
+        let dir = StateDir::new(&self.root, id);
+        let lock = match dir.lock(id) {
+            Err(Error::NotFound { .. }) => return Ok(()),
+            other => other?,
+        };
+        if damaged.is_none() {
+            // The create we waited for may have finished meanwhile.
+            if let Ok(c) = self.load(id) {
+                drop(lock);
+                return c.delete(true);
             }
         }
+        let intent = match dir.load_intent(id) {
+            Some(Ok(intent)) => Some(intent),
+            Some(Err(e)) => {
+                log::warn!("container {id}: {e}; its cgroup, if it has one, is not known");
+                None
+            }
+            None => None,
+        };
+        match (&damaged, &intent) {
+            (Some(e), Some(_)) => log::warn!(
+                "container {id}: {e}; removing what its intent record names: its cgroup, whatever \
+                 runs in it, and its state directory"
+            ),
+            (Some(e), None) => log::warn!(
+                "container {id}: {e}; removing its state directory only: its processes and cgroup, \
+                 if any are left, are not known"
+            ),
+            (None, _) => {}
+        }
+        if let Some(intent) = intent {
+            let cg = &intent.cgroup;
+            gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
+            let mut left = gone_is_empty(cg.pids())?;
+            for _ in 0..1000 {
+                if left.is_empty() {
+                    break;
+                }
+                std::thread::sleep(Duration::from_millis(5));
+                left = gone_is_empty(cg.pids())?;
+            }
+            if !left.is_empty() {
+                return Err(Error::state(id, "container processes did not exit after SIGKILL"));
+            }
+            cg.remove()?;
+        }
+        dir.remove()
     }
 
     /// create + start + wait + delete. Returns the exit code (128+N for a
@@ -514,7 +592,11 @@ impl Container {
     pub fn pause(&self) -> Result<()> {
         let _lock = self.dir.lock(&self.id)?;
         match self.status() {
-            Status::Running => self.persisted.cgroup.freeze(),
+            Status::Running => self
+                .persisted
+                .cgroup
+                .freeze()
+                .and_then(|()| reached(Point::PauseFrozen)),
             Status::Paused => Err(Error::state(&self.id, "container already paused")),
             _ => Err(Error::state(&self.id, "container not running")),
         }
@@ -524,7 +606,11 @@ impl Container {
     pub fn resume(&self) -> Result<()> {
         let _lock = self.dir.lock(&self.id)?;
         match self.status() {
-            Status::Paused => self.persisted.cgroup.thaw(),
+            Status::Paused => self
+                .persisted
+                .cgroup
+                .thaw()
+                .and_then(|()| reached(Point::ResumeThawed)),
             _ => Err(Error::state(&self.id, "container not paused")),
         }
     }
@@ -563,7 +649,8 @@ impl Container {
         if self.status() == Status::Stopped {
             return Err(Error::state(&self.id, "container not running"));
         }
-        self.persisted.cgroup.update(resources)
+        self.persisted.cgroup.update(resources)?;
+        reached(Point::UpdateApplied)
     }
 
     /// The state as `runc state` reports it.
@@ -612,8 +699,10 @@ impl Container {
             Status::Stopped => Error::state(&self.id, "cannot start a container that has stopped"),
             _ => Error::state(&self.id, "cannot start an already running container"),
         })?;
+        reached(Point::StartConnected)?;
         // From here on the container counts as started (see status()).
         let _ = std::fs::remove_file(self.dir.exec_sock());
+        reached(Point::StartExecSocketRemoved)?;
         let mut data = Vec::new();
         // One read per message (SOCK_SEQPACKET). A reset (the init accepted
         // another connection, or died) ends it like EOF. The poll timeout
@@ -653,6 +742,9 @@ impl Container {
         if data.len() > channel::WIRE {
             let rec: [u8; channel::WIRE] = data[1..=channel::WIRE].try_into().expect("length checked");
             if let Some(Message::Failed(e)) = Message::decode(&rec) {
+                if let Some(injected) = crate::faults::injected(e) {
+                    return Err(injected);
+                }
                 if let Some(hook) = hooks::from_child(e) {
                     return Err(hook);
                 }
@@ -665,8 +757,9 @@ impl Container {
                 });
             }
         }
+        reached(Point::StartExecuted)?;
         self.run_hooks(hooks::Kind::Poststart, "running", self.persisted.pid);
-        Ok(())
+        reached(Point::StartPoststartRun)
     }
 
     /// Runs the poststart or poststop hooks; failures are logged, not returned.
@@ -761,7 +854,8 @@ impl Container {
         )?;
         let exec = ExecProcess { pid };
         if let Some(f) = &opts.pid_file {
-            if let Err(e) = state::write_atomic(f, pid.to_string().as_bytes(), 0o644) {
+            let written = state::write_atomic(f, pid.to_string().as_bytes(), 0o644);
+            if let Err(e) = written.and_then(|()| reached(Point::ExecPidFileWritten)) {
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 let _ = exec.wait();
                 return Err(e);
@@ -813,10 +907,14 @@ impl Container {
             if init {
                 let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
             }
+            reached(Point::DeleteKilled)?;
             self.wait_gone(init, &pids)?;
+            reached(Point::DeleteProcessesGone)?;
         }
         cg.remove()?;
+        reached(Point::DeleteCgroupRemoved)?;
         self.dir.remove()?;
+        reached(Point::DeleteStateRemoved)?;
         self.run_hooks(hooks::Kind::Poststop, "stopped", 0);
         Ok(())
     }

@@ -21,6 +21,7 @@ use super::channel::{self, Message};
 use super::init::{child_main, ChildArgs, InitHooks, Mode};
 use crate::cgroups::Cgroup;
 use crate::error::{Error, Result};
+use crate::faults::{self, Point};
 use crate::namespaces::NamespacePlan;
 use crate::plan::{ExecPlan, Plan};
 use crate::process::ProcessPlan;
@@ -44,6 +45,14 @@ pub enum Job<'a> {
 }
 
 impl<'a> Job<'a> {
+    /// The fault point `create` or `exec` of this job.
+    fn reached(&self, create: Point, exec: Point) -> Result<()> {
+        faults::reached(match self {
+            Job::Create { .. } => create,
+            Job::Exec(_) => exec,
+        })
+    }
+
     fn namespaces(&self) -> &'a NamespacePlan {
         match *self {
             Job::Create { plan, .. } => &plan.namespaces,
@@ -213,6 +222,10 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         },
         _ => Mode::Exec,
     };
+    let fault = faults::for_child(match job {
+        Job::Create { .. } => faults::Child::Init,
+        Job::Exec(_) => faults::Child::Exec,
+    })?;
     let child = ChildArgs {
         namespaces,
         process,
@@ -227,6 +240,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         kept_fds: &kept,
         argv: &argv,
         envp: &envp,
+        fault,
     };
 
     let non_dumpable = NonDumpable::new()?;
@@ -249,23 +263,32 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     })?;
     drop(child_sock);
     let mut reaper = Reaper(vec![pid]);
+    // A child that failed before `Go` (closing the caller's fds) has
+    // exited or is exiting, which is what fails here then: its record says why.
+    let failed = |e: Error| pending_failure(&parent_sock).map_or(e, |f| describe(job, f));
+    job.reached(Point::CreateCloneDone, Point::ExecCloneDone)?;
 
     if let Some(maps) = &namespaces.id_maps {
-        namespaces::write_id_maps(pid, maps)?;
+        namespaces::write_id_maps(pid, maps).map_err(failed)?;
+        faults::reached(Point::CreateIdMapsWritten)?;
     }
-    args.cgroup.add_process(pid)?;
+    args.cgroup.add_process(pid).map_err(failed)?;
+    job.reached(Point::CreateCgroupJoined, Point::ExecCgroupJoined)?;
     if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");
-        std::fs::write(&path, adj.to_string()).map_err(|e| match e.raw_os_error() {
-            // Below the inherited minimum needs CAP_SYS_RESOURCE on the host.
-            Some(libc::EACCES | libc::EPERM) => Error::config(
-                "process.oomScoreAdj",
-                format!("writing {adj} to {path}: {e}: lowering it needs real root (CAP_SYS_RESOURCE)"),
-            ),
-            _ => Error::io("writing", &path, e),
-        })?;
+        std::fs::write(&path, adj.to_string())
+            .map_err(|e| match e.raw_os_error() {
+                // Below the inherited minimum needs CAP_SYS_RESOURCE on the host.
+                Some(libc::EACCES | libc::EPERM) => Error::config(
+                    "process.oomScoreAdj",
+                    format!("writing {adj} to {path}: {e}: lowering it needs real root (CAP_SYS_RESOURCE)"),
+                ),
+                _ => Error::io("writing", &path, e),
+            })
+            .map_err(failed)?;
     }
-    send(&parent_sock, Message::Go)?;
+    send(&parent_sock, Message::Go).map_err(failed)?;
+    job.reached(Point::CreateReleased, Point::ExecReleased)?;
 
     let mut init = pid;
     let mut ready = false;
@@ -278,13 +301,17 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 let _ = waitpid(Pid::from_raw(pid), None);
                 reaper.0.retain(|&x| x != pid);
                 init = p;
+                job.reached(Point::CreatePidReported, Point::ExecPidReported)?;
                 send(&parent_sock, Message::Go)?;
             }
-            Some(Message::Ready) => match job {
-                Job::Create { .. } => break,
-                // No FIFO: the process executes now; EOF says it did.
-                Job::Exec(_) => ready = true,
-            },
+            Some(Message::Ready) => {
+                job.reached(Point::CreateReady, Point::ExecReady)?;
+                match job {
+                    Job::Create { .. } => break,
+                    // No FIFO: the process executes now; EOF says it did.
+                    Job::Exec(_) => ready = true,
+                }
+            }
             Some(Message::SeccompFd) => {
                 let fd = received.take().ok_or_else(protocol_error)?;
                 forward_listener(job, init, fd)?;
@@ -293,12 +320,17 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 let (Job::Create { plan, .. }, Some(fds)) = (job, &hook_state) else {
                     return Err(protocol_error());
                 };
+                faults::reached(Point::CreateMountsDone)?;
                 run_create_hooks(plan, init, fds)?;
+                faults::reached(Point::CreateHooksRun)?;
                 send(&parent_sock, Message::Go)?;
             }
             Some(Message::Failed(e)) => return Err(describe(job, e)),
             Some(Message::Go) => return Err(protocol_error()),
-            None if ready => break,
+            None if ready => {
+                faults::reached(Point::ExecExecuted)?;
+                break;
+            }
             None => {
                 // The child died without a word (killed, or it crashed):
                 // say how, from its wait status.
@@ -445,6 +477,18 @@ fn run_create_hooks(plan: &Plan, init: i32, (creating, created): &(OwnedFd, Owne
     Ok(())
 }
 
+/// A failure record the child has sent already, if one is waiting.
+fn pending_failure(sock: &OwnedFd) -> Option<ChildError> {
+    let mut pfd = [nix::poll::PollFd::new(sock.as_fd(), nix::poll::PollFlags::POLLIN)];
+    if nix::poll::poll(&mut pfd, nix::poll::PollTimeout::ZERO) != Ok(1) {
+        return None;
+    }
+    match recv(sock) {
+        Ok((Some(Message::Failed(e)), _)) => Some(e),
+        _ => None,
+    }
+}
+
 fn send(sock: &OwnedFd, m: Message) -> Result<()> {
     m.send(sock.as_fd()).map_err(|e| Error::Sys {
         call: "write(sync socket)".into(),
@@ -497,6 +541,9 @@ fn protocol_error() -> Error {
 
 /// Turns a child's (step, index, errno) into an error naming the item.
 pub fn describe(job: Job<'_>, e: ChildError) -> Error {
+    if let Some(injected) = faults::injected(e) {
+        return injected;
+    }
     if let Some(hook) = hooks::from_child(e) {
         return hook;
     }

@@ -3,6 +3,11 @@
 //! the exec socket, and locked with `flock` so concurrent commands on one
 //! container are serialised.
 //!
+//! Before `create` makes anything outside it (a cgroup, a mount), the
+//! directory gets `intent.json`: the [`Intent`], naming what is about to be
+//! made, so that `delete --force` can still find and remove it when
+//! `create` was killed before `state.json` was written.
+//!
 //! The root and every container directory are 0700, as runc makes them:
 //! nothing in them is for anyone but the runtime's user. The init never
 //! reaches them by path (it holds only the exec socket's listening fd), so
@@ -12,7 +17,7 @@
 use std::collections::HashMap;
 use std::fs::{self, File};
 use std::io::Write;
-use std::os::fd::{AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
@@ -27,6 +32,19 @@ use crate::error::{Error, Result};
 /// Name of the socket the init accepts `start`'s connection on (runc's exec.fifo).
 pub const EXEC_SOCK: &str = "exec.sock";
 const STATE_FILE: &str = "state.json";
+const INTENT_FILE: &str = "intent.json";
+
+/// What `create` is about to make outside the state directory, written
+/// before it makes any of it (see [`StateDir::write_intent`]).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Intent {
+    /// The container id.
+    pub id: String,
+    /// The container's cgroup, with the directories create will make (see
+    /// [`crate::cgroups::CgroupPlan::intended`]); read back, it passes the
+    /// same check as state.json's.
+    pub cgroup: Cgroup,
+}
 
 /// What nook remembers about a container between commands.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -121,10 +139,23 @@ impl StateDir {
 
     /// Takes the container's lock, waiting for other commands to finish.
     pub fn lock(&self, id: &str) -> Result<Lock> {
-        let file = File::open(&self.path).map_err(|e| match e.kind() {
+        self.lock_above(id, 0)
+    }
+
+    /// [`StateDir::lock`] through a descriptor numbered `min` or above:
+    /// create holds the lock while it clones, and a descriptor of the
+    /// state directory's must not sit in a hole of the caller's preserved
+    /// fds below `min`, which the child passes on to the container.
+    pub fn lock_above(&self, id: &str, min: RawFd) -> Result<Lock> {
+        let mut file = File::open(&self.path).map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::NotFound { id: id.to_string() },
             _ => Error::io("opening state directory", &self.path, e),
         })?;
+        if file.as_raw_fd() < min {
+            let above = crate::sys::dup_above(file.as_fd(), min)
+                .map_err(|e| Error::sys(format!("fcntl(F_DUPFD_CLOEXEC, {min})"), Errno::from_raw(e)))?;
+            file = File::from(above);
+        }
         let lock = Flock::lock(file, FlockArg::LockExclusive)
             .map_err(|(_, e)| Error::sys(format!("flock({}, LOCK_EX)", self.path.display()), e))?;
         // The container may have been deleted while we waited.
@@ -196,6 +227,43 @@ impl StateDir {
             return false;
         };
         socket::connect(probe.as_raw_fd(), &addr) == Err(Errno::EPROTOTYPE)
+    }
+
+    /// Writes `intent.json`, which must not exist yet: created with
+    /// O_EXCL|O_NOFOLLOW in the directory create has just made, 0600. Not
+    /// synced to disk: it only has to outlive the process (state roots are
+    /// on tmpfs, and cgroups do not survive a reboot either).
+    pub fn write_intent(&self, intent: &Intent) -> Result<()> {
+        let path = self.path.join(INTENT_FILE);
+        let json = serde_json::to_vec(intent).expect("intent serialises");
+        fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .custom_flags(libc::O_NOFOLLOW)
+            .mode(0o600)
+            .open(&path)
+            .and_then(|mut f| f.write_all(&json))
+            .map_err(|e| Error::io("writing", path, e))
+    }
+
+    /// Reads `intent.json`: None if there is none (create was stopped
+    /// before it wrote it, or the container predates intent records).
+    pub fn load_intent(&self, id: &str) -> Option<Result<Intent>> {
+        let path = self.path.join(INTENT_FILE);
+        let text = match fs::read(&path) {
+            Ok(t) => t,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
+            Err(e) => return Some(Err(Error::io("reading", path, e))),
+        };
+        Some(match serde_json::from_slice::<Intent>(&text) {
+            Ok(i) if i.id == id => Ok(i),
+            Ok(i) => Err(Error::io(
+                "checking",
+                path,
+                std::io::Error::other(format!("it names container {:?}", i.id)),
+            )),
+            Err(e) => Err(Error::io("parsing", path, e.into())),
+        })
     }
 
     /// Reads `state.json`.
@@ -380,6 +448,27 @@ mod tests {
         assert_eq!(list_ids(root.path()).unwrap(), vec!["c1"]);
         dir.remove().unwrap();
         assert!(matches!(dir.load("c1"), Err(Error::NotFound { .. })));
+    }
+
+    #[test]
+    fn intent_is_written_once_and_read_back_under_the_cgroup_check() {
+        let root = tempfile::tempdir().unwrap();
+        let dir = StateDir::create(root.path(), "c1").unwrap();
+        assert!(dir.load_intent("c1").is_none());
+        let intent = Intent {
+            id: "c1".into(),
+            cgroup: Cgroup::default(),
+        };
+        dir.write_intent(&intent).unwrap();
+        assert!(dir.write_intent(&intent).is_err(), "written once (O_EXCL)");
+        assert_eq!(dir.load_intent("c1").unwrap().unwrap().id, "c1");
+        assert!(dir.load_intent("c2").unwrap().is_err(), "it names c1");
+        // Paths outside a mounted cgroup hierarchy are refused, as in state.json.
+        let planted = r#"{"id":"c1","cgroup":{"dirs":[{"version":"v1","controllers":["memory"],
+            "mount_point":"/tmp","path":"/tmp/victim","created":["/tmp/victim"]}]}}"#;
+        fs::write(dir.path.join(INTENT_FILE), planted).unwrap();
+        let e = dir.load_intent("c1").unwrap().unwrap_err().to_string();
+        assert!(e.contains("not a mounted cgroup hierarchy"), "{e}");
     }
 
     #[test]

@@ -287,6 +287,8 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // NOOK_FAULT and NOOK_TRACE_STEPS, read now: step times count from here.
+    nook::faults::init();
     // runc exits 1 on a usage error (clap would exit 2), 0 for --help.
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,

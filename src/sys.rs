@@ -584,6 +584,12 @@ pub fn dup_above(fd: BorrowedFd<'_>, min: RawFd) -> SysResult<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
+/// Whether descriptor `fd` is open (`F_GETFD` succeeds).
+pub fn is_open(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD takes no argument; an unused fd number just yields EBADF.
+    unsafe { libc::fcntl(fd, libc::F_GETFD) >= 0 }
+}
+
 /// Clears close-on-exec on `fd` (if it is open): a preserved fd must survive execve.
 pub fn clear_cloexec(fd: RawFd) -> SysResult<()> {
     // SAFETY: F_SETFD takes an integer; an unused fd number just yields EBADF.

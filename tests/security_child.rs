@@ -298,6 +298,47 @@ fn created_init_holds_none_of_the_callers_fds() {
     }
 }
 
+/// `--preserve-fds` passes the caller's fds 3..3+N on by number, and the
+/// child clears close-on-exec on all of them: a hole in that range that one
+/// of nook's own descriptors filled (the sync socket's parent end, the lock
+/// on the state directory, the claim on the cgroup) would reach the
+/// container. The caller leaves 4, 6 and 8 closed; the init must too.
+#[test]
+fn holes_in_the_preserved_fds_get_none_of_nooks_descriptors() {
+    let s = Setup::new(&["sleep", "100"], true);
+    let id = "sec-fd-holes";
+    s.f.write_config();
+    let b = s.f.bundle();
+    let o = s.nook_with_fds(
+        &["create", "--preserve-fds", "6", "-b", b.to_str().unwrap(), id],
+        "3</dev/null 5</dev/null 7</dev/null",
+    );
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let ls = s.nook(&["exec", id, "ls", "-l", "/proc/1/fd"]);
+    // An exec'd process the same way: its shell lists its own descriptors.
+    let exec_ls = s.nook_with_fds(
+        &["exec", "--preserve-fds", "6", id, "sh", "-c", "ls -l /proc/$$/fd"],
+        "3</dev/null 5</dev/null 7</dev/null",
+    );
+    s.delete_and_check(id);
+    for (who, o) in [("init", ls), ("exec'd process", exec_ls)] {
+        let listing = String::from_utf8_lossy(&o.stdout).into_owned();
+        assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+        let fds: Vec<&str> = listing
+            .lines()
+            .filter_map(|l| l.split_once(" -> "))
+            .map(|(a, _)| a.rsplit(' ').next().unwrap())
+            .collect();
+        assert!(fds.contains(&"3") && fds.contains(&"7"), "{who}: {listing}");
+        for hole in ["4", "6", "8"] {
+            assert!(
+                !fds.contains(&hole),
+                "nook's fd {hole} reached the {who}: {listing}"
+            );
+        }
+    }
+}
+
 #[test]
 fn exec_cwd_through_a_callers_fd_does_not_reach_the_host() {
     let s = Setup::new(&["sleep", "100"], false);

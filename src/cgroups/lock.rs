@@ -14,8 +14,10 @@
 #![forbid(unsafe_code)]
 
 use std::fs::File;
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::Path;
 
+use nix::errno::Errno;
 use nix::fcntl::{Flock, FlockArg};
 
 use crate::error::{Error, Result};
@@ -55,13 +57,19 @@ impl Claim {
     }
 }
 
-/// Claims cgroup directory `dir`, refusing at once when another create
-/// holds it.
-pub(crate) fn claim(dir: &Path) -> Result<Claim> {
-    let f = File::open(dir).map_err(|e| Error::io("opening cgroup", dir, e))?;
+/// Claims cgroup directory `dir` through a descriptor numbered `fd_floor`
+/// or above, refusing at once when another create holds it.
+pub(crate) fn claim(dir: &Path, fd_floor: RawFd) -> Result<Claim> {
+    let mut f = File::open(dir).map_err(|e| Error::io("opening cgroup", dir, e))?;
+    if f.as_raw_fd() < fd_floor {
+        f =
+            File::from(crate::sys::dup_above(f.as_fd(), fd_floor).map_err(|e| {
+                Error::sys(format!("fcntl(F_DUPFD_CLOEXEC, {fd_floor})"), Errno::from_raw(e))
+            })?);
+    }
     match Flock::lock(f, FlockArg::LockExclusiveNonblock) {
         Ok(held) => Ok(Claim { _held: Some(held) }),
-        Err((_, nix::errno::Errno::EWOULDBLOCK)) => Err(Error::config(
+        Err((_, Errno::EWOULDBLOCK)) => Err(Error::config(
             "linux.cgroupsPath",
             format!("cgroup {} is being set up for another container", dir.display()),
         )),

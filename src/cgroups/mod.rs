@@ -54,6 +54,7 @@ mod stats;
 use std::collections::BTreeMap;
 use std::fs;
 use std::io;
+use std::os::fd::RawFd;
 use std::path::{Component, Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -370,14 +371,16 @@ impl CgroupPlan {
     /// Creates the cgroup(s) and applies the resources. On failure every
     /// directory made so far is removed again.
     pub fn create(&self) -> Result<Cgroup> {
-        self.create_claimed().map(|(cg, _)| cg)
+        self.create_claimed(0).map(|(cg, _)| cg)
     }
 
     /// [`CgroupPlan::create`], holding the cgroup against another create
     /// naming the same path until the [`Claim`] is dropped: keep it until
     /// the init is in the cgroup, which until then is empty and would pass
     /// [`check_adoptable`] for the other create. That create is refused.
-    pub fn create_claimed(&self) -> Result<(Cgroup, Claim)> {
+    /// The claim's descriptor is numbered `fd_floor` or above, out of the
+    /// range of fds a container is given (`--preserve-fds`).
+    pub fn create_claimed(&self, fd_floor: RawFd) -> Result<(Cgroup, Claim)> {
         let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
@@ -393,7 +396,7 @@ impl CgroupPlan {
             let path = t.hierarchy.dir_of(&t.cgroup)?;
             if path.exists() {
                 if i == 0 {
-                    claim = Some(lock::claim(&path)?);
+                    claim = Some(lock::claim(&path, fd_floor)?);
                 }
                 check_adoptable(&path, &t.hierarchy)?;
             }
@@ -407,7 +410,7 @@ impl CgroupPlan {
             .create_into(&mut cg)
             .and_then(|()| match (claim, cg.dirs.first()) {
                 (Some(c), _) => Ok(c),
-                (None, Some(d)) => lock::claim(&d.path),
+                (None, Some(d)) => lock::claim(&d.path, fd_floor),
                 (None, None) => Ok(Claim::none()),
             });
         match made {

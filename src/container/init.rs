@@ -44,10 +44,13 @@ pub struct ChildArgs<'a> {
     pub console: Option<BorrowedFd<'a>>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
-    /// Every descriptor of nook's above the preserved ones, sorted: the
-    /// child closes all other descriptors from there up first thing.
-    pub own_fds: &'a [RawFd],
-    /// Those of `own_fds` still needed once in the container (sync
+    /// The descriptors of the preserved range the caller had open, sorted:
+    /// those alone reach the container.
+    pub preserved: &'a [RawFd],
+    /// `preserved`, then every descriptor of nook's (all above the range),
+    /// sorted: the child closes every other one above stdio first thing.
+    pub open_fds: &'a [RawFd],
+    /// Those of `open_fds` still needed once in the container (sync
     /// socket, console, exec socket, hook state), sorted.
     pub kept_fds: &'a [RawFd],
     /// NULL-terminated argv pointers into the plan.
@@ -116,9 +119,11 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     sys::reset_signal_handlers();
     // The caller's descriptors go before anything resolves a path, so no
     // cwd, mount source or exec path can go through one (CVE-2024-21626):
-    // all above the preserved range but nook's own, which spawn put there.
+    // all but the preserved ones the caller had open and nook's own, which
+    // spawn put above the range. A hole in the range is closed too: a
+    // descriptor nook inherited there is not the caller's to pass on.
     let first_free = 3 + a.preserve_fds as RawFd;
-    sys::close_fds_except(first_free, a.own_fds).step(Step::CloseFds)?;
+    sys::close_fds_except(3, a.open_fds).step(Step::CloseFds)?;
     done(Step::CloseFds)?;
     match Message::recv(a.sync).step(Step::Sync)? {
         Some(Message::Go) => {}
@@ -335,9 +340,9 @@ fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
 /// close-on-exec.
 fn last_own_calls(a: &ChildArgs<'_>) -> Result<(), ChildError> {
     // Our fd table is the child's own copy: the caller's flags are untouched.
-    // nook's own descriptors were moved above the range (spawn, exec socket),
-    // so everything in it is the caller's.
-    for fd in 3..3 + a.preserve_fds as RawFd {
+    // Only what the caller had open: a descriptor opened since in a hole of
+    // the range (of the child's own) stays close-on-exec.
+    for &fd in a.preserved {
         sys::clear_cloexec(fd).step_at(Step::CloseFds, fd as usize)?;
     }
     Ok(())

@@ -26,7 +26,7 @@ pub mod spawn;
 pub mod state;
 
 use std::collections::HashMap;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::{AsFd, AsRawFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -278,6 +278,7 @@ impl Context {
     /// once set-up had begun, the poststop hooks run then, as after a delete
     /// (the runtime spec continues a failed create at delete, as runc does).
     pub fn create_from(&self, id: &str, bundle: Bundle, opts: &CreateOptions) -> Result<Container> {
+        let preserved = spawn::open_preserved(opts.preserve_fds);
         let mut plan = Plan::new(
             id,
             bundle,
@@ -288,7 +289,7 @@ impl Context {
             },
         )?;
         let dir = StateDir::create(&self.root, id)?;
-        let created = self.set_up(&mut plan, dir, opts);
+        let created = self.set_up(&mut plan, dir, opts, &preserved);
         if created.is_err() {
             let annotations = plan.spec.annotations().clone().unwrap_or_default();
             let state = hooks::state_json(id, "stopped", 0, &plan.bundle, &annotations);
@@ -305,7 +306,13 @@ impl Context {
     /// the lock with its last descriptor), and before it makes anything
     /// outside the state directory it records what it is about to make
     /// there, for a `delete --force` after a create killed half-way.
-    fn set_up(&self, plan: &mut Plan, dir: StateDir, opts: &CreateOptions) -> Result<Container> {
+    fn set_up(
+        &self,
+        plan: &mut Plan,
+        dir: StateDir,
+        opts: &CreateOptions,
+        preserved: &[RawFd],
+    ) -> Result<Container> {
         let id = plan.id.clone();
         let id = id.as_str();
         let _lock = dir.lock_above(id, 3 + opts.preserve_fds as i32)?;
@@ -324,7 +331,7 @@ impl Context {
         // Ours closes when set-up returns: from then on only the init holds it.
         let exec_listener = dir.listen_exec()?;
         reached(Point::CreateExecSocketMade)?;
-        let (cgroup, claim) = plan.cgroup.create_claimed()?;
+        let (cgroup, claim) = plan.cgroup.create_claimed(3 + opts.preserve_fds as i32)?;
         guard.cgroup = Some(cgroup.clone());
         guard._claim = Some(claim);
         reached(Point::CreateCgroupMade)?;
@@ -341,6 +348,7 @@ impl Context {
             &spawn::SpawnArgs {
                 console_socket: opts.console_socket.as_deref(),
                 preserve_fds: opts.preserve_fds,
+                preserved,
                 cgroup: &cgroup,
             },
         )?;
@@ -830,6 +838,7 @@ impl Container {
     /// unless `opts.ignore_paused`. A created container is accepted: its
     /// namespaces and root are complete once `create` returns.
     pub fn exec(&self, process: &oci_spec::runtime::Process, opts: &ExecOptions) -> Result<ExecProcess> {
+        let preserved = spawn::open_preserved(opts.preserve_fds);
         match self.status() {
             Status::Stopped => return Err(Error::state(&self.id, "cannot exec in a stopped container")),
             Status::Paused if !opts.ignore_paused => {
@@ -849,6 +858,7 @@ impl Container {
             &spawn::SpawnArgs {
                 console_socket: opts.console_socket.as_deref(),
                 preserve_fds: opts.preserve_fds,
+                preserved: &preserved,
                 cgroup: &cgroup,
             },
         )?;

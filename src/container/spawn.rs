@@ -97,8 +97,21 @@ pub struct SpawnArgs<'a> {
     pub console_socket: Option<&'a Path>,
     /// `--preserve-fds`.
     pub preserve_fds: u32,
+    /// What [`open_preserved`] found when the command began.
+    pub preserved: &'a [RawFd],
     /// The container's cgroup, already created.
     pub cgroup: &'a Cgroup,
+}
+
+/// The caller's descriptors among the `count` that `--preserve-fds` passes
+/// on (3 .. 3+count) that are open, sorted. Taken when a command begins,
+/// before nook opens anything: a hole in the range is the caller's to
+/// keep, and one of nook's own descriptors that later lands in it must
+/// not reach the container because of its number.
+pub fn open_preserved(count: u32) -> Vec<RawFd> {
+    // fs.nr_open's default bounds any descriptor number a process can have.
+    let end = 3 + count.min(1 << 20) as RawFd;
+    (3..end).filter(|&fd| sys::is_open(fd)).collect()
 }
 
 /// Kills and reaps a child that did not finish setting up.
@@ -166,6 +179,9 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         .transpose()?;
     let console = console.map(above).transpose()?;
     let child_sock = above(child_sock)?;
+    // Close-on-exec does not guard the parent's end: the child clears that
+    // flag on every fd of the preserved range, holes included.
+    let parent_sock = above(parent_sock)?;
     let detached = match job {
         Job::Create { plan, .. } => plan.mounts.open_idmapped(first_free)?,
         Job::Exec(_) => Default::default(),
@@ -207,6 +223,8 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         v.sort_unstable();
         v
     };
+    // The caller's, then ours: the child closes everything else first thing.
+    let open: Vec<RawFd> = args.preserved.iter().chain(&own).copied().collect();
     let init_hooks = hook_state.as_ref().map(|(creating, created)| InitHooks {
         create_container: &create_hooks,
         start_container: &start_hooks,
@@ -236,7 +254,8 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         ns_fds: &ns_fds,
         console: console.as_ref().map(|c| c.as_fd()),
         preserve_fds: args.preserve_fds,
-        own_fds: &own,
+        preserved: args.preserved,
+        open_fds: &open,
         kept_fds: &kept,
         argv: &argv,
         envp: &envp,

@@ -565,7 +565,9 @@ impl CgroupPlan {
                     // containers of the slice share them.
                     apply::make_dirs(&t.hierarchy, &d.path, &mut Vec::new())?;
                 }
-                if d.version == Version::V2 {
+                // A scope is delegated every controller; a slice only gets
+                // those its accounting properties enable.
+                if d.version == Version::V2 && sd.unit.name.ends_with(".scope") {
                     let got = read(&d.path.join("cgroup.controllers"))?;
                     let got: Vec<&str> = got.split_whitespace().collect();
                     if let Some(c) = d.controllers.iter().find(|c| !got.contains(&c.as_str())) {

@@ -1,0 +1,21 @@
+#!/bin/bash
+# test-systemd.sh - run tests/systemd_cgroup.rs (the systemd cgroup driver,
+# --systemd-cgroup) where systemd is PID 1: in tools/run-in-vm-systemd.sh's
+# guest, once on a pure cgroup2 layout and once on systemd's hybrid layout
+# (v1 controllers, cgroup2 for systemd's own tracking), so both of systemd's
+# property sets (MemoryMax... and MemoryLimit...) and nook's own v1
+# directories are covered. The host runs no systemd, so there these tests
+# skip and only the refusal without systemd is tested.
+#
+#   usage: tools/test-systemd.sh [TEST-FILTER] [-- LIBTEST-ARGS...]
+#
+# V2VM_CGROUP=v2 or =hybrid runs one layout only. Under TCG each boot takes
+# about 15 s to reach the tests, which take a few seconds more.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+b=$(tools/test-binary.sh systemd_cgroup)
+layouts=${V2VM_CGROUP:-v2 hybrid}
+for l in $layouts; do
+  echo "test-systemd: $l layout" >&2
+  V2VM_CGROUP=$l tools/run-in-vm-systemd.sh "$(pwd)" "$b" --test-threads=2 "$@"
+done

@@ -39,7 +39,10 @@ fn opts() -> CreateOptions {
 
 /// `systemctl show -P PROP UNIT`.
 fn show(unit: &str, prop: &str) -> String {
-    let o = Command::new("systemctl").args(["show", "-P", prop, unit]).output().unwrap();
+    let o = Command::new("systemctl")
+        .args(["show", "-P", prop, unit])
+        .output()
+        .unwrap();
     String::from_utf8_lossy(&o.stdout).trim().to_string()
 }
 
@@ -91,8 +94,14 @@ fn scope_gets_the_limits_follows_update_pause_and_goes_on_delete() {
     let procs = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid())).unwrap();
     assert!(procs.contains("/system.slice/nooktest-sd1.scope"), "{procs}");
     for dir in c.cgroup().paths().values() {
-        assert!(dir.ends_with("system.slice/nooktest-sd1.scope"), "{}", dir.display());
-        assert!(read(&dir.join("cgroup.procs")).lines().any(|p| p == c.pid().to_string()));
+        assert!(
+            dir.ends_with("system.slice/nooktest-sd1.scope"),
+            "{}",
+            dir.display()
+        );
+        assert!(read(&dir.join("cgroup.procs"))
+            .lines()
+            .any(|p| p == c.pid().to_string()));
     }
     let mem = cg_file(&c, "memory", "memory.limit_in_bytes", "memory.max");
     let pids = cg_file(&c, "pids", "pids.max", "pids.max");
@@ -166,10 +175,20 @@ fn nested_slices_are_expanded_and_the_default_path_is_system_slice() {
     g.write_config();
     let o = nook(
         g.ctx.root(),
-        &["--systemd-cgroup", "run", "-b", g.bundle().to_str().unwrap(), "sd3"],
+        &[
+            "--systemd-cgroup",
+            "run",
+            "-b",
+            g.bundle().to_str().unwrap(),
+            "sd3",
+        ],
     );
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
-    assert!(g.read_out("self").contains("/system.slice/nook-sd3.scope"), "{}", g.read_out("self"));
+    assert!(
+        g.read_out("self").contains("/system.slice/nook-sd3.scope"),
+        "{}",
+        g.read_out("self")
+    );
     assert_eq!(show("nook-sd3.scope", "LoadState"), "not-found");
 }
 
@@ -194,16 +213,28 @@ fn without_systemd_the_flag_is_refused_naming_it() {
     }
     let mut f = Fixture::new(&["true"]);
     let e = f.create_with("nosd", &opts()).unwrap_err().to_string();
-    assert!(e.contains("--systemd-cgroup") && e.contains("systemd is not running"), "{e}");
+    assert!(
+        e.contains("--systemd-cgroup") && e.contains("systemd is not running"),
+        "{e}"
+    );
     // The CLI says the same and exits 1; nothing is left (Fixture's Drop).
     let o = nook(
         f.ctx.root(),
-        &["--systemd-cgroup", "run", "-b", f.bundle().to_str().unwrap(), "nosd"],
+        &[
+            "--systemd-cgroup",
+            "run",
+            "-b",
+            f.bundle().to_str().unwrap(),
+            "nosd",
+        ],
     );
     assert_eq!(o.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&o.stderr).contains("--systemd-cgroup"));
     // Without the flag, the systemd form of cgroupsPath says which flag it needs.
     f.config["linux"]["cgroupsPath"] = json!("system.slice:nook:nosd");
     let e = f.create("nosd").unwrap_err().to_string();
-    assert!(e.contains("linux.cgroupsPath") && e.contains("--systemd-cgroup"), "{e}");
+    assert!(
+        e.contains("linux.cgroupsPath") && e.contains("--systemd-cgroup"),
+        "{e}"
+    );
 }

@@ -224,7 +224,6 @@ fn plan_on(spec: &Spec, id: &str, layout: &Layout, host: &HostInfo) -> Result<Cg
         .hierarchies
         .iter()
         .map(|h| {
-
             let cgroup = if path.is_absolute() {
                 path.clone()
             } else {
@@ -281,7 +280,8 @@ pub fn plan_systemd(spec: &Spec, id: &str, rootless: bool) -> Result<CgroupPlan>
     for h in &layout.hierarchies {
         let mut h = h.clone();
         if h.version == Version::V2 {
-            h.controllers.retain(|c| systemd::V2_CONTROLLERS.contains(&c.as_str()));
+            h.controllers
+                .retain(|c| systemd::V2_CONTROLLERS.contains(&c.as_str()));
         }
         h.dir_of(&unit.cgroup)?;
         targets.push(Target {
@@ -648,7 +648,8 @@ impl TryFrom<StoredCgroup> for Cgroup {
         if let Some(u) = &s.systemd_unit {
             let ok = (u.ends_with(".scope") || u.ends_with(".slice"))
                 && !u.starts_with('.')
-                && u.bytes().all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b));
+                && u.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b));
             if !ok {
                 return Err(format!("{u:?} is not a systemd scope or slice name"));
             }

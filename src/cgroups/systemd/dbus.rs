@@ -189,10 +189,7 @@ struct Reader<'a> {
 
 impl Reader<'_> {
     fn take(&mut self, n: usize) -> Result<&[u8], String> {
-        let s = self
-            .buf
-            .get(self.pos..self.pos + n)
-            .ok_or("message truncated")?;
+        let s = self.buf.get(self.pos..self.pos + n).ok_or("message truncated")?;
         self.pos += n;
         Ok(s)
     }
@@ -358,7 +355,11 @@ impl Message {
         ];
         for (code, s, is_path) in strings {
             if !s.is_empty() {
-                let v = if is_path { Value::Path(s.clone()) } else { Value::Str(s.clone()) };
+                let v = if is_path {
+                    Value::Path(s.clone())
+                } else {
+                    Value::Str(s.clone())
+                };
                 fields.push(field(code, v));
             }
         }
@@ -476,9 +477,13 @@ impl Connection {
     pub fn system() -> Result<Connection, BusError> {
         let path = std::env::var("DBUS_SYSTEM_BUS_ADDRESS")
             .ok()
-            .and_then(|a| a.strip_prefix("unix:path=").map(|p| p.split(',').next().unwrap_or(p).to_string()))
+            .and_then(|a| {
+                a.strip_prefix("unix:path=")
+                    .map(|p| p.split(',').next().unwrap_or(p).to_string())
+            })
             .unwrap_or_else(|| "/run/dbus/system_bus_socket".into());
-        let stream = UnixStream::connect(&path).map_err(|e| BusError::Io(format!("connecting to {path}: {e}")))?;
+        let stream =
+            UnixStream::connect(&path).map_err(|e| BusError::Io(format!("connecting to {path}: {e}")))?;
         let io = |e: std::io::Error| BusError::Io(format!("system bus: {e}"));
         stream.set_read_timeout(Some(TIMEOUT)).map_err(io)?;
         let mut c = Connection {
@@ -489,11 +494,15 @@ impl Connection {
         let uid = nix::unistd::geteuid().as_raw().to_string();
         let hex: String = uid.bytes().map(|b| format!("{b:02x}")).collect();
         let s = c.stream.get_mut();
-        s.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes()).map_err(io)?;
+        s.write_all(format!("\0AUTH EXTERNAL {hex}\r\n").as_bytes())
+            .map_err(io)?;
         let mut line = String::new();
         c.stream.read_line(&mut line).map_err(io)?;
         if !line.starts_with("OK ") {
-            return Err(BusError::Io(format!("system bus refused authentication: {}", line.trim())));
+            return Err(BusError::Io(format!(
+                "system bus refused authentication: {}",
+                line.trim()
+            )));
         }
         c.stream.get_mut().write_all(b"BEGIN\r\n").map_err(io)?;
         c.call(Message::call(
@@ -519,7 +528,9 @@ impl Connection {
 
     /// Reads the next message, waiting at most until `deadline`.
     fn read(&mut self, deadline: Instant) -> Result<Message, BusError> {
-        let left = deadline.saturating_duration_since(Instant::now()).max(Duration::from_millis(1));
+        let left = deadline
+            .saturating_duration_since(Instant::now())
+            .max(Duration::from_millis(1));
         let io = |e: std::io::Error| BusError::Io(format!("reading from the system bus: {e}"));
         self.stream.get_ref().set_read_timeout(Some(left)).map_err(io)?;
         let mut head = [0u8; 16];
@@ -542,7 +553,12 @@ impl Connection {
             match r.kind {
                 METHOD_RETURN if r.reply_serial == serial => return Ok(r.body),
                 ERROR if r.reply_serial == serial => {
-                    let text = r.body.first().and_then(Value::as_str).unwrap_or_default().to_string();
+                    let text = r
+                        .body
+                        .first()
+                        .and_then(Value::as_str)
+                        .unwrap_or_default()
+                        .to_string();
                     return Err(BusError::Remote(r.error_name, text));
                 }
                 SIGNAL => self.queued.push_back(r),
@@ -552,7 +568,11 @@ impl Connection {
     }
 
     /// Waits (up to `timeout`) for a signal for which `pred` holds.
-    pub fn wait_signal(&mut self, timeout: Duration, pred: impl Fn(&Message) -> bool) -> Result<Message, BusError> {
+    pub fn wait_signal(
+        &mut self,
+        timeout: Duration,
+        pred: impl Fn(&Message) -> bool,
+    ) -> Result<Message, BusError> {
         if let Some(i) = self.queued.iter().position(&pred) {
             return Ok(self.queued.remove(i).unwrap_or_default());
         }
@@ -571,7 +591,10 @@ mod tests {
     use super::*;
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     /// `dbus-send --print-reply --dest=org.example / org.example.I.M string:x`,
@@ -595,7 +618,13 @@ mod tests {
 
     #[test]
     fn a_call_is_marshalled_byte_for_byte_as_dbus_send_does() {
-        let mut m = Message::call("org.example", "/", "org.example.I", "M", vec![Value::Str("x".into())]);
+        let mut m = Message::call(
+            "org.example",
+            "/",
+            "org.example.I",
+            "M",
+            vec![Value::Str("x".into())],
+        );
         m.serial = 2;
         let want = hex(DBUS_SEND_CALL);
         assert_eq!(m.encode(), want);
@@ -628,7 +657,10 @@ mod tests {
             w.value(v);
         }
         assert_eq!(w.buf, bytes[bytes.len() - w.buf.len()..]);
-        assert_eq!(bytes.len(), Message::total_len(bytes[..16].try_into().unwrap()).unwrap());
+        assert_eq!(
+            bytes.len(),
+            Message::total_len(bytes[..16].try_into().unwrap()).unwrap()
+        );
     }
 
     #[test]
@@ -667,7 +699,10 @@ mod tests {
                         "DeviceAllow",
                         Value::Array(
                             "(ss)".into(),
-                            vec![Value::Struct(vec![Value::Str("/dev/char/1:3".into()), Value::Str("rwm".into())])],
+                            vec![Value::Struct(vec![
+                                Value::Str("/dev/char/1:3".into()),
+                                Value::Str("rwm".into()),
+                            ])],
                         ),
                     ),
                 ],
@@ -685,7 +720,10 @@ mod tests {
         );
         m.serial = 9;
         let bytes = m.encode();
-        assert_eq!(bytes.len(), Message::total_len(bytes[..16].try_into().unwrap()).unwrap());
+        assert_eq!(
+            bytes.len(),
+            Message::total_len(bytes[..16].try_into().unwrap()).unwrap()
+        );
         assert_eq!(Message::decode(&bytes).unwrap(), m);
         // The start of the body as busctl marshals it: "nook-c1.scope" then "fail".
         let body_at = bytes.len() - u32::from_le_bytes(bytes[4..8].try_into().unwrap()) as usize;

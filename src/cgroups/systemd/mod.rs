@@ -168,7 +168,10 @@ pub(crate) fn properties(res: &LinuxResources, rules: &[DeviceRule], v2: bool) -
     }
     if let Some(m) = res.memory() {
         if let Some(l) = m.limit().filter(|l| *l != 0) {
-            p.push(prop(if v2 { "MemoryMax" } else { "MemoryLimit" }, Value::U64(limit(l))));
+            p.push(prop(
+                if v2 { "MemoryMax" } else { "MemoryLimit" },
+                Value::U64(limit(l)),
+            ));
         }
         if v2 {
             if let Some(r) = m.reservation().filter(|r| *r != 0) {
@@ -251,12 +254,27 @@ pub(crate) fn properties(res: &LinuxResources, rules: &[DeviceRule], v2: bool) -
                 })
                 .collect();
             if !list.is_empty() {
-                p.push(pairs(if v2 { "IODeviceWeight" } else { "BlockIODeviceWeight" }, list));
+                p.push(pairs(
+                    if v2 {
+                        "IODeviceWeight"
+                    } else {
+                        "BlockIODeviceWeight"
+                    },
+                    list,
+                ));
             }
         }
         let throttles = [
-            (b.throttle_read_bps_device(), "IOReadBandwidthMax", "BlockIOReadBandwidth"),
-            (b.throttle_write_bps_device(), "IOWriteBandwidthMax", "BlockIOWriteBandwidth"),
+            (
+                b.throttle_read_bps_device(),
+                "IOReadBandwidthMax",
+                "BlockIOReadBandwidth",
+            ),
+            (
+                b.throttle_write_bps_device(),
+                "IOWriteBandwidthMax",
+                "BlockIOWriteBandwidth",
+            ),
             (b.throttle_read_iops_device(), "IOReadIOPSMax", ""),
             (b.throttle_write_iops_device(), "IOWriteIOPSMax", ""),
         ];
@@ -266,7 +284,10 @@ pub(crate) fn properties(res: &LinuxResources, rules: &[DeviceRule], v2: bool) -
             let Some(list) = list.as_ref().filter(|_| !name.is_empty()) else {
                 continue;
             };
-            let list: Vec<_> = list.iter().map(|d| (dev(d.major(), d.minor()), d.rate())).collect();
+            let list: Vec<_> = list
+                .iter()
+                .map(|d| (dev(d.major(), d.minor()), d.rate()))
+                .collect();
             if !list.is_empty() {
                 p.push(pairs(name, list));
             }
@@ -407,7 +428,11 @@ fn run_job(bus: &mut Connection, what: &str, member: &str, body: Vec<Value>) -> 
     let reply = bus
         .call(Message::call(DEST, PATH, MANAGER, member, body))
         .map_err(|e| bus_error(what, e))?;
-    let job = reply.first().and_then(Value::as_str).unwrap_or_default().to_string();
+    let job = reply
+        .first()
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_string();
     // JobRemoved(u id, o job, s unit, s result)
     let done = bus
         .wait_signal(JOB_TIMEOUT, |m| {
@@ -434,10 +459,18 @@ pub(crate) fn start(unit: &Unit, id: &str, pid: i32, mut props: Vec<Value>) -> R
     } else {
         props.push(prop("Slice", Value::Str(unit.slice.clone())));
         props.push(prop("Delegate", Value::Bool(true)));
-        props.push(prop("PIDs", Value::Array("u".into(), vec![Value::U32(pid as u32)])));
+        props.push(prop(
+            "PIDs",
+            Value::Array("u".into(), vec![Value::U32(pid as u32)]),
+        ));
     }
     props.push(prop("DefaultDependencies", Value::Bool(false)));
-    for acct in ["MemoryAccounting", "CPUAccounting", "TasksAccounting", "IOAccounting"] {
+    for acct in [
+        "MemoryAccounting",
+        "CPUAccounting",
+        "TasksAccounting",
+        "IOAccounting",
+    ] {
         props.push(prop(acct, Value::Bool(true)));
     }
     let body = vec![
@@ -446,7 +479,10 @@ pub(crate) fn start(unit: &Unit, id: &str, pid: i32, mut props: Vec<Value>) -> R
         Value::Array("(sv)".into(), props),
         Value::Array("(sa(sv))".into(), vec![]),
     ];
-    run_job(&mut bus, &what, "StartTransientUnit", body)
+    let t = std::time::Instant::now();
+    run_job(&mut bus, &what, "StartTransientUnit", body)?;
+    log::debug!("systemd unit {} started in {:?}", unit.name, t.elapsed());
+    Ok(())
 }
 
 /// SetUnitProperties (runtime only, as runc): `update`.
@@ -461,7 +497,11 @@ pub(crate) fn set_properties(unit: &str, props: Vec<Value>) -> Result<()> {
         PATH,
         MANAGER,
         "SetUnitProperties",
-        vec![Value::Str(unit.into()), Value::Bool(true), Value::Array("(sv)".into(), props)],
+        vec![
+            Value::Str(unit.into()),
+            Value::Bool(true),
+            Value::Array("(sv)".into(), props),
+        ],
     ))
     .map(drop)
     .map_err(|e| bus_error(&what, e))
@@ -479,7 +519,13 @@ pub(crate) fn stop(unit: &str) -> Result<()> {
         other => other?,
     }
     // Only a failed unit is kept after it stopped; anything else is not.
-    let _ = bus.call(Message::call(DEST, PATH, MANAGER, "ResetFailedUnit", vec![Value::Str(unit.into())]));
+    let _ = bus.call(Message::call(
+        DEST,
+        PATH,
+        MANAGER,
+        "ResetFailedUnit",
+        vec![Value::Str(unit.into())],
+    ));
     Ok(())
 }
 
@@ -490,13 +536,23 @@ mod tests {
     #[test]
     fn slices_expand_as_systemd_does() {
         assert_eq!(expand_slice("system.slice").unwrap(), "/system.slice");
-        assert_eq!(expand_slice("a-b-c.slice").unwrap(), "/a.slice/a-b.slice/a-b-c.slice");
+        assert_eq!(
+            expand_slice("a-b-c.slice").unwrap(),
+            "/a.slice/a-b.slice/a-b-c.slice"
+        );
         assert_eq!(
             expand_slice("kubepods-besteffort-pod12.slice").unwrap(),
             "/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod12.slice"
         );
         assert_eq!(expand_slice("-.slice").unwrap(), "/");
-        for bad in ["a--b.slice", "-a.slice", "a-.slice", ".slice", "a.scope", "a/b.slice"] {
+        for bad in [
+            "a--b.slice",
+            "-a.slice",
+            "a-.slice",
+            ".slice",
+            "a.scope",
+            "a/b.slice",
+        ] {
             assert!(expand_slice(bad).is_err(), "{bad}");
         }
     }
@@ -504,11 +560,18 @@ mod tests {
     #[test]
     fn cgroups_path_is_read_as_runc_reads_it() {
         let u = unit(Some(Path::new("system.slice:docker:abc")), "x").unwrap();
-        assert_eq!((u.name.as_str(), u.slice.as_str()), ("docker-abc.scope", "system.slice"));
+        assert_eq!(
+            (u.name.as_str(), u.slice.as_str()),
+            ("docker-abc.scope", "system.slice")
+        );
         assert_eq!(u.cgroup, Path::new("/system.slice/docker-abc.scope"));
         let u = unit(Some(Path::new(":cri-containerd:c1")), "x").unwrap();
         assert_eq!(u.cgroup, Path::new("/system.slice/cri-containerd-c1.scope"));
-        let u = unit(Some(Path::new("kubepods-besteffort-pod1.slice:cri-containerd:c1")), "x").unwrap();
+        let u = unit(
+            Some(Path::new("kubepods-besteffort-pod1.slice:cri-containerd:c1")),
+            "x",
+        )
+        .unwrap();
         assert_eq!(
             u.cgroup,
             Path::new("/kubepods.slice/kubepods-besteffort.slice/kubepods-besteffort-pod1.slice/cri-containerd-c1.scope")
@@ -518,8 +581,18 @@ mod tests {
         let u = unit(None, "c9").unwrap();
         assert_eq!(u.cgroup, Path::new("/system.slice/nook-c9.scope"));
         let u = unit(Some(Path::new("a.slice:x:a-b.slice")), "x").unwrap();
-        assert_eq!((u.name.as_str(), u.cgroup.as_path()), ("a-b.slice", Path::new("/a.slice/a-b.slice")));
-        for bad in ["/a/b", "a:b", "x:p:n", "a.slice:p:", "a.slice:p:../x", "a.slice:p:b-c.slice"] {
+        assert_eq!(
+            (u.name.as_str(), u.cgroup.as_path()),
+            ("a-b.slice", Path::new("/a.slice/a-b.slice"))
+        );
+        for bad in [
+            "/a/b",
+            "a:b",
+            "x:p:n",
+            "a.slice:p:",
+            "a.slice:p:../x",
+            "a.slice:p:b-c.slice",
+        ] {
             let e = unit(Some(Path::new(bad)), "x").unwrap_err().to_string();
             assert!(e.contains("linux.cgroupsPath"), "{bad}: {e}");
         }
@@ -561,7 +634,10 @@ mod tests {
             get(&v2, "IOReadBandwidthMax"),
             Some(Value::Array(
                 "(st)".into(),
-                vec![Value::Struct(vec![Value::Str("/dev/block/8:0".into()), Value::U64(1048576)])]
+                vec![Value::Struct(vec![
+                    Value::Str("/dev/block/8:0".into()),
+                    Value::U64(1048576)
+                ])]
             ))
         );
         let v1 = names(&properties(&res, &[], false));
@@ -571,7 +647,10 @@ mod tests {
         assert_eq!(get(&v1, "AllowedCPUs"), None);
         // A quota that is no multiple of 10 ms per second is rounded up.
         let res: LinuxResources = serde_json::from_str(r#"{"cpu":{"quota":12345,"period":100000}}"#).unwrap();
-        assert_eq!(get(&names(&properties(&res, &[], true)), "CPUQuotaPerSecUSec"), Some(Value::U64(130_000)));
+        assert_eq!(
+            get(&names(&properties(&res, &[], true)), "CPUQuotaPerSecUSec"),
+            Some(Value::U64(130_000))
+        );
     }
 
     #[test]
@@ -595,10 +674,18 @@ mod tests {
         let pair = |a: &str, b: &str| Value::Struct(vec![Value::Str(a.into()), Value::Str(b.into())]);
         assert_eq!(
             p[1].1,
-            Value::Array("(ss)".into(), vec![pair("/dev/char/1:3", "rw"), pair("char-*", "m")])
+            Value::Array(
+                "(ss)".into(),
+                vec![pair("/dev/char/1:3", "rw"), pair("char-*", "m")]
+            )
         );
         assert_eq!(
-            proc_devices("Character devices:\n  1 mem\n  4 tty\n  4 ttyS\n\nBlock devices:\n  8 sd\n", 'c', 4).collect::<Vec<_>>(),
+            proc_devices(
+                "Character devices:\n  1 mem\n  4 tty\n  4 ttyS\n\nBlock devices:\n  8 sd\n",
+                'c',
+                4
+            )
+            .collect::<Vec<_>>(),
             ["tty", "ttyS"]
         );
     }

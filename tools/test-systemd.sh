@@ -15,7 +15,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 b=$(tools/test-binary.sh systemd_cgroup)
 layouts=${V2VM_CGROUP:-v2 hybrid}
+rc=0
 for l in $layouts; do
   echo "test-systemd: $l layout" >&2
-  V2VM_CGROUP=$l tools/run-in-vm-systemd.sh "$(pwd)" "$b" --test-threads=2 "$@"
+  V2VM_CGROUP=$l tools/run-in-vm-systemd.sh "$(pwd)" "$b" --test-threads=2 "$@" || rc=1
 done
+exit $rc

@@ -218,7 +218,13 @@ impl Reader<'_> {
             b'b' => Value::Bool(self.u32()? != 0),
             b'i' => Value::I32(self.u32()? as i32),
             b'u' | b'h' => Value::U32(self.u32()?),
-            b't' | b'x' => {
+            // Read but not used: 16-bit integers, doubles (as their bits).
+            b'n' | b'q' => {
+                self.align(2)?;
+                let b = self.take(2)?;
+                Value::U32(u32::from(u16::from_le_bytes([b[0], b[1]])))
+            }
+            b't' | b'x' | b'd' => {
                 self.align(8)?;
                 Value::U64(u64::from_le_bytes(self.take(8)?.try_into().unwrap_or_default()))
             }
@@ -731,6 +737,15 @@ mod tests {
         assert_eq!(&bytes[body_at + 4..body_at + 18], b"nook-c1.scope\0");
         assert_eq!(&bytes[body_at + 18..body_at + 20], &[0, 0]);
         assert_eq!(&bytes[body_at + 20..body_at + 29], b"\x04\0\0\0fail\0");
+    }
+
+    #[test]
+    fn other_fixed_types_are_read_past() {
+        // A signal of another member may carry int16 and double values.
+        let mut bytes = vec![2, 1, 0, 0, 0, 0, 0, 0];
+        bytes.extend_from_slice(&1.5f64.to_le_bytes());
+        let v = Reader { buf: &bytes, pos: 0 }.values("nd").unwrap();
+        assert_eq!(v, [Value::U32(0x0102), Value::U64(1.5f64.to_bits())]);
     }
 
     #[test]

@@ -398,11 +398,18 @@ const MANAGER: &str = "org.freedesktop.systemd1.Manager";
 /// How long systemd may take to start or stop a unit (runc waits 30 s).
 const JOB_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// A failure to reach systemd names the flag; systemd's own refusal is
+/// passed on with its D-Bus error name, and an errno for the common ones.
 fn bus_error(what: &str, e: BusError) -> Error {
     match e {
         BusError::Io(msg) => Error::config(FLAG, format!("{what}: cannot talk to systemd over D-Bus: {msg}")),
-        remote => Error::Unsupported {
-            what: format!("{what}: systemd said {remote}; so this"),
+        BusError::Remote(name, msg) => Error::Sys {
+            errno: match name.as_str() {
+                "org.freedesktop.systemd1.UnitExists" => libc::EEXIST,
+                "org.freedesktop.systemd1.NoSuchUnit" => libc::ENOENT,
+                _ => libc::EIO,
+            },
+            call: format!("{what}: systemd replied {name}: {msg}"),
         },
     }
 }
@@ -455,7 +462,10 @@ pub(crate) fn start(unit: &Unit, id: &str, pid: i32, mut props: Vec<Value>) -> R
     let mut bus = connect(&what)?;
     props.push(prop("Description", Value::Str(format!("nook container {id}"))));
     if unit.name.ends_with(".slice") {
-        props.push(prop("Wants", Value::Str(unit.slice.clone())));
+        props.push(prop(
+            "Wants",
+            Value::Array("s".into(), vec![Value::Str(unit.slice.clone())]),
+        ));
     } else {
         props.push(prop("Slice", Value::Str(unit.slice.clone())));
         props.push(prop("Delegate", Value::Bool(true)));
@@ -515,7 +525,7 @@ pub(crate) fn stop(unit: &str) -> Result<()> {
     let mut bus = connect(&what)?;
     let body = vec![Value::Str(unit.into()), Value::Str("replace".into())];
     match run_job(&mut bus, &what, "StopUnit", body) {
-        Err(Error::Unsupported { what: w }) if w.contains("org.freedesktop.systemd1.NoSuchUnit") => {}
+        Err(e) if e.errno() == libc::ENOENT => {}
         other => other?,
     }
     // Only a failed unit is kept after it stopped; anything else is not.

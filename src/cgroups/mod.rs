@@ -510,7 +510,11 @@ impl CgroupPlan {
         if let Some(d) = cg.dirs.iter().find(|d| d.path.exists()) {
             return Err(Error::config(
                 "linux.cgroupsPath",
-                format!("cgroup {} of systemd unit {} exists already", d.path.display(), sd.unit.name),
+                format!(
+                    "cgroup {} of systemd unit {} exists already",
+                    d.path.display(),
+                    sd.unit.name
+                ),
             ));
         }
         Ok(cg)

@@ -66,6 +66,13 @@
 #define NOOK_CREATE_NO_PIVOT (1 << 0)
 
 /**
+ * `nook_create_opts_t.flags`: let systemd make the container's cgroup as a
+ * transient unit (runc's `--systemd-cgroup`); `linux.cgroupsPath` is then
+ * `slice:prefix:name`.
+ */
+#define NOOK_CREATE_SYSTEMD_CGROUP (1 << 1)
+
+/**
  * `nook_exec_opts_t.flags`: exec into a paused container too, like runc's
  * `exec --ignore-paused`. The process is set up inside the frozen cgroup,
  * so `nook_container_exec()` returns only once the container is resumed

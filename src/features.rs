@@ -22,7 +22,7 @@ pub fn features() -> Value {
         "linux": {
             "namespaces": ["cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"],
             "capabilities": caps,
-            "cgroup": { "v1": true, "v2": true, "systemd": false, "systemdUser": false },
+            "cgroup": { "v1": true, "v2": true, "systemd": true, "systemdUser": false },
             "seccomp": crate::seccomp::features(),
             // Whether nook supports them, whatever the host runs
             // (runtime-spec features-linux.md; runc says true too).

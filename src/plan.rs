@@ -28,6 +28,8 @@ pub struct PlanOptions {
     pub no_new_keyring: bool,
     /// Rootless mode (see [`crate::rootless`]).
     pub rootless: bool,
+    /// `--systemd-cgroup`: systemd makes the cgroup (see [`cgroups::plan_systemd`]).
+    pub systemd_cgroup: bool,
 }
 
 /// Everything needed to create a container, validated and prepared.
@@ -77,7 +79,11 @@ impl Plan {
         if opts.rootless {
             crate::rootless::validate(&spec, &namespaces)?;
         }
-        let cgroup = cgroups::plan_for(&with_default_device_rules(&spec), id, opts.rootless)?;
+        let cgroup = if opts.systemd_cgroup {
+            cgroups::plan_systemd(&with_default_device_rules(&spec), id, opts.rootless)?
+        } else {
+            cgroups::plan_for(&with_default_device_rules(&spec), id, opts.rootless)?
+        };
         let seccomp = seccomp_of(&spec)?;
         let keyring = keyring(id, opts.no_new_keyring);
         let hooks = HookPlan::from_spec(&spec)?;

@@ -2,8 +2,9 @@
 # The whole test suite, as root on a Debian machine: lint, unit and
 # integration tests against this kernel, the C and Go bindings, the OCI
 # conformance suite against a release build (tools/conformance.sh), the
-# cgroup tests on a pure cgroup v2 kernel and the AppArmor tests on a kernel
-# with AppArmor (qemu). Installs what is missing.
+# cgroup tests on a pure cgroup v2 kernel, the AppArmor tests on a kernel
+# with AppArmor and the systemd cgroup driver under systemd
+# (tools/test-systemd.sh) (qemu). Installs what is missing.
 # Ends with a check that the run left no mount, cgroup or state behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -30,6 +31,7 @@ cargo run --quiet --example hello
 if [ -x ffi/test.sh ]; then ffi/test.sh; fi
 tools/conformance.sh
 if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
+if [ -x tools/test-systemd.sh ]; then tools/test-systemd.sh; fi
 if [ -x tools/test-rootless-vm.sh ]; then tools/test-rootless-vm.sh; fi
 if [ -x tools/test-apparmor.sh ]; then tools/test-apparmor.sh; fi
 if [ -x tools/test-engines-v2.sh ]; then tools/test-engines-v2.sh; fi

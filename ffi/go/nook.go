@@ -97,6 +97,9 @@ type CreateOptions struct {
 	NoPivot bool
 	// PreserveFDs passes the caller's fds 3 .. 3+N-1 to the container.
 	PreserveFDs uint32
+	// SystemdCgroup lets systemd make the cgroup, as a transient unit
+	// (runc's --systemd-cgroup); linux.cgroupsPath is "slice:prefix:name".
+	SystemdCgroup bool
 }
 
 func (o *CreateOptions) toC() *capi.CreateOpts {
@@ -106,6 +109,9 @@ func (o *CreateOptions) toC() *capi.CreateOpts {
 	co := &capi.CreateOpts{PidFile: o.PidFile, ConsoleSocket: o.ConsoleSocket, PreserveFDs: o.PreserveFDs}
 	if o.NoPivot {
 		co.Flags |= capi.CreateNoPivot
+	}
+	if o.SystemdCgroup {
+		co.Flags |= capi.CreateSystemdCgroup
 	}
 	return co
 }

@@ -21,7 +21,11 @@ const DEFAULT_ROOT: &str = "/run/nook";
 /// `nook_create_opts_t.flags`: use MS_MOVE + chroot instead of pivot_root
 /// (for a rootfs on ramfs), like runc's `--no-pivot`.
 pub const NOOK_CREATE_NO_PIVOT: u32 = 1 << 0;
-const CREATE_KNOWN_FLAGS: u32 = NOOK_CREATE_NO_PIVOT;
+/// `nook_create_opts_t.flags`: let systemd make the container's cgroup as a
+/// transient unit (runc's `--systemd-cgroup`); `linux.cgroupsPath` is then
+/// `slice:prefix:name`.
+pub const NOOK_CREATE_SYSTEMD_CGROUP: u32 = 1 << 1;
+const CREATE_KNOWN_FLAGS: u32 = NOOK_CREATE_NO_PIVOT | NOOK_CREATE_SYSTEMD_CGROUP;
 
 /// Options of `nook_container_create()` and `nook_context_run()` that are
 /// not in config.json. Extensible: set `struct_size = sizeof(nook_create_opts_t)`
@@ -68,6 +72,7 @@ pub(crate) unsafe fn create_options(opts: *const NookCreateOpts) -> Result<Creat
         // SAFETY: as above.
         console_socket: unsafe { opt_path_arg(o.console_socket, "console_socket") }?,
         no_pivot: o.flags & NOOK_CREATE_NO_PIVOT != 0,
+        systemd_cgroup: o.flags & NOOK_CREATE_SYSTEMD_CGROUP != 0,
         preserve_fds: o.preserve_fds,
         // Options the library gains before this struct exposes them keep
         // their defaults (a new NOOK_CREATE_* flag or trailing field adds them).

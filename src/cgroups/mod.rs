@@ -41,6 +41,12 @@
 //! systemd's "hybrid" mode sets up) get a directory in every v1 controller
 //! hierarchy and one in the cgroup2 mount; each resource goes to the
 //! hierarchy that owns its controller. crun refuses such hosts.
+//!
+//! With the systemd driver ([`plan_systemd`], `--systemd-cgroup`) systemd
+//! makes the cgroup as a transient unit once the init exists: spawning
+//! calls [`CgroupPlan::enter`] instead of [`Cgroup::add_process`] for the
+//! init, `update` and `remove` go through systemd too, and everything else
+//! is the same (see the `systemd` module).
 #![forbid(unsafe_code)]
 
 mod apply;
@@ -50,6 +56,7 @@ mod layout;
 mod lock;
 mod resources;
 mod stats;
+pub(crate) mod systemd;
 
 use std::collections::BTreeMap;
 use std::fs;
@@ -81,6 +88,15 @@ pub struct CgroupPlan {
     /// One target per mounted hierarchy the container joins.
     targets: Vec<Target>,
     settings: Settings,
+    /// Under the systemd driver: the unit to start, and its properties.
+    systemd: Option<SystemdPlan>,
+}
+
+#[derive(Debug, Clone)]
+struct SystemdPlan {
+    unit: systemd::Unit,
+    id: String,
+    properties: Vec<systemd::dbus::Value>,
 }
 
 #[derive(Debug, Clone)]
@@ -233,7 +249,56 @@ fn plan_on(spec: &Spec, id: &str, layout: &Layout, host: &HostInfo) -> Result<Cg
             })
         })
         .collect::<Result<_>>()?;
-    Ok(CgroupPlan { targets, settings })
+    Ok(CgroupPlan {
+        targets,
+        settings,
+        systemd: None,
+    })
+}
+
+/// [`plan`] under the systemd cgroup driver: `linux.cgroupsPath` is
+/// `slice:prefix:name` (see [`systemd::unit`]), and systemd must run here.
+/// Rootless containers would need the user's systemd instance, which nook
+/// does not drive.
+pub fn plan_systemd(spec: &Spec, id: &str, rootless: bool) -> Result<CgroupPlan> {
+    if rootless {
+        return Err(Error::Unsupported {
+            what: "--systemd-cgroup in rootless mode (a systemd user instance)".into(),
+        });
+    }
+    systemd::check_running()?;
+    let layout = Layout::detect()?;
+    let mut host = HostInfo::read(&layout);
+    host.v2.retain(|c| systemd::V2_CONTROLLERS.contains(&c.as_str()));
+    let linux = spec.linux().as_ref();
+    let unit = systemd::unit(linux.and_then(|l| l.cgroups_path().as_deref()), id)?;
+    let empty = LinuxResources::default();
+    let res = linux.and_then(|l| l.resources().as_ref()).unwrap_or(&empty);
+    let settings = resources::compile(res, &host)?;
+    let rules = devices::parse(res.devices().as_deref().unwrap_or_default())?;
+    let pure_v2 = layout.hierarchies.iter().all(|h| h.version == Version::V2);
+    let mut targets = Vec::new();
+    for h in &layout.hierarchies {
+        let mut h = h.clone();
+        if h.version == Version::V2 {
+            h.controllers
+                .retain(|c| systemd::V2_CONTROLLERS.contains(&c.as_str()));
+        }
+        h.dir_of(&unit.cgroup)?;
+        targets.push(Target {
+            hierarchy: h,
+            cgroup: unit.cgroup.clone(),
+        });
+    }
+    Ok(CgroupPlan {
+        targets,
+        settings,
+        systemd: Some(SystemdPlan {
+            properties: systemd::properties(res, &rules, pure_v2),
+            unit,
+            id: id.to_string(),
+        }),
+    })
 }
 
 /// Checks `linux.cgroupsPath` and returns it cleaned. Empty means `/<id>`
@@ -253,11 +318,10 @@ fn cgroups_path(path: Option<&Path>, id: &str) -> Result<PathBuf> {
     };
     let s = p.to_string_lossy();
     if s.contains(':') {
-        return Err(Error::Unsupported {
-            what: format!(
-                "{F} {s:?}: the systemd \"slice:prefix:name\" form (nook only drives cgroupfs directly)"
-            ),
-        });
+        return Err(Error::config(
+            F,
+            format!("{s:?}: the systemd \"slice:prefix:name\" form needs --systemd-cgroup"),
+        ));
     }
     let mut out = PathBuf::new();
     for c in p.components() {
@@ -346,7 +410,12 @@ impl CgroupPlan {
     /// that what a killed `create` made can be found: removing it kills
     /// what is in these cgroups and removes their directories, at worst
     /// also one that someone else made in between.
+    /// Under the systemd driver: the unit and the directories it will
+    /// have, so that removing it stops the unit.
     pub fn intended(&self) -> Result<Cgroup> {
+        if let Some(sd) = &self.systemd {
+            return self.systemd_cgroup(sd);
+        }
         let mut dirs = Vec::with_capacity(self.targets.len());
         for t in &self.targets {
             let path = t.hierarchy.dir_of(&t.cgroup)?;
@@ -365,7 +434,10 @@ impl CgroupPlan {
                 created,
             });
         }
-        Ok(Cgroup { dirs })
+        Ok(Cgroup {
+            dirs,
+            systemd_unit: None,
+        })
     }
 
     /// Creates the cgroup(s) and applies the resources. On failure every
@@ -380,7 +452,12 @@ impl CgroupPlan {
     /// [`check_adoptable`] for the other create. That create is refused.
     /// The claim's descriptor is numbered `fd_floor` or above, out of the
     /// range of fds a container is given (`--preserve-fds`).
+    /// Under the systemd driver there is nothing to claim: systemd refuses
+    /// a second unit of the same name.
     pub fn create_claimed(&self, fd_floor: RawFd) -> Result<(Cgroup, Claim)> {
+        if let Some(sd) = &self.systemd {
+            return Ok((self.create_systemd(sd)?, Claim::none()));
+        }
         let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
@@ -404,7 +481,10 @@ impl CgroupPlan {
                 apply::check_delegation(&path, &self.settings, &on_v1)?;
             }
         }
-        let mut cg = Cgroup { dirs: Vec::new() };
+        let mut cg = Cgroup {
+            dirs: Vec::new(),
+            systemd_unit: None,
+        };
         // Made under the mount lock, so no other create can hold it yet.
         let made = self
             .create_into(&mut cg)
@@ -421,6 +501,96 @@ impl CgroupPlan {
                 Err(e)
             }
         }
+    }
+
+    /// The systemd driver's [`CgroupPlan::create`]: nothing is made yet
+    /// (the unit needs the init's pid, see [`CgroupPlan::enter`]); the
+    /// directories systemd will make are known, and each of them is the
+    /// container's own, to remove on delete. v2 controllers are those
+    /// systemd delegates, checked once the unit exists.
+    fn create_systemd(&self, sd: &SystemdPlan) -> Result<Cgroup> {
+        let cg = self.systemd_cgroup(sd)?;
+        if let Some(d) = cg.dirs.iter().find(|d| d.path.exists()) {
+            return Err(Error::config(
+                "linux.cgroupsPath",
+                format!(
+                    "cgroup {} of systemd unit {} exists already",
+                    d.path.display(),
+                    sd.unit.name
+                ),
+            ));
+        }
+        Ok(cg)
+    }
+
+    /// The cgroup the unit of `sd` will have.
+    fn systemd_cgroup(&self, sd: &SystemdPlan) -> Result<Cgroup> {
+        let mut dirs = Vec::new();
+        for t in &self.targets {
+            let path = t.hierarchy.dir_of(&t.cgroup)?;
+            dirs.push(Dir {
+                version: t.hierarchy.version,
+                controllers: t.hierarchy.controllers.clone(),
+                mount_point: t.hierarchy.mount_point.clone(),
+                created: vec![path.clone()],
+                path,
+            });
+        }
+        Ok(Cgroup {
+            dirs,
+            systemd_unit: Some(sd.unit.name.clone()),
+        })
+    }
+
+    /// Puts the container's init (`pid`, not running container code yet)
+    /// into `cg`, the cgroup [`CgroupPlan::create`] returned. cgroupfs: as
+    /// [`Cgroup::add_process`]. systemd: starts the unit with `pid` in it
+    /// and waits for it, makes the directories of the v1 hierarchies systemd
+    /// does not manage and moves `pid` there, then writes every setting
+    /// into the files, as runc does (systemd has no property for some, and
+    /// its value conversions differ slightly from runc's for others).
+    pub fn enter(&self, cg: &Cgroup, pid: i32) -> Result<()> {
+        let Some(sd) = &self.systemd else {
+            return cg.add_process(pid);
+        };
+        systemd::start(&sd.unit, &sd.id, pid, sd.properties.clone())?;
+        {
+            let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
+            for (t, d) in self.targets.iter().zip(&cg.dirs) {
+                if !d.path.exists() {
+                    if t.hierarchy.version == Version::V2 {
+                        return Err(Error::Sys {
+                            call: format!(
+                                "systemd unit {} started, but its cgroup {} is not there",
+                                sd.unit.name,
+                                d.path.display()
+                            ),
+                            errno: libc::ENOENT,
+                        });
+                    }
+                    // Parents made here stay, as with runc: other
+                    // containers of the slice share them.
+                    apply::make_dirs(&t.hierarchy, &d.path, &mut Vec::new())?;
+                }
+                // A scope is delegated every controller; a slice only gets
+                // those its accounting properties enable.
+                if d.version == Version::V2 && sd.unit.name.ends_with(".scope") {
+                    let got = read(&d.path.join("cgroup.controllers"))?;
+                    let got: Vec<&str> = got.split_whitespace().collect();
+                    if let Some(c) = d.controllers.iter().find(|c| !got.contains(&c.as_str())) {
+                        return Err(Error::Unsupported {
+                            what: format!(
+                                "systemd unit {}: the {c} controller is not enabled in {} (Delegate=yes ignored?), so this",
+                                sd.unit.name,
+                                d.path.display()
+                            ),
+                        });
+                    }
+                }
+            }
+        }
+        cg.add_process(pid)?;
+        apply::apply(&cg.dirs, &self.settings)
     }
 
     fn create_into(&self, cg: &mut Cgroup) -> Result<()> {
@@ -459,12 +629,17 @@ impl CgroupPlan {
 #[serde(try_from = "StoredCgroup")]
 pub struct Cgroup {
     dirs: Vec<Dir>,
+    /// The systemd unit that made it, under the systemd driver.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    systemd_unit: Option<String>,
 }
 
 /// [`Cgroup`] as state.json holds it, before [`check_dirs`].
 #[derive(Deserialize)]
 struct StoredCgroup {
     dirs: Vec<Dir>,
+    #[serde(default)]
+    systemd_unit: Option<String>,
 }
 
 impl TryFrom<StoredCgroup> for Cgroup {
@@ -476,7 +651,20 @@ impl TryFrom<StoredCgroup> for Cgroup {
                 .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
             check_dirs(&s.dirs, &layout::cgroup_mount_points(&info))?;
         }
-        Ok(Cgroup { dirs: s.dirs })
+        // Stopped on delete: only a transient unit name nook could have made.
+        if let Some(u) = &s.systemd_unit {
+            let ok = (u.ends_with(".scope") || u.ends_with(".slice"))
+                && !u.starts_with('.')
+                && u.bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b":-_.\\@".contains(&b));
+            if !ok {
+                return Err(format!("{u:?} is not a systemd scope or slice name"));
+            }
+        }
+        Ok(Cgroup {
+            dirs: s.dirs,
+            systemd_unit: s.systemd_unit,
+        })
     }
 }
 
@@ -602,7 +790,15 @@ impl Cgroup {
                 ..d.clone()
             });
         }
-        Ok(Cgroup { dirs })
+        Ok(Cgroup {
+            dirs,
+            systemd_unit: None,
+        })
+    }
+
+    /// The systemd unit of the cgroup, under the systemd driver.
+    pub fn systemd_unit(&self) -> Option<&str> {
+        self.systemd_unit.as_deref()
     }
 
     /// Whether the container has a cgroup at all (a rootless container
@@ -627,7 +823,13 @@ impl Cgroup {
     /// A parent this container created but another container now also uses
     /// (`/pod/a` and `/pod/b`) is busy and left in place, like runc does
     /// with every parent.
+    ///
+    /// Under the systemd driver the unit is stopped first (which removes
+    /// the directories systemd made), then the others are removed.
     pub fn remove(&self) -> Result<()> {
+        if let Some(unit) = &self.systemd_unit {
+            systemd::stop(unit)?;
+        }
         let _lock = lock::lock(self.dirs.iter().map(|d| d.mount_point.as_path()))?;
         self.remove_locked()
     }
@@ -744,6 +946,11 @@ impl Cgroup {
         let settings = resources::compile(res, &host)?;
         if settings.check_before_update {
             apply::check_memory_usage(&self.dirs, res)?;
+        }
+        if let Some(unit) = &self.systemd_unit {
+            let rules = devices::parse(res.devices().as_deref().unwrap_or_default())?;
+            let pure_v2 = self.dirs.iter().all(|d| d.version == Version::V2);
+            systemd::set_properties(unit, systemd::properties(res, &rules, pure_v2))?;
         }
         apply::apply(&self.dirs, &settings)
     }
@@ -933,7 +1140,7 @@ mod tests {
         let host = FakeHost::new(&["memory"], None);
         let e = plan_fake(&host, r#"{"cgroupsPath":"system.slice:nook:c1"}"#, "c1").unwrap_err();
         assert!(
-            e.to_string().contains("not supported") && e.to_string().contains("slice"),
+            e.to_string().contains("linux.cgroupsPath") && e.to_string().contains("--systemd-cgroup"),
             "{e}"
         );
         let e = plan_fake(&host, r#"{"cgroupsPath":"/a/../../b"}"#, "c1").unwrap_err();
@@ -963,6 +1170,7 @@ mod tests {
                     created: vec![],
                 },
             ],
+            systemd_unit: None,
         };
         let m = cg.mount_sources();
         assert_eq!(m[0].name, "cpu,cpuacct");

@@ -59,6 +59,10 @@ pub struct CreateOptions {
     pub preserve_fds: u32,
     /// Keep the caller's session keyring instead of a new one per container.
     pub no_new_keyring: bool,
+    /// Let systemd make the cgroup, as a transient unit (runc's
+    /// `--systemd-cgroup`); `linux.cgroupsPath` is then `slice:prefix:name`.
+    /// Later operations find the driver in the container's state.
+    pub systemd_cgroup: bool,
 }
 
 /// Options of `exec` that are not in the process spec.
@@ -286,6 +290,7 @@ impl Context {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: opts.no_new_keyring,
                 rootless: self.rootless,
+                systemd_cgroup: opts.systemd_cgroup,
             },
         )?;
         let dir = StateDir::create(&self.root, id)?;

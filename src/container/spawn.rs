@@ -291,7 +291,12 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         namespaces::write_id_maps(pid, maps).map_err(failed)?;
         faults::reached(Point::CreateIdMapsWritten)?;
     }
-    args.cgroup.add_process(pid).map_err(failed)?;
+    match job {
+        // The systemd driver makes the cgroup only now, with the pid in it.
+        Job::Create { plan, .. } => plan.cgroup.enter(args.cgroup, pid),
+        Job::Exec(_) => args.cgroup.add_process(pid),
+    }
+    .map_err(failed)?;
     job.reached(Point::CreateCgroupJoined, Point::ExecCgroupJoined)?;
     if let Some(adj) = process.oom_score_adj {
         let path = format!("/proc/{pid}/oom_score_adj");

@@ -40,7 +40,8 @@ struct Cli {
     /// Enable debug logging.
     #[arg(long, global = true)]
     debug: bool,
-    /// Use systemd for cgroups (not supported).
+    /// Let systemd make the container's cgroup (a transient scope);
+    /// linux.cgroupsPath is then "slice:prefix:name", as with runc.
     #[arg(long = "systemd-cgroup", global = true)]
     systemd_cgroup: bool,
     /// Rootless mode: true, false or auto (the default: rootless when not
@@ -329,11 +330,6 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         ));
         return Ok(0);
     }
-    if cli.systemd_cgroup {
-        return Err(Error::Unsupported {
-            what: "--systemd-cgroup (systemd cgroup driver)".into(),
-        });
-    }
     if !matches!(cli.log_format.as_str(), "text" | "json") {
         return Err(Error::Config {
             field: "--log-format".into(),
@@ -356,6 +352,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             }
         }
     }
+    let systemd_cgroup = cli.systemd_cgroup;
     let Some(command) = cli.command else {
         return Err(Error::Config {
             field: "command".into(),
@@ -380,10 +377,10 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         Command::Create(a) => {
             let bundle = nook::bundle::Bundle::load(&a.bundle)?;
             seal_exe_for(&bundle.spec, None)?;
-            ctx.create_from(&a.id, bundle, &create_options(&a))?;
+            ctx.create_from(&a.id, bundle, &create_options(&a, systemd_cgroup))?;
         }
         Command::Start { id } => ctx.load(&id)?.start()?,
-        Command::Run { create, detach, keep } => return run(&ctx, &create, detach, keep),
+        Command::Run { create, detach, keep } => return run(&ctx, &create, detach, keep, systemd_cgroup),
         Command::Exec(a) => return exec(&ctx, &a),
         Command::State { id } => print_json(&ctx.load(&id)?.state()),
         Command::Kill { all, id, signal } => ctx.load(&id)?.kill(parse_signal(&signal)?, all)?,
@@ -400,13 +397,14 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
     Ok(0)
 }
 
-fn create_options(a: &CreateArgs) -> CreateOptions {
+fn create_options(a: &CreateArgs, systemd_cgroup: bool) -> CreateOptions {
     CreateOptions {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),
         no_pivot: a.no_pivot,
         preserve_fds: a.preserve_fds,
         no_new_keyring: a.no_new_keyring,
+        systemd_cgroup,
     }
 }
 
@@ -415,10 +413,10 @@ fn create_options(a: &CreateArgs) -> CreateOptions {
 /// container is pending, not lost, when we start waiting. As runc, the
 /// container is deleted when it has exited or failed to start, unless
 /// `keep`.
-fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool) -> nook::Result<u8> {
+fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool, systemd_cgroup: bool) -> nook::Result<u8> {
     let bundle = nook::bundle::Bundle::load(&a.bundle)?;
     seal_exe_for(&bundle.spec, None)?;
-    let mut opts = create_options(a);
+    let mut opts = create_options(a, systemd_cgroup);
     if detach {
         let c = ctx.create_from(&a.id, bundle, &opts)?;
         if let Err(e) = c.start() {

@@ -42,10 +42,11 @@ const (
 
 // Flags, mirrored from the NOOK_* macros.
 const (
-	CreateNoPivot    = uint32(C.NOOK_CREATE_NO_PIVOT)
-	KillAll          = uint32(C.NOOK_KILL_ALL)
-	DeleteForce      = uint32(C.NOOK_DELETE_FORCE)
-	ExecIgnorePaused = uint32(C.NOOK_EXEC_IGNORE_PAUSED)
+	CreateNoPivot       = uint32(C.NOOK_CREATE_NO_PIVOT)
+	CreateSystemdCgroup = uint32(C.NOOK_CREATE_SYSTEMD_CGROUP)
+	KillAll             = uint32(C.NOOK_KILL_ALL)
+	DeleteForce         = uint32(C.NOOK_DELETE_FORCE)
+	ExecIgnorePaused    = uint32(C.NOOK_EXEC_IGNORE_PAUSED)
 )
 
 // Error is a nook_error_t copied into Go memory.

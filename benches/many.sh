@@ -9,17 +9,19 @@
 #          CRUN=crun
 #          RUNTIMES="nook crun"
 #
-# For each runtime, in one private mount namespace with the hybrid cgroup2 mount hidden
+# In one private mount namespace with the hybrid cgroup2 mount hidden
 # (crun refuses hybrid hosts; see side-by-side.sh for why one namespace for the whole run):
 #   1. sequential: `create` + `start` of a busybox `sleep` container, N times, one after the
-#      other. Prints the total, the mean per container, and the mean of the WINDOW
+#      other. Prints the total time and the mean of the WINDOW
 #      containers ending at each CHECK count (the cost of the 10th, 100th, 1000th container,
 #      with that many already running: the growth with the number of siblings).
-#   2. host memory per running container: (MemTotal - MemAvailable) with all N up, minus
-#      the same before the first, over N ("mem/ctr"). On a shared machine this is noisy (it is a
-#      delta of the whole host), so also "cgroup mem/ctr": the mean memory.usage_in_bytes
-#      of the containers' v1 memory cgroups, which the rest of the host does not move.
-#   3. `delete --force` of all N, sequentially, timed.
+#      The runtimes are interleaved (container i of each, then i+1), so at #K there are
+#      K-1 containers of every runtime running, and the host's load hits all alike.
+#   2. host memory per running container: (MemTotal - MemAvailable) with all up, minus the
+#      same before the first, over all containers ("host mem/ctr", one figure for all
+#      runtimes, and noisy on a shared machine), and per runtime "cgroup mem/ctr": the mean
+#      memory.usage_in_bytes of its containers' v1 memory cgroups.
+#   3. `delete --force` of all N, sequentially (interleaved too), timed.
 #   4. parallel: the same N containers up, PAR at a time (create + start each), timed,
 #      then deleted PAR at a time. No lock may serialise independent containers.
 # Then ratios nook/crun for each phase. Afterwards it checks that nothing is left: state
@@ -154,30 +156,46 @@ def used_kib():
         m[k] = int(v.split()[0])
     return m["MemTotal"] - m["MemAvailable"]
 
-res = {}
-for name, binary in runtimes:
-    ids = [f"{prefix}{name}-{i}" for i in range(n)]
-    r = res[name] = {}
-    before = used_kib()
-    t0 = time.monotonic_ns()
-    each = [up(name, binary, cid) for cid in ids]
-    r["seq up"] = (time.monotonic_ns() - t0) / 1e9
-    r["mem/ctr"] = (used_kib() - before) / n
-    r["cgroup mem/ctr"] = sum(cgroup_kib(c) for c in ids) / n
+# Sequential phases are interleaved (container i of every runtime, then i+1; order
+# rotated), so load from the rest of the machine hits all runtimes alike. Hence at
+# "#K", K-1 containers of EACH runtime are already running.
+res = {name: {} for name, _ in runtimes}
+ids = {name: [f"{prefix}{name}-{i}" for i in range(n)] for name, _ in runtimes}
+each = {name: [] for name, _ in runtimes}
+spent = {name: 0 for name, _ in runtimes}
+before = used_kib()
+for i in range(n):
+    k = i % len(runtimes)
+    for name, binary in runtimes[k:] + runtimes[:k]:
+        dt = up(name, binary, ids[name][i])
+        each[name].append(dt)
+        spent[name] += dt
+host = (used_kib() - before) / (n * len(runtimes))
+for name, _ in runtimes:
+    r = res[name]
+    r["seq up"] = spent[name] / 1e9
+    r["host mem/ctr"] = host
+    r["cgroup mem/ctr"] = sum(cgroup_kib(c) for c in ids[name]) / n
     for c in checks:
-        w = each[max(0, c - window):c]
+        w = each[name][max(0, c - window):c]
         r[f"#{c}"] = sum(w) / len(w) / 1e6
-    t0 = time.monotonic_ns()
-    for cid in ids:
-        down(name, binary, cid)
-    r["seq delete"] = (time.monotonic_ns() - t0) / 1e9
-    ids = [f"{prefix}{name}-p{i}" for i in range(n)]
+    spent[name] = 0
+for i in range(n):
+    k = i % len(runtimes)
+    for name, binary in runtimes[k:] + runtimes[:k]:
+        t0 = time.monotonic_ns()
+        down(name, binary, ids[name][i])
+        spent[name] += time.monotonic_ns() - t0
+for name, binary in runtimes:
+    r = res[name]
+    r["seq delete"] = spent[name] / 1e9
+    pids = [f"{prefix}{name}-p{i}" for i in range(n)]
     with ThreadPoolExecutor(par) as ex:
         t0 = time.monotonic_ns()
-        list(ex.map(lambda c: up(name, binary, c), ids))
+        list(ex.map(lambda c: up(name, binary, c), pids))
         r[f"par{par} up"] = (time.monotonic_ns() - t0) / 1e9
         t0 = time.monotonic_ns()
-        list(ex.map(lambda c: down(name, binary, c), ids))
+        list(ex.map(lambda c: down(name, binary, c), pids))
         r[f"par{par} delete"] = (time.monotonic_ns() - t0) / 1e9
     sys.stderr.write(f"many: {name} done\n")
 

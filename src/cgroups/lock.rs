@@ -7,6 +7,8 @@
 //! create uses it. nook takes an exclusive `flock(2)` on each hierarchy's
 //! mount point directory around creation and removal, which every nook
 //! process (and the C and Go callers) sees, without a lock file anywhere.
+//! Only where a parent is involved: a cgroup directly below the mount point
+//! (the default) has no parent to race on and takes no lock.
 #![forbid(unsafe_code)]
 
 use std::fs::File;

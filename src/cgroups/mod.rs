@@ -339,8 +339,39 @@ struct Dir {
 impl CgroupPlan {
     /// Creates the cgroup(s) and applies the resources. On failure every
     /// directory made so far is removed again.
+    ///
+    /// The hierarchy lock (lock.rs) is only taken where nook may make a
+    /// parent directory, i.e. where the cgroup is not directly below the
+    /// mount point: a mount point is never made nor removed, so a leaf just
+    /// below it races nobody's setup of a parent. That is the default
+    /// cgroup of every container (`/<id>`), which thus takes no lock at
+    /// all, and containers created at once do not queue on the mount points.
+    /// The resources are written after the lock is released: they go into
+    /// the container's own directory only.
     pub fn create(&self) -> Result<Cgroup> {
-        let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
+        let mut cg = Cgroup { dirs: Vec::new() };
+        let made = self.make(&mut cg);
+        match made.and_then(|()| apply::apply(&cg.dirs, &self.settings)) {
+            Ok(()) => Ok(cg),
+            Err(e) => {
+                // Best effort: the original error is the one worth reporting.
+                let _ = cg.remove();
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks the targets and makes their directories, under the lock of
+    /// the hierarchies where a parent may have to be made.
+    fn make(&self, cg: &mut Cgroup) -> Result<()> {
+        let mut nested = Vec::new();
+        for t in &self.targets {
+            let path = t.hierarchy.dir_of(&t.cgroup)?;
+            if path.parent() != Some(t.hierarchy.mount_point.as_path()) {
+                nested.push(t.hierarchy.mount_point.as_path());
+            }
+        }
+        let _lock = lock::lock(nested)?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
             .targets
@@ -357,18 +388,6 @@ impl CgroupPlan {
                 apply::check_delegation(&path, &self.settings, &on_v1)?;
             }
         }
-        let mut cg = Cgroup { dirs: Vec::new() };
-        match self.create_into(&mut cg) {
-            Ok(()) => Ok(cg),
-            Err(e) => {
-                // Best effort: the original error is the one worth reporting.
-                let _ = cg.remove_locked();
-                Err(e)
-            }
-        }
-    }
-
-    fn create_into(&self, cg: &mut Cgroup) -> Result<()> {
         for t in &self.targets {
             let path = t.hierarchy.dir_of(&t.cgroup)?;
             let mut dir = Dir {
@@ -390,7 +409,7 @@ impl CgroupPlan {
             cg.dirs.push(dir);
             made?;
         }
-        apply::apply(&cg.dirs, &self.settings)
+        Ok(())
     }
 }
 
@@ -572,12 +591,12 @@ impl Cgroup {
     /// A parent this container created but another container now also uses
     /// (`/pod/a` and `/pod/b`) is busy and left in place, like runc does
     /// with every parent.
+    ///
+    /// Only hierarchies where nook made a parent are locked (see
+    /// [`CgroupPlan::create`]): removing a leaf alone races nobody.
     pub fn remove(&self) -> Result<()> {
-        let _lock = lock::lock(self.dirs.iter().map(|d| d.mount_point.as_path()))?;
-        self.remove_locked()
-    }
-
-    fn remove_locked(&self) -> Result<()> {
+        let parents = self.dirs.iter().filter(|d| d.created.len() > 1);
+        let _lock = lock::lock(parents.map(|d| d.mount_point.as_path()))?;
         let mut first_err = None;
         for d in self.dirs.iter().rev() {
             for (i, dir) in d.created.iter().enumerate().rev() {

@@ -5,7 +5,7 @@
 # Env:     N=100          containers per runtime and phase (the issue's figure is 1000)
 #          PAR=8          containers created at once in the parallel phase
 #          CHECK="10 100 1000"   report the per-container cost around these counts (<= N)
-#          NOOK=path      nook binary; default: `cargo build --release`, target/release/nook
+#          NOOK=path      nook binary; default: `cargo build-nook` (static), target/x86_64-unknown-linux-gnu/release/nook
 #          CRUN=crun
 #          RUNTIMES="nook crun"
 #
@@ -47,8 +47,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 if [[ -n ${NOOK:-} ]]; then
     NOOK=$(readlink -f "$(command -v "$NOOK")") || die "NOOK='$NOOK' is not an executable"
 else
-    (cd "$repo" && cargo build --release --bin nook >&2) || die "cargo build --release failed"
-    NOOK=${CARGO_TARGET_DIR:-$repo/target}/release/nook
+    (cd "$repo" && cargo build-nook >&2) || die "cargo build-nook failed"
+    NOOK=${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/nook
 fi
 CRUN=$(command -v "$CRUN") || die "needs crun"
 declare -A bin=([nook]=$NOOK [crun]=$CRUN)

@@ -4,7 +4,7 @@
 # Usage:   benches/side-by-side.sh                 (as root)
 # Env:     N=100        timed rounds; each round runs every runtime once
 #          WARMUP=3     untimed rounds first (page cache, first-run mkdirs in the rootfs)
-#          NOOK=path    nook binary to use; default: `cargo build --release`, target/release/nook
+#          NOOK=path    nook binary to use; default: `cargo build-nook` (static), target/x86_64-unknown-linux-gnu/release/nook
 #          RUNC=runc CRUN=crun   the reference runtimes (looked up in PATH)
 #          RSS_N=5      runs per runtime for the peak-RSS rows (median of them)
 #
@@ -84,9 +84,9 @@ if [[ -n ${NOOK:-} ]]; then
     NOOK=$(command -v "$NOOK") || die "NOOK='$NOOK' is not an executable"
     NOOK=$(readlink -f "$NOOK")
 else
-    note "building nook: cargo build --release (set NOOK=path to skip)"
-    (cd "$repo" && cargo build --release --bin nook >&2) || die "cargo build --release failed"
-    NOOK=${CARGO_TARGET_DIR:-$repo/target}/release/nook
+    note "building nook: cargo build-nook (set NOOK=path to skip)"
+    (cd "$repo" && cargo build-nook >&2) || die "cargo build-nook failed"
+    NOOK=${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/nook
     [[ -x $NOOK ]] || die "build succeeded but $NOOK is missing"
 fi
 

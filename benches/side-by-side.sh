@@ -4,8 +4,9 @@
 # Usage:   benches/side-by-side.sh                 (as root)
 # Env:     N=100        timed rounds; each round runs every runtime once
 #          WARMUP=3     untimed rounds first (page cache, first-run mkdirs in the rootfs)
-#          NOOK=path    nook binary to use; default: `cargo build --release`, target/release/nook
+#          NOOK=path    nook binary to use; default: `cargo build-nook` (static), target/x86_64-unknown-linux-gnu/release/nook
 #          RUNC=runc CRUN=crun   the reference runtimes (looked up in PATH)
+#          RSS_N=5      runs per runtime for the peak-RSS rows (median of them)
 #
 # What is measured: the wall time, on CLOCK_MONOTONIC in ns, of one complete
 # `RUNTIME --root R run -b BUNDLE ID` (create + start + wait for /bin/true + delete),
@@ -21,6 +22,13 @@
 # stub or half-written nook that exits 0 without running anything is refused, not timed.
 # The row "(spawn floor)" times /bin/true through the same timer: it is the cost the timer
 # adds to every sample, and is shown, not subtracted.
+# The row "(kernel floor)" times benches/floor.c (compiled here with cc -O2) in every round:
+# clone with the same five namespaces, pivot_root into the same rootfs, exec /bin/true -
+# the least any runtime must do, with no cgroup, /proc, /dev, state or capability work.
+# The rows "<rt> split" time what containerd, podman and docker do: `create`, `start` and
+# `delete --force` as three processes, one sample being the sum of the three.
+# After the timed rounds, the peak RSS (/usr/bin/time -f %M, KiB) of one `run` and of one
+# `create` per runtime is printed: the median of RSS_N runs each.
 #
 # Hybrid cgroup hosts (v1 controllers + a cgroup2 mount at /sys/fs/cgroup/unified): crun
 # refuses that layout ("cgroups in hybrid mode not supported").  The fix is to hide
@@ -61,7 +69,9 @@ note() { printf 'side-by-side: %s\n' "$*" >&2; }
 [[ $(id -u) -eq 0 ]] || die "must run as root (runc/crun need it for namespaces and cgroups)"
 [[ $N =~ ^[1-9][0-9]*$ ]] || die "N must be a positive integer, got '$N'"
 [[ $WARMUP =~ ^[0-9]+$ ]] || die "WARMUP must be a non-negative integer, got '$WARMUP'"
-for tool in python3 unshare findmnt stat "$RUNC" "$CRUN"; do
+RSS_N=${RSS_N:-5}
+[[ $RSS_N =~ ^[1-9][0-9]*$ ]] || die "RSS_N must be a positive integer, got '$RSS_N'"
+for tool in python3 unshare findmnt stat cc /usr/bin/time "$RUNC" "$CRUN"; do
     command -v "$tool" >/dev/null || die "needs '$tool' in PATH"
 done
 [[ -x /bin/busybox ]] || die "needs a static busybox at /bin/busybox (Debian: busybox-static)"
@@ -74,9 +84,9 @@ if [[ -n ${NOOK:-} ]]; then
     NOOK=$(command -v "$NOOK") || die "NOOK='$NOOK' is not an executable"
     NOOK=$(readlink -f "$NOOK")
 else
-    note "building nook: cargo build --release (set NOOK=path to skip)"
-    (cd "$repo" && cargo build --release --bin nook >&2) || die "cargo build --release failed"
-    NOOK=${CARGO_TARGET_DIR:-$repo/target}/release/nook
+    note "building nook: cargo build-nook (set NOOK=path to skip)"
+    (cd "$repo" && cargo build-nook >&2) || die "cargo build-nook failed"
+    NOOK=${CARGO_TARGET_DIR:-$repo/target}/x86_64-unknown-linux-gnu/release/nook
     [[ -x $NOOK ]] || die "build succeeded but $NOOK is missing"
 fi
 
@@ -225,6 +235,7 @@ with open(path, "w") as f:
     json.dump(c, f, indent=2)
 EOF
 for rt in "${names[@]}"; do mkdir -p "$tmp/root-$rt"; done
+cc -O2 -o "$tmp/floor" "$repo/benches/floor.c" || die "cc benches/floor.c failed"
 # A probe bundle on the same rootfs whose process prints a marker and exits 7: a runtime
 # that exits 0 without running anything (a stub, a half-written CLI) must not be timed.
 mkdir -p "$tmp/probe"
@@ -250,17 +261,24 @@ signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 
 n, warmup, tmp, bundle, prefix = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:6]
 runtimes = [tuple(a.split("=", 1)) for a in sys.argv[6:]]    # name=binary, in order
+split = [(name, b) for name, b in runtimes if name in ("nook", "crun")]
 samples = {name: [] for name, _ in runtimes}
+samples.update({f"{name} split": [] for name, _ in split})
+samples["(kernel floor)"] = []
 samples["(spawn floor)"] = []
 logs = {name: open(f"{tmp}/{name}.stderr", "ab") for name, _ in runtimes}
 
-def run(name, binary, seq):
+def run(name, binary, seq, cmds=(("run", "-b", bundle),)):
     cid = f"{prefix}{name}-{seq}"
-    argv = [binary, "--root", f"{tmp}/root-{name}", "run", "-b", bundle, cid]
-    t0 = time.monotonic_ns()
-    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
-                       stderr=logs[name])
-    dt = time.monotonic_ns() - t0
+    dt = 0
+    for cmd in cmds:
+        argv = [binary, "--root", f"{tmp}/root-{name}", *cmd, cid]
+        t0 = time.monotonic_ns()
+        r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                           stderr=logs[name])
+        dt += time.monotonic_ns() - t0
+        if r.returncode != 0:
+            break
     if r.returncode != 0 and stop:
         sys.stderr.write("\nside-by-side: interrupted\n")
         sys.exit(130)
@@ -273,10 +291,16 @@ def run(name, binary, seq):
         sys.exit(1)
     return dt
 
-def floor():
+SPLIT = (("create", "-b", bundle), ("start",), ("delete", "--force"))
+
+def floor(argv=("/bin/true",)):
     t0 = time.monotonic_ns()
-    subprocess.run(["/bin/true"], stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
-    return time.monotonic_ns() - t0
+    r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    dt = time.monotonic_ns() - t0
+    if r.returncode != 0:
+        sys.stderr.write(f"side-by-side: {' '.join(argv)} exited {r.returncode}\n")
+        sys.exit(1)
+    return dt
 
 for rnd in range(warmup + n):
     k = rnd % len(runtimes)
@@ -288,6 +312,13 @@ for rnd in range(warmup + n):
             sys.exit(130)
         if rnd >= warmup:
             samples[name].append(dt)
+    for name, binary in split:
+        dt = run(name, binary, f"s{rnd}", SPLIT)
+        if rnd >= warmup:
+            samples[f"{name} split"].append(dt)
+    dt = floor((f"{tmp}/floor", f"{bundle}/rootfs"))
+    if rnd >= warmup:
+        samples["(kernel floor)"].append(dt)
     dt = floor()
     if rnd >= warmup:
         samples["(spawn floor)"].append(dt)
@@ -312,8 +343,10 @@ print(f"{'runtime':<14} {'runs':>5} {'median ms':>10} {'p90 ms':>9}")
 for k, v in samples.items():
     print(f"{k:<14} {len(v):>5} {ms(med[k]):>10.2f} {ms(p90(v)):>9.2f}")
 print()
-for ref in ("runc", "crun"):
+for ref in ("runc", "crun", "(kernel floor)"):
     print(f"nook/{ref} (medians): {med['nook'] / med[ref]:.2f}x")
+if "crun split" in med:
+    print(f"nook split/crun split (medians): {med['nook split'] / med['crun split']:.2f}x")
 EOF
 
 # ---- 4. run it ------------------------------------------------------------------------
@@ -337,4 +370,38 @@ status=0
 in_ns python3 "$tmp/timer.py" "$N" "$WARMUP" "$tmp" "$bundle" "$prefix" \
     "nook=$NOOK" "runc=$RUNC" "crun=$CRUN" || status=$?
 ((status == 0)) || die "timer failed (exit $status)"
-# ---- 5. the EXIT trap checks for and removes leftovers --------------------------------
+
+# ---- 5. peak RSS of `run` and `create` ------------------------------------------------
+# /usr/bin/time reports the largest RSS of the runtime process and of any child it waited
+# for (getrusage RUSAGE_CHILDREN keeps the max), i.e. of the CLI and the container's init.
+peak_rss() {   # runtime mode seq -> KiB
+    local rt=$1 mode=$2 seq=$3 id="${prefix}${1}-rss$2$3" out="$tmp/rss.out" kib
+    # -o: the report goes to a file; `create` leaves an init holding stdout and stderr open.
+    if [[ $mode == run ]]; then
+        in_ns /usr/bin/time -o "$out" -f %M "${bin[$rt]}" --root "$tmp/root-$rt" run -b "$bundle" "$id" \
+            </dev/null >/dev/null 2>>"$tmp/$rt.stderr" || return 1
+    else
+        in_ns /usr/bin/time -o "$out" -f %M "${bin[$rt]}" --root "$tmp/root-$rt" create -b "$bundle" "$id" \
+            </dev/null >/dev/null 2>>"$tmp/$rt.stderr" || return 1
+        in_ns "${bin[$rt]}" --root "$tmp/root-$rt" delete --force "$id" </dev/null >/dev/null 2>&1 || return 1
+    fi
+    kib=$(tail -1 "$out")
+    [[ $kib =~ ^[0-9]+$ ]] || return 1
+    echo "$kib"
+}
+median() { sort -n | awk '{v[NR]=$1} END {print (NR%2 ? v[(NR+1)/2] : (v[NR/2]+v[NR/2+1])/2)}'; }
+echo
+printf '%-14s %12s %15s\n' "peak RSS KiB" "run" "create"
+declare -A rss
+for rt in "${names[@]}"; do
+    for mode in run create; do
+        for i in $(seq "$RSS_N"); do
+            peak_rss "$rt" "$mode" "$i" >>"$tmp/rss.$rt.$mode" || die "$rt $mode: peak RSS run failed"
+        done
+        rss[$rt.$mode]=$(median <"$tmp/rss.$rt.$mode")
+    done
+    printf '%-14s %12s %15s\n' "$rt" "${rss[$rt.run]}" "${rss[$rt.create]}"
+done
+awk -v a="${rss[nook.run]}" -v b="${rss[crun.run]}" -v c="${rss[nook.create]}" -v d="${rss[crun.create]}" \
+    'BEGIN { printf "nook/crun peak RSS: run %.2fx, create %.2fx\n", a / b, c / d }'
+# ---- 6. the EXIT trap checks for and removes leftovers --------------------------------

@@ -758,6 +758,52 @@ fn concurrent_creates_under_a_new_parent() {
     }
 }
 
+/// A cgroup directly below the mount points (the default, `/<id>`) has no
+/// parent to race on, so its removal must not wait for the hierarchy locks:
+/// containers deleted at once would queue on them. (Its create takes them,
+/// briefly: two creates of one new path must not both find it free.) The
+/// test holds every mount point's lock itself and expects removal to finish.
+#[test]
+fn removing_a_top_level_cgroup_takes_no_hierarchy_lock() {
+    if !is_root() {
+        return;
+    }
+    let name = format!("nook-test-{}-nolock", std::process::id());
+    let plan = cgroups::plan(
+        &spec(serde_json::json!({"cgroupsPath": format!("/{name}")})),
+        &name,
+    )
+    .unwrap();
+    // Every mounted hierarchy: fields 5 (mount point) and, after " - ", the type.
+    let mounts: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+        .unwrap()
+        .lines()
+        .filter(|l| l.split(" - ").nth(1).is_some_and(|t| t.starts_with("cgroup")))
+        .map(|l| l.split(' ').nth(4).unwrap().to_string())
+        .collect();
+    assert!(!mounts.is_empty());
+    let cg = plan.create().unwrap();
+    let mut held = Vec::new();
+    for m in mounts {
+        let f = fs::File::open(&m).unwrap();
+        held.push(nix::fcntl::Flock::lock(f, nix::fcntl::FlockArg::LockExclusive).unwrap());
+    }
+    let (tx, rx) = std::sync::mpsc::channel();
+    let worker = std::thread::spawn(move || {
+        let paths = cg.paths();
+        let made = paths.values().all(|p| p.is_dir());
+        let r = cg.remove().map(|()| (made, paths));
+        tx.send(()).unwrap();
+        r
+    });
+    let finished = rx.recv_timeout(Duration::from_secs(10)).is_ok();
+    drop(held);
+    let (made, paths) = worker.join().unwrap().unwrap();
+    assert!(finished, "remove waited for the hierarchy locks");
+    assert!(made, "{paths:?}");
+    assert!(paths.values().all(|p| !p.exists()), "{paths:?}");
+}
+
 #[test]
 fn update_raises_memory_and_swap_in_the_order_v1_needs() {
     if !is_root() {

@@ -152,23 +152,34 @@ pub(crate) fn apply(dirs: &[Dir], settings: &Settings) -> Result<()> {
     while i < writes.len() {
         let w = &writes[i];
         let dir = dir_for(dirs, w.controller)?;
-        let Some((file, value)) = w.candidates.iter().find(|(f, _)| dir.path.join(f).exists()) else {
-            if w.optional {
-                i += 1;
-                continue;
-            }
-            let path = dir.path.join(&w.candidates[0].0);
-            return Err(Error::io(
+        let missing = || {
+            Error::io(
                 "writing",
-                path,
+                dir.path.join(&w.candidates[0].0),
                 std::io::Error::new(
                     std::io::ErrorKind::NotFound,
                     "this kernel has no such cgroup file",
                 ),
-            ));
+            )
+        };
+        // One mandatory file (every device rule, most limits): its open says
+        // whether it exists, no stat needed. Alternatives are probed in order.
+        let only = w.candidates.len() == 1 && !w.optional;
+        let found = if only {
+            w.candidates.first()
+        } else {
+            w.candidates.iter().find(|(f, _)| dir.path.join(f).exists())
+        };
+        let Some((file, value)) = found else {
+            if w.optional {
+                i += 1;
+                continue;
+            }
+            return Err(missing());
         };
         match write(&dir.path.join(file), value) {
             Ok(()) => i += 1,
+            Err(e) if only && e.errno() == libc::ENOENT => return Err(missing()),
             // v1 wants memory+swap >= memory at every moment: when raising
             // both, the memsw limit has to go first. Retry in that order.
             Err(e)

@@ -442,6 +442,11 @@ impl CgroupPlan {
 
     /// Creates the cgroup(s) and applies the resources. On failure every
     /// directory made so far is removed again.
+    ///
+    /// The hierarchy locks (lock.rs) are held only while the directories
+    /// are made; the resources are written after they are released: they go
+    /// into the container's own directory only, so containers created at
+    /// once do not queue on the mount points for them.
     pub fn create(&self) -> Result<Cgroup> {
         self.create_claimed(0).map(|(cg, _)| cg)
     }
@@ -458,6 +463,21 @@ impl CgroupPlan {
         if let Some(sd) = &self.systemd {
             return Ok((self.create_systemd(sd)?, Claim::none()));
         }
+        let (cg, claim) = self.make(fd_floor)?;
+        match apply::apply(&cg.dirs, &self.settings) {
+            Ok(()) => Ok((cg, claim)),
+            Err(e) => {
+                // Best effort: the original error is the one worth reporting.
+                let _ = cg.remove();
+                Err(e)
+            }
+        }
+    }
+
+    /// Checks the targets, makes their directories and claims the first,
+    /// under the hierarchy locks: two creates of one new path must not both
+    /// find it free. Held only for that, not while resources are written.
+    fn make(&self, fd_floor: RawFd) -> Result<(Cgroup, Claim)> {
         let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
@@ -615,7 +635,7 @@ impl CgroupPlan {
             cg.dirs.push(dir);
             made?;
         }
-        apply::apply(&cg.dirs, &self.settings)
+        Ok(())
     }
 }
 
@@ -826,11 +846,14 @@ impl Cgroup {
     ///
     /// Under the systemd driver the unit is stopped first (which removes
     /// the directories systemd made), then the others are removed.
+    /// Only hierarchies where nook made a parent are locked: removing a
+    /// leaf alone races nobody's set-up of a parent.
     pub fn remove(&self) -> Result<()> {
         if let Some(unit) = &self.systemd_unit {
             systemd::stop(unit)?;
         }
-        let _lock = lock::lock(self.dirs.iter().map(|d| d.mount_point.as_path()))?;
+        let parents = self.dirs.iter().filter(|d| d.created.len() > 1);
+        let _lock = lock::lock(parents.map(|d| d.mount_point.as_path()))?;
         self.remove_locked()
     }
 

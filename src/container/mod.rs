@@ -217,6 +217,10 @@ struct CreateGuard<'a> {
     /// Released (a field drops after `drop`) once the cgroup is removed or
     /// the init is in it, never while it is empty and still ours.
     _claim: Option<crate::cgroups::Claim>,
+    /// The container's lock, held through set-up; given up before a second
+    /// try at removing the state directory when the first ran out of
+    /// descriptors (a create that failed with EMFILE).
+    lock: Option<state::Lock>,
     armed: bool,
 }
 
@@ -226,7 +230,10 @@ impl Drop for CreateGuard<'_> {
             if let Some(cg) = &self.cgroup {
                 let _ = cg.remove();
             }
-            let _ = self.dir.remove();
+            if self.dir.remove().is_err() {
+                self.lock = None;
+                let _ = self.dir.remove();
+            }
         }
     }
 }
@@ -320,11 +327,12 @@ impl Context {
     ) -> Result<Container> {
         let id = plan.id.clone();
         let id = id.as_str();
-        let _lock = dir.lock_above(id, 3 + opts.preserve_fds as i32)?;
+        let lock = dir.lock_above(id, 3 + opts.preserve_fds as i32)?;
         let mut guard = CreateGuard {
             dir: &dir,
             cgroup: None,
             _claim: None,
+            lock: Some(lock),
             armed: true,
         };
         reached(Point::CreateStateDirMade)?;

@@ -2,7 +2,8 @@
 # The whole test suite, as root on a Debian machine: lint, unit and
 # integration tests against this kernel, the C and Go bindings, the OCI
 # conformance suite against a release build (tools/conformance.sh), the
-# cgroup tests on a pure cgroup v2 kernel (qemu). Installs what is missing.
+# cgroup tests on a pure cgroup v2 kernel (qemu), a short fuzz of every
+# input parser (tools/fuzz.sh). Installs what is missing.
 # Ends with a check that the run left no mount, cgroup or state behind.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -31,6 +32,8 @@ tools/conformance.sh
 if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
 if [ -x tools/test-rootless-vm.sh ]; then tools/test-rootless-vm.sh; fi
 if [ -x tools/test-engines-v2.sh ]; then tools/test-engines-v2.sh; fi
+# Each fuzz target for 20 s from the committed corpus (tools/fuzz.sh).
+tools/fuzz.sh 20
 
 after=$(snapshot)
 if [ "$before" != "$after" ]; then

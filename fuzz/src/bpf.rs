@@ -166,23 +166,29 @@ pub fn check(prog: &[sock_filter]) -> Result<(), BpfError> {
     Ok(())
 }
 
-/// Runs a [`check`]ed program on `data` and returns its `SECCOMP_RET_*`
-/// value. Jumps only go forward, so this ends within `prog.len()` steps.
+/// Runs a program that passed [`check`] on `data` and returns its
+/// `SECCOMP_RET_*` value. Jumps only go forward, so this ends within
+/// `prog.len()` steps. (Checked once by the caller, not per run: the
+/// oracle runs one program thousands of times.)
 pub fn run(prog: &[sock_filter], data: &SeccompData) -> Result<u32, BpfError> {
-    check(prog)?;
     let (mut a, mut x) = (0u32, 0u32);
     let mut mem = [None::<u32>; MEMWORDS as usize];
     let mut pc = 0usize;
     loop {
-        let i = prog[pc];
+        let i = *prog.get(pc).ok_or(BpfError::NoFinalRet)?;
         let mut next = pc + 1;
         match i.code & 0x07 {
             LD | LDX => {
                 let v = match i.code & 0xe0 {
-                    ABS => data.word(i.k),
+                    ABS if i.k < SECCOMP_DATA_LEN && i.k % 4 == 0 => data.word(i.k),
+                    ABS => return Err(BpfError::Load(pc, i.k)),
                     LEN => SECCOMP_DATA_LEN,
                     IMM => i.k,
-                    _ => mem[i.k as usize].ok_or(BpfError::UninitMem(pc, i.k))?,
+                    _ => mem
+                        .get(i.k as usize)
+                        .copied()
+                        .flatten()
+                        .ok_or(BpfError::UninitMem(pc, i.k))?,
                 };
                 if i.code & 0x07 == LD {
                     a = v;
@@ -190,8 +196,10 @@ pub fn run(prog: &[sock_filter], data: &SeccompData) -> Result<u32, BpfError> {
                     x = v;
                 }
             }
-            ST => mem[i.k as usize] = Some(a),
-            STX => mem[i.k as usize] = Some(x),
+            ST | STX => {
+                let v = if i.code & 0x07 == ST { a } else { x };
+                *mem.get_mut(i.k as usize).ok_or(BpfError::Mem(pc, i.k))? = Some(v);
+            }
             ALU => {
                 let src = if i.code & X != 0 { x } else { i.k };
                 a = match i.code & 0xf0 {

@@ -105,8 +105,11 @@ fn holds(op: Op, x: u64, value: u64, value_two: u64) -> bool {
 /// number, and the largest number the profile names there.
 pub struct Intent<'a> {
     profile: &'a LinuxSeccomp,
-    abis: Vec<(Arch, HashMap<u32, Vec<usize>>, Option<u32>)>,
+    abis: Vec<AbiIntent>,
 }
+
+/// One covered ABI: the rules naming each number, and the largest number named.
+type AbiIntent = (Arch, HashMap<u32, Vec<usize>>, Option<u32>);
 
 impl<'a> Intent<'a> {
     pub fn new(profile: &'a LinuxSeccomp) -> Intent<'a> {
@@ -182,7 +185,7 @@ impl Rng {
         Rng(h)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -191,7 +194,7 @@ impl Rng {
     }
 
     fn pick<T: Copy>(&mut self, from: &[T]) -> T {
-        from[(self.next() % from.len() as u64) as usize]
+        from[(self.next_u64() % from.len() as u64) as usize]
     }
 }
 
@@ -228,12 +231,12 @@ pub fn check(profile: &LinuxSeccomp, prog: &[libc::sock_filter], seed: &[u8]) ->
         let base = if abi == Arch::ScmpArchX32 { X32_BIT } else { 0 };
         nrs.extend([base, base + 1, base + 0x3ff, base + 0x1000, X32_BIT - 1, u32::MAX]);
         for _ in 0..8 {
-            nrs.push(base.wrapping_add(rng.next() as u32 % 1024));
+            nrs.push(base.wrapping_add(rng.next_u64() as u32 % 1024));
         }
         nrs.sort_unstable();
         nrs.dedup();
         while nrs.len() > per_abi {
-            let i = (rng.next() % nrs.len() as u64) as usize;
+            let i = (rng.next_u64() % nrs.len() as u64) as usize;
             nrs.swap_remove(i);
         }
         // Calls with one argument at an edge of one of its comparisons.
@@ -252,7 +255,7 @@ pub fn check(profile: &LinuxSeccomp, prog: &[libc::sock_filter], seed: &[u8]) ->
             }
         }
         while edges.len() > per_abi {
-            let i = (rng.next() % edges.len() as u64) as usize;
+            let i = (rng.next_u64() % edges.len() as u64) as usize;
             edges.swap_remove(i);
         }
         let each = (per_abi / nrs.len()).clamp(1, 8);
@@ -263,12 +266,12 @@ pub fn check(profile: &LinuxSeccomp, prog: &[libc::sock_filter], seed: &[u8]) ->
             let mut d = SeccompData {
                 nr,
                 arch,
-                ip: rng.next(),
+                ip: rng.next_u64(),
                 args: [0; 6],
             };
             for a in &mut d.args {
-                *a = if rng.next() % 4 == 0 {
-                    rng.next()
+                *a = if rng.next_u64() % 4 == 0 {
+                    rng.next_u64()
                 } else {
                     rng.pick(&values)
                 };
@@ -288,10 +291,10 @@ pub fn check(profile: &LinuxSeccomp, prog: &[libc::sock_filter], seed: &[u8]) ->
     // Arches the profile cannot cover.
     for _ in 0..4 {
         let d = SeccompData {
-            nr: rng.next() as u32 % 512,
+            nr: rng.next_u64() as u32 % 512,
             arch: AUDIT_ARCH_OTHER,
             ip: 0,
-            args: [rng.next(); 6],
+            args: [rng.next_u64(); 6],
         };
         compare(&intent, prog, &d)?;
     }

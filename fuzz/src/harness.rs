@@ -196,6 +196,22 @@ impl Bytes<'_> {
 /// comparisons, arches), compiled and checked by the oracle like
 /// [`seccomp`]. Reaches the argument logic that mutated JSON seldom does.
 pub fn seccomp_rules(data: &[u8]) {
+    let profile = seccomp_rules_profile(data);
+    match nook::seccomp::compile(&profile) {
+        Ok(program) => {
+            if let Err(e) = crate::oracle::check(&profile, &program.filter, data) {
+                panic!("seccomp program disagrees with its profile: {e}\nprofile: {profile:?}");
+            }
+        }
+        Err(e) => {
+            let _ = e.to_string();
+        }
+    }
+}
+
+/// The profile [`seccomp_rules`] builds from `data` (to replay a finding
+/// as JSON: `serde_json::to_string(&seccomp_rules_profile(input))`).
+pub fn seccomp_rules_profile(data: &[u8]) -> LinuxSeccomp {
     const ACTIONS: [&str; 9] = [
         "SCMP_ACT_ALLOW",
         "SCMP_ACT_ERRNO",
@@ -265,17 +281,7 @@ pub fn seccomp_rules(data: &[u8]) {
         rules.push(rule);
     }
     profile["syscalls"] = rules.into();
-    let profile: LinuxSeccomp = serde_json::from_value(profile).expect("a well-formed profile");
-    match nook::seccomp::compile(&profile) {
-        Ok(program) => {
-            if let Err(e) = crate::oracle::check(&profile, &program.filter, data) {
-                panic!("seccomp program disagrees with its profile: {e}\nprofile: {profile:?}");
-            }
-        }
-        Err(e) => {
-            let _ = e.to_string();
-        }
-    }
+    serde_json::from_value(profile).expect("a well-formed profile")
 }
 
 /// state.json bytes -> the state reader (`Context::load`, `list`, the

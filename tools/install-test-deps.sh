@@ -11,6 +11,8 @@ command -v make >/dev/null || pkgs+=(make)
 command -v pkg-config >/dev/null || pkgs+=(pkg-config)
 # newuidmap/newgidmap: the rootless tests map several id ranges through them.
 command -v newuidmap >/dev/null || pkgs+=(uidmap)
+# g++: cargo fuzz builds libFuzzer (C++) for tools/fuzz.sh.
+command -v c++ >/dev/null || pkgs+=(g++)
 if [ ${#pkgs[@]} -gt 0 ]; then
 	echo "installing: ${pkgs[*]}" >&2
 	export DEBIAN_FRONTEND=noninteractive
@@ -46,4 +48,8 @@ if [ ${#engines[@]} -gt 0 ]; then
 fi
 if command -v rustup >/dev/null; then
 	rustup component list --installed 2>/dev/null | grep -q '^clippy' || rustup component add clippy rustfmt
+fi
+# tools/fuzz.sh drives libFuzzer through cargo fuzz (works on stable Rust).
+if ! cargo fuzz --version >/dev/null 2>&1; then
+	cargo install --locked cargo-fuzz
 fi

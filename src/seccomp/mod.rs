@@ -200,6 +200,15 @@ fn syscall_numbers(name: &str) -> Option<&'static [Option<u32>; Abi::ALL.len()]>
     Some(&table[i].1)
 }
 
+/// The number of syscall `name` on `arch` (None when it has none there),
+/// from the table [`compile`] uses. Only for the fuzz crate's oracle, which
+/// checks compiled programs against a profile's intent with its own BPF
+/// interpreter and so needs the numbers but none of the compiler's logic.
+#[doc(hidden)]
+pub fn syscall_number(name: &str, arch: Arch) -> Option<u32> {
+    syscall_numbers(name)?[Abi::from_oci(arch)?.column()]
+}
+
 /// Compiles and validates an OCI seccomp profile.
 ///
 /// Pure: touches nothing on the host. A bad profile gives an

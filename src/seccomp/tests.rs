@@ -629,3 +629,16 @@ fn engine_profiles_agree_with_the_reference_on_every_number() {
         }
     }
 }
+
+#[test]
+fn syscall_number_reads_the_table_per_arch() {
+    assert_eq!(syscall_number("read", Arch::ScmpArchX86_64), Some(0));
+    assert_eq!(syscall_number("read", Arch::ScmpArchX86), Some(3));
+    assert_eq!(syscall_number("read", Arch::ScmpArchX32), Some(0x4000_0000));
+    assert_eq!(syscall_number("read", Arch::ScmpArchAarch64), Some(63));
+    assert_eq!(syscall_number("arch_prctl", Arch::ScmpArchAarch64), None);
+    assert_eq!(syscall_number("no_such_call", Arch::ScmpArchX86_64), None);
+    assert_eq!(syscall_number("read", Arch::ScmpArchPpc64le), None);
+    #[cfg(target_arch = "x86_64")]
+    assert_eq!(syscall_number("read", Arch::ScmpArchNative), Some(0));
+}

@@ -1,0 +1,4 @@
+#![no_main]
+//! See nook_fuzz::harness::config.
+
+libfuzzer_sys::fuzz_target!(|data: &[u8]| nook_fuzz::harness::config(data));

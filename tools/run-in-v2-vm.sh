@@ -71,61 +71,8 @@ mkdir -p "$CACHE"
 # Modules the guest needs (Debian builds them as modules); deps are resolved.
 MODULES="virtio_pci virtio_mmio 9pnet_virtio 9p overlay"
 
-# ---------------------------------------------------------------- kernel ---
-fetch_kernel() {   # -> sets KERNEL, MODDIR
-  if [ -n "${V2VM_KERNEL:-}" ]; then
-    KERNEL=$V2VM_KERNEL; MODDIR=${V2VM_MODDIR:?set V2VM_MODDIR with V2VM_KERNEL}; return
-  fi
-  local k=$CACHE/kernel
-  if ! ls "$k"/boot/vmlinuz-* >/dev/null 2>&1; then
-    log "fetching linux-image-amd64 with apt-get download"
-    mkdir -p "$CACHE/debs" && (
-      cd "$CACHE/debs"
-      apt-get download linux-image-amd64 >/dev/null 2>&1 || true   # meta pkg (just for the record)
-      dep=$(apt-cache depends linux-image-amd64 | awk '/Depends: linux-image-[0-9]/{print $2; exit}')
-      [ -n "$dep" ] || exit 1
-      apt-get download "$dep" >/dev/null 2>&1
-      rm -rf "$k.tmp" && mkdir -p "$k.tmp" && dpkg-deb -x "$dep"_*.deb "$k.tmp"
-    ) || die "could not download/unpack the Debian kernel"
-    rm -rf "$k" && mv "$k.tmp" "$k"
-  fi
-  KERNEL=$(ls "$k"/boot/vmlinuz-* | sort -V | tail -1)
-  MODDIR=$k/lib/modules/${KERNEL##*/vmlinuz-}
-  # Speed-up: under TCG, decompressing the xz bzImage inside the guest costs
-  # ~4-5 s.  If the kernel has CONFIG_PVH=y, unpack the ELF vmlinux once on the
-  # host and let qemu boot it directly through the PVH entry point.
-  [ "${V2VM_PVH:-1}" = 1 ] || return 0
-  local elf=$k/vmlinux-${KERNEL##*/vmlinuz-}
-  if [ ! -s "$elf" ] && grep -q '^CONFIG_PVH=y' "$k"/boot/config-* 2>/dev/null; then
-    local magic dec off
-    for magic in '\xfd7zXZ\x00:xz -dc' '\x28\xb5\x2f\xfd:zstd -dcq' '\x1f\x8b\x08:gzip -dc'; do
-      dec=${magic#*:}
-      off=$(LC_ALL=C grep -obUaP "${magic%%:*}" "$KERNEL" | cut -d: -f1 | sed -n 1p)
-      [ -n "$off" ] || continue
-      tail -c +$((off + 1)) "$KERNEL" | $dec > "$elf.tmp" 2>/dev/null || true  # trailing data -> rc!=0
-      if [ "$(head -c 4 "$elf.tmp" | od -An -c | tr -d ' ')" = '177ELF' ]; then mv "$elf.tmp" "$elf"; break; fi
-      rm -f "$elf.tmp"
-    done
-  fi
-  [ -s "$elf" ] && KERNEL=$elf
-  return 0
-}
-
-# print module file paths in load order (deps first), skip built-ins
-declare -A SEEN
-resolve_mod() {
-  local m=$1 f d
-  [ -n "${SEEN[$m]:-}" ] && return 0; SEEN[$m]=1
-  grep -qE "/${m//_/[_-]}\.ko(\.[a-z]+)?$" "$MODDIR/modules.builtin" 2>/dev/null && return 0
-  f=$(find "$MODDIR/kernel" -regextype posix-extended \
-        -regex ".*/${m//_/[_-]}\.ko(\.(xz|zst|gz))?" -print -quit)
-  [ -n "$f" ] || { log "module $m not found (assuming built in)"; return 0; }
-  case $f in *.xz) d="xz -dc";; *.zst) d="zstd -dcq";; *.gz) d="gzip -dc";; *) d=cat;; esac
-  for dep in $($d "$f" | tr '\0' '\n' | sed -n 's/^depends=//p' | tr ',' ' '); do
-    resolve_mod "$dep"
-  done
-  echo "$f"
-}
+# fetch_kernel, resolve_mod and build_initramfs, shared with the other runner.
+. "$(dirname "$0")/vm-kernel.sh"
 
 # ------------------------------------------------------------- initramfs ---
 # The guest init script (busybox ash).  Stage 1 runs from the initramfs,
@@ -199,28 +146,6 @@ $B dmesg > $C/dmesg 2>/dev/null
 $B sync
 $B poweroff -f
 '
-
-build_initramfs() {   # -> sets INITRD
-  local kver key stage d
-  kver=$(basename "$MODDIR")
-  key=$( { echo "$GUEST_INIT"; echo "$MODULES"; md5sum "$BUSYBOX"; } | md5sum | cut -c1-12)
-  INITRD=$CACHE/initramfs-$kver-$key.cpio
-  [ -s "$INITRD" ] && return 0
-  log "building initramfs $INITRD"
-  stage=$(mktemp -d)
-  mkdir -p "$stage/bin" "$stage/modules"
-  cp "$BUSYBOX" "$stage/bin/busybox"
-  printf '%s' "$GUEST_INIT" > "$stage/init"; chmod 755 "$stage/init"
-  for m in $MODULES; do resolve_mod "$m"; done | while read -r f; do
-    n=$(basename "$f"); n=${n%.ko*}
-    case $f in *.xz) xz -dc "$f";; *.zst) zstd -dcq "$f";; *.gz) gzip -dc "$f";; *) cat "$f";; esac \
-      > "$stage/modules/$n.ko"
-    echo "$n" >> "$stage/modules/order"
-  done
-  (cd "$stage" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null) > "$INITRD.tmp"
-  mv "$INITRD.tmp" "$INITRD"
-  rm -rf "$stage"
-}
 
 # ------------------------------------------------------------------ run ---
 CTL=

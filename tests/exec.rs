@@ -460,3 +460,33 @@ fn exec_into_a_sub_cgroup() {
 fn exec_opts(c: &Container, p: &Value, opts: &ExecOptions) -> nook::Result<nook::ExecProcess> {
     c.exec_json(&p.to_string(), opts)
 }
+
+/// An exec into a container whose pids limit is reached fails in the
+/// second clone (into the container's pid namespace, charged to its pids
+/// cgroup): the error says that the exec'd process could not be cloned and
+/// names the limit, and the container is left as it was (an exec works
+/// again once `update` raises the limit).
+#[test]
+fn exec_at_the_pids_limit_names_the_limit_and_leaves_the_container_running() {
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["linux"]["resources"] = json!({"pids": {"limit": 1}});
+    let c = running(&f, "exec-pids");
+    assert_eq!(c.processes().unwrap(), vec![c.pid()], "the init fills the limit");
+    let err = exec(&c, &process(&["true"])).unwrap_err();
+    let msg = err.to_string();
+    assert_eq!(err.errno(), libc::EAGAIN, "{msg}");
+    assert!(msg.contains("cloning the exec'd process"), "{msg}");
+    assert!(!msg.contains("cloning the container init"), "{msg}");
+    assert!(msg.contains("pids limit reached"), "{msg}");
+    assert!(msg.contains("linux.resources.pids.limit"), "{msg}");
+    assert_eq!(c.status(), nook::Status::Running);
+    assert_eq!(
+        c.processes().unwrap(),
+        vec![c.pid()],
+        "nothing of the exec is left"
+    );
+    let raised: oci_spec::runtime::LinuxResources =
+        serde_json::from_value(json!({"pids": {"limit": 3}})).unwrap();
+    c.update(&raised).unwrap();
+    assert_eq!(exec(&c, &process(&["true"])).unwrap().wait().unwrap(), 0);
+}

@@ -349,7 +349,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
                 faults::reached(Point::CreateHooksRun)?;
                 send(&parent_sock, Message::Go)?;
             }
-            Some(Message::Failed(e)) => return Err(describe(job, e)),
+            Some(Message::Failed(e)) => return Err(with_pids_limit(describe(job, e), e, args.cgroup)),
             Some(Message::Go) => return Err(protocol_error()),
             None if ready => {
                 faults::reached(Point::ExecExecuted)?;
@@ -563,6 +563,22 @@ fn protocol_error() -> Error {
     }
 }
 
+/// A second clone refused with EAGAIN in a cgroup with a pids limit: the
+/// pids controller refused it (the clone is charged to the container's
+/// cgroup, which the first child was moved into), so say so.
+fn with_pids_limit(err: Error, e: ChildError, cgroup: &Cgroup) -> Error {
+    if e.step != Step::SecondClone || e.errno != libc::EAGAIN {
+        return err;
+    }
+    match (err, cgroup.stats().map_or(0, |s| s.pids.limit)) {
+        (Error::Child { step, errno }, limit) if limit > 0 => Error::Child {
+            step: format!("{step} (pids limit reached: linux.resources.pids.limit is {limit})"),
+            errno,
+        },
+        (err, _) => err,
+    }
+}
+
 /// Turns a child's (step, index, errno) into an error naming the item.
 pub fn describe(job: Job<'_>, e: ChildError) -> Error {
     if let Some(injected) = faults::injected(e) {
@@ -575,6 +591,13 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
     let (namespaces, process) = (job.namespaces(), job.process());
     if e.step == Step::Exec {
         return exec_error(&process.args[0].to_string_lossy(), e.errno);
+    }
+    if let (Job::Exec(_), Step::SecondClone) = (job, e.step) {
+        // An exec's intermediate clones the exec'd process, not an init.
+        return Error::Child {
+            step: "cloning the exec'd process into the container's pid namespace".into(),
+            errno: e.errno,
+        };
     }
     let mount_item = || match job {
         Job::Create { plan, .. } => {

@@ -316,6 +316,64 @@ fn force_delete_reaps_running_exec_processes() {
     assert!(std::fs::metadata(format!("/proc/{}", c.pid())).is_err());
 }
 
+/// `delete --force` from another process (the CLI) while an exec'd
+/// process, killed with the rest, waits to be reaped by its parent, as
+/// when the `nook exec` that started it was killed and it went to a
+/// reaper that takes its time: the init of the pid namespace cannot
+/// finish dying (become a zombie) before that, but it has left the
+/// cgroup, so the delete does not wait for it. Here this test is the
+/// slow parent, reaping only once the delete has returned; the delete
+/// used to wait 5 s for the init and fail.
+#[test]
+fn force_delete_does_not_wait_for_an_exec_process_to_be_reaped() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = running(&f, "exec-unreaped");
+    let e = exec(&c, &process(&["sleep", "100"])).unwrap();
+    // Reaped however the test ends, so the fixture's delete can finish.
+    struct Reap(Option<i32>);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            if let Some(pid) = self.0.map(nix::unistd::Pid::from_raw) {
+                let _ = nix::sys::signal::kill(pid, nix::sys::signal::SIGKILL);
+                let _ = nix::sys::wait::waitpid(pid, None);
+            }
+        }
+    }
+    let mut reap = Reap(Some(e.pid()));
+    let cgroups: Vec<_> = c.cgroup().paths().into_values().collect();
+    assert!(cgroups.iter().all(|d| d.exists()));
+    let out = common::nook(
+        &f.dir.path().join("state"),
+        &["delete", "--force", "exec-unreaped"],
+    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!f.dir.path().join("state/exec-unreaped").exists(), "state left");
+    for d in &cgroups {
+        assert!(!d.exists(), "cgroup {} left", d.display());
+    }
+    let state = |pid: i32| {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rsplit_once(") ")
+            .map(|(_, r)| r.chars().next().unwrap())
+            .unwrap_or('-')
+    };
+    assert_eq!(
+        state(e.pid()),
+        'Z',
+        "the exec'd process was killed, and waits for us"
+    );
+    reap.0 = None;
+    assert_eq!(e.wait().unwrap(), 128 + libc::SIGKILL);
+    // With it reaped, the init finishes dying; it is ours to reap too.
+    assert_eq!(c.wait().unwrap(), 128 + libc::SIGKILL);
+    for pid in [e.pid(), c.pid()] {
+        assert!(
+            !std::path::Path::new(&format!("/proc/{pid}")).exists(),
+            "{pid} left"
+        );
+    }
+}
+
 /// runc accepts exec into a created container: its namespaces and root
 /// are complete once `create` returns; only its init waits for `start`.
 #[test]

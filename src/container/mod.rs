@@ -583,6 +583,15 @@ impl Container {
         p.pid > 0 && state::pid_start_time(p.pid) == Some(p.pid_start)
     }
 
+    /// Whether the init has begun exiting and is out of the cgroup (which
+    /// lists no process that has passed the kernel's cgroup_exit), so the
+    /// cgroup can go while the init waits for its namespace to be reaped.
+    fn init_left(&self) -> bool {
+        let pid = self.persisted.pid;
+        state::pid_exiting(pid)
+            && gone_is_empty(self.persisted.cgroup.pids()).is_ok_and(|p| !p.contains(&pid))
+    }
+
     fn alive(&self) -> bool {
         self.is_init() && state::pid_state(self.persisted.pid).is_some_and(|s| s != 'Z' && s != 'X')
     }
@@ -951,6 +960,13 @@ impl Container {
     /// are children of the caller, not of the init: those of `others` (the
     /// container's processes) that are our children are reaped here too.
     ///
+    /// An init that is not our child counts as gone once it is exiting
+    /// and has left the cgroup: it becomes a zombie only after the other
+    /// processes of its pid namespace are reaped, and an exec'd process is
+    /// reaped by its own parent (or, that parent killed, by whatever reaper
+    /// adopted it, at that reaper's pace): waiting for it made a `delete
+    /// --force` wait for someone else's reaper.
+    ///
     /// Polled with a sleep that starts at 100 us and doubles up to 5 ms: a
     /// killed process is usually gone within a millisecond, and a fixed 5 ms
     /// sleep was most of a `delete --force`. Gives up after 5 s, as before.
@@ -970,7 +986,7 @@ impl Container {
                 match waitpid(pid, Some(WaitPidFlag::WNOHANG)) {
                     Ok(WaitStatus::StillAlive) => {}
                     Ok(_) => return Ok(()),
-                    Err(_) if !self.alive() => return Ok(()),
+                    Err(_) if !self.alive() || self.init_left() => return Ok(()),
                     Err(_) => {}
                 }
             }

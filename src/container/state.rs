@@ -404,6 +404,23 @@ pub fn pid_state(pid: i32) -> Option<char> {
     stat[stat.rfind(')')? + 2..].chars().next()
 }
 
+/// Whether `pid` has begun to exit: PF_EXITING in the flags of
+/// /proc/PID/stat (set first thing in the kernel's do_exit). A dying init
+/// of a pid namespace stays so, not yet a zombie, until every other
+/// process of the namespace has been reaped by its parent.
+pub fn pid_exiting(pid: i32) -> bool {
+    const PF_EXITING: u64 = 0x4;
+    let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return false;
+    };
+    let flags = stat
+        .rfind(')')
+        .and_then(|i| stat.get(i + 2..))
+        .and_then(|rest| rest.split(' ').nth(6))
+        .and_then(|f| f.parse::<u64>().ok());
+    flags.is_some_and(|f| f & PF_EXITING != 0)
+}
+
 /// Lists the container ids under `root`.
 pub fn list_ids(root: &Path) -> Result<Vec<String>> {
     let entries = match fs::read_dir(root) {
@@ -522,5 +539,6 @@ mod tests {
     fn own_start_time_is_readable() {
         assert!(pid_start_time(std::process::id() as i32).is_some());
         assert!(matches!(pid_state(std::process::id() as i32), Some('R' | 'S')));
+        assert!(!pid_exiting(std::process::id() as i32));
     }
 }

@@ -298,3 +298,48 @@ fn bad_hooks_are_refused_before_anything_is_created() {
     );
     assert!(!f.ctx.root().join("hook-bad").exists());
 }
+
+/// A prestart or createRuntime hook that calls nook on its own container,
+/// which is being created: the read-only commands answer at once (the
+/// container does not exist yet, as runc says then: its state is on the
+/// hook's stdin), and `delete --force`, which would wait for the create's
+/// lock held by the hook's own parent, fails at once saying so instead of
+/// waiting for ever. The create then goes on.
+#[test]
+fn a_create_hook_calling_nook_on_its_own_container_does_not_deadlock() {
+    let mut f = Fixture::new(&["sleep", "100"]).with_out();
+    let id = "hook-self";
+    // KILL after 20 s bounds the hang this test is about, should it come back.
+    let script = format!(
+        "for cmd in 'state {id}' 'list -q' 'ps {id}' 'delete --force {id}'; do \
+           timeout -s KILL 20 {nook} --root {root} $cmd > {out}/$0.${{cmd%% *}} 2>&1; \
+           echo rc=$? >> {out}/$0.${{cmd%% *}}; \
+         done",
+        nook = env!("CARGO_BIN_EXE_nook"),
+        root = f.ctx.root().display(),
+        out = f.out().display(),
+    );
+    let hook = |kind: &str| json!({"path": "/bin/sh", "args": ["sh", "-c", script, kind]});
+    f.config["hooks"] = json!({"prestart": [hook("prestart")], "createRuntime": [hook("createRuntime")]});
+    let c = f.create(id).unwrap();
+    assert_eq!(c.status(), nook::Status::Created);
+    for kind in ["prestart", "createRuntime"] {
+        let out = |cmd: &str| f.read_out(&format!("{kind}.{cmd}"));
+        let state = out("state");
+        assert!(
+            state.contains("does not exist") && state.ends_with("rc=1\n"),
+            "{kind}: {state}"
+        );
+        assert_eq!(out("list"), "rc=0\n", "{kind}: not listed before it is created");
+        let ps = out("ps");
+        assert!(
+            ps.contains("does not exist") && ps.ends_with("rc=1\n"),
+            "{kind}: {ps}"
+        );
+        let delete = out("delete");
+        assert!(delete.ends_with("rc=1\n"), "{kind}: {delete}");
+        assert!(delete.contains("Resource deadlock avoided"), "{kind}: {delete}");
+        assert!(delete.contains("hook"), "{kind}: {delete}");
+    }
+    c.delete(true).unwrap();
+}

@@ -156,8 +156,25 @@ impl StateDir {
                 .map_err(|e| Error::sys(format!("fcntl(F_DUPFD_CLOEXEC, {min})"), Errno::from_raw(e)))?;
             file = File::from(above);
         }
-        let lock = Flock::lock(file, FlockArg::LockExclusive)
-            .map_err(|(_, e)| Error::sys(format!("flock({}, LOCK_EX)", self.path.display()), e))?;
+        let flock_error = |e| Error::sys(format!("flock({}, LOCK_EX)", self.path.display()), e);
+        let lock = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
+            Ok(lock) => lock,
+            Err((file, Errno::EWOULDBLOCK)) => {
+                if let Some(holder) = ancestor_holding(&file) {
+                    return Err(Error::Sys {
+                        call: format!(
+                            "flock({}, LOCK_EX): container {id:?} is locked by process {holder}, which \
+                             this one descends from (a hook of the nook command holding it), so \
+                             waiting for it would never end",
+                            self.path.display()
+                        ),
+                        errno: libc::EDEADLK,
+                    });
+                }
+                Flock::lock(file, FlockArg::LockExclusive).map_err(|(_, e)| flock_error(e))?
+            }
+            Err((_, e)) => return Err(flock_error(e)),
+        };
         // The container may have been deleted while we waited.
         if !self.path.exists() {
             return Err(Error::NotFound { id: id.to_string() });
@@ -302,6 +319,45 @@ impl StateDir {
             Err(e) => Err(Error::io("removing", &self.path, e)),
         }
     }
+}
+
+/// The process holding the flock on `file` (from /proc/locks), if it is
+/// an ancestor of this one: a hook of a create (or of a start's poststart)
+/// that runs a nook command on its own container. That command would wait
+/// for its own ancestor, which waits for the hook.
+fn ancestor_holding(file: &File) -> Option<i32> {
+    use std::os::unix::fs::MetadataExt;
+    let meta = file.metadata().ok()?;
+    let dev = meta.dev();
+    // As fs/locks.c prints it: "%02x:%02x:%lu", major, minor, inode.
+    let key = format!(
+        "{:02x}:{:02x}:{}",
+        nix::sys::stat::major(dev),
+        nix::sys::stat::minor(dev),
+        meta.ino()
+    );
+    let locks = fs::read_to_string("/proc/locks").ok()?;
+    // "1: FLOCK  ADVISORY  WRITE 25936 fe:00:6979631 0 EOF"; waiters have "->".
+    let holders: Vec<i32> = locks
+        .lines()
+        .map(|l| l.split_whitespace().collect::<Vec<_>>())
+        .filter(|f| f.get(1) == Some(&"FLOCK") && f.get(5) == Some(&key.as_str()))
+        .filter_map(|f| f.get(4)?.parse().ok())
+        .collect();
+    let mut pid = std::process::id() as i32;
+    while pid > 1 {
+        pid = parent_pid(pid)?;
+        if holders.contains(&pid) {
+            return Some(pid);
+        }
+    }
+    None
+}
+
+/// The parent of `pid` (field 4 of /proc/PID/stat), None if it is gone.
+fn parent_pid(pid: i32) -> Option<i32> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    stat.get(stat.rfind(')')? + 2..)?.split(' ').nth(1)?.parse().ok()
 }
 
 /// Reads a state file that must be a regular file: opened without

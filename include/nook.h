@@ -54,8 +54,8 @@
 #define NOOK_KILL_ALL (1 << 0)
 
 /**
- * `nook_container_delete()` flags: kill a running container first
- * (runc's `delete --force`).
+ * `nook_container_delete()` and `nook_context_delete()` flags: kill a
+ * running container first (runc's `delete --force`).
  */
 #define NOOK_DELETE_FORCE (1 << 0)
 
@@ -406,6 +406,20 @@ int nook_container_kill(const nook_container_t *container, int signal, uint32_t 
  * `NOOK_DELETE_FORCE`.
  */
 int nook_container_delete(const nook_container_t *container, uint32_t flags, nook_error_t **err);
+
+/**
+ * Deletes container `id` of `ctx` without a handle, as `nook delete` does.
+ * With `NOOK_DELETE_FORCE` (`nook delete --force`) a running container is
+ * killed first, a missing one is not an error, and one whose state cannot
+ * be loaded (state.json missing, empty, truncated or corrupt, so that
+ * `nook_container_load()` fails) is removed all the same, as far as its
+ * state can be trusted: what its intent record (written before create
+ * made anything) names of its cgroup and processes, and its state directory.
+ *
+ * Returns 0, or a negative errno: -ENOENT for a missing container and
+ * -EBUSY for a running one without `NOOK_DELETE_FORCE`.
+ */
+int nook_context_delete(const nook_context_t *ctx, const char *id, uint32_t flags, nook_error_t **err);
 
 /**
  * The container's current status (read from the kernel) in `*status`.

@@ -41,8 +41,8 @@ pub enum NookStatus {
 /// `nook_container_kill()` flags: signal every process of the container's
 /// cgroup, not only its init (runc's `kill --all`).
 pub const NOOK_KILL_ALL: u32 = 1 << 0;
-/// `nook_container_delete()` flags: kill a running container first
-/// (runc's `delete --force`).
+/// `nook_container_delete()` and `nook_context_delete()` flags: kill a
+/// running container first (runc's `delete --force`).
 pub const NOOK_DELETE_FORCE: u32 = 1 << 0;
 
 fn wrap(inner: Container) -> *mut NookContainer {
@@ -307,6 +307,34 @@ pub unsafe extern "C" fn nook_container_delete(
     })
 }
 
+/// Deletes container `id` of `ctx` without a handle, as `nook delete` does.
+/// With `NOOK_DELETE_FORCE` (`nook delete --force`) a running container is
+/// killed first, a missing one is not an error, and one whose state cannot
+/// be loaded (state.json missing, empty, truncated or corrupt, so that
+/// `nook_container_load()` fails) is removed all the same, as far as its
+/// state can be trusted: what its intent record (written before create
+/// made anything) names of its cgroup and processes, and its state directory.
+///
+/// Returns 0, or a negative errno: -ENOENT for a missing container and
+/// -EBUSY for a running one without `NOOK_DELETE_FORCE`.
+#[no_mangle]
+pub unsafe extern "C" fn nook_context_delete(
+    ctx: *const NookContext,
+    id: *const c_char,
+    flags: u32,
+    err: *mut *mut NookError,
+) -> c_int {
+    ffi_call("nook_context_delete", err, || {
+        // SAFETY: pointers are NULL (rejected) or valid, per the contract.
+        let ctx = unsafe { context_ref(ctx) }?;
+        // SAFETY: as above.
+        let id = unsafe { str_arg(id, "id") }?;
+        check_flags(flags, NOOK_DELETE_FORCE, "flags")?;
+        ctx.delete(id, flags & NOOK_DELETE_FORCE != 0)?;
+        Ok(0)
+    })
+}
+
 /// The container's current status (read from the kernel) in `*status`.
 ///
 /// Returns 0, or a negative errno.
@@ -456,4 +484,121 @@ pub unsafe extern "C" fn nook_container_processes(
         unsafe { give_string(out, text) };
         Ok(0)
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CString;
+    use std::path::PathBuf;
+    use std::ptr;
+
+    use super::*;
+    use crate::context::{nook_context_free, nook_context_new};
+
+    /// Kills and reaps the init, and removes the cgroup directories, should
+    /// the test fail before the delete did it.
+    struct Leftovers {
+        pid: Option<i32>,
+        dirs: Vec<PathBuf>,
+    }
+
+    impl Drop for Leftovers {
+        fn drop(&mut self) {
+            if let Some(pid) = self.pid {
+                // SAFETY: plain syscalls on our own child.
+                unsafe {
+                    libc::kill(pid, libc::SIGKILL);
+                    libc::waitpid(pid, ptr::null_mut(), 0);
+                }
+            }
+            for d in self.dirs.iter().rev() {
+                let _ = std::fs::remove_dir(d);
+            }
+        }
+    }
+
+    /// A container whose state.json is cut short cannot be loaded, so no
+    /// handle can delete it; `nook_context_delete()` with
+    /// `NOOK_DELETE_FORCE` removes it by id as `nook delete --force` does:
+    /// by its intent record, its init killed, its cgroup and state gone.
+    #[test]
+    fn context_delete_force_removes_a_container_whose_state_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let bundle = dir.path().join("bundle");
+        std::fs::create_dir_all(bundle.join("rootfs")).unwrap();
+        let hello = concat!(env!("CARGO_MANIFEST_DIR"), "/../examples/hello/config.json");
+        let mut config: serde_json::Value = serde_json::from_slice(&std::fs::read(hello).unwrap()).unwrap();
+        config["process"]["args"] = serde_json::json!(["/bin/sleep", "100"]);
+        std::fs::write(bundle.join("config.json"), config.to_string()).unwrap();
+        let state_root = dir.path().join("state");
+        let root = CString::new(state_root.to_str().unwrap()).unwrap();
+        let bundle = CString::new(bundle.to_str().unwrap()).unwrap();
+        let id = c"ffi-corrupt";
+
+        let mut ctx = ptr::null_mut();
+        // SAFETY: valid C strings and out-pointers, for each call below.
+        let made = unsafe { nook_context_new(root.as_ptr(), &mut ctx, ptr::null_mut()) };
+        assert_eq!(made, 0);
+        let mut c = ptr::null_mut();
+        // SAFETY: as above.
+        let created = unsafe {
+            nook_container_create(
+                ctx,
+                id.as_ptr(),
+                bundle.as_ptr(),
+                ptr::null(),
+                &mut c,
+                ptr::null_mut(),
+            )
+        };
+        assert_eq!(created, 0);
+        // SAFETY: a live handle.
+        let pid = unsafe { nook_container_pid(c) };
+        let state_file = state_root.join("ffi-corrupt/state.json");
+        let state: serde_json::Value = serde_json::from_slice(&std::fs::read(&state_file).unwrap()).unwrap();
+        let dirs: Vec<PathBuf> = state["cgroup"]["dirs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|d| d["created"].as_array().unwrap().iter())
+            .map(|p| PathBuf::from(p.as_str().unwrap()))
+            .collect();
+        assert!(!dirs.is_empty() && dirs.iter().all(|d| d.exists()));
+        let mut left = Leftovers {
+            pid: Some(pid),
+            dirs: dirs.clone(),
+        };
+        // SAFETY: freed once.
+        unsafe { nook_container_free(c) };
+        let text = std::fs::read(&state_file).unwrap();
+        std::fs::write(&state_file, &text[..40]).unwrap();
+
+        let mut c = ptr::null_mut();
+        // SAFETY: as above.
+        assert!(unsafe { nook_container_load(ctx, id.as_ptr(), &mut c, ptr::null_mut()) } < 0);
+        // SAFETY: as above.
+        assert!(unsafe { nook_context_delete(ctx, id.as_ptr(), 0, ptr::null_mut()) } < 0);
+        assert!(state_file.exists(), "refused without NOOK_DELETE_FORCE");
+        // SAFETY: as above.
+        let deleted = unsafe { nook_context_delete(ctx, id.as_ptr(), NOOK_DELETE_FORCE, ptr::null_mut()) };
+        assert_eq!(deleted, 0);
+        let mut status = 0;
+        // SAFETY: our child, reaped once.
+        assert_eq!(unsafe { libc::waitpid(pid, &mut status, 0) }, pid);
+        left.pid = None;
+        assert!(libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGKILL);
+        for d in &dirs {
+            assert!(!d.exists(), "cgroup {} left", d.display());
+        }
+        assert!(!state_root.join("ffi-corrupt").exists(), "state left");
+        // Gone: force is fine with that (runc), plain delete is not.
+        // SAFETY: as above.
+        let again = unsafe { nook_context_delete(ctx, id.as_ptr(), NOOK_DELETE_FORCE, ptr::null_mut()) };
+        assert_eq!(again, 0);
+        // SAFETY: as above.
+        let plain = unsafe { nook_context_delete(ctx, id.as_ptr(), 0, ptr::null_mut()) };
+        assert_eq!(plain, -libc::ENOENT);
+        // SAFETY: freed once.
+        unsafe { nook_context_free(ctx) };
+    }
 }

@@ -119,6 +119,16 @@ int main(int argc, char **argv)
     ret = nook_container_create(ctx, "x", "/nonexistent-bundle", NULL, &c, &err);
     CHECK(ret < 0 && err && err->saved_errno == -ret, "create(missing bundle): %d", ret);
     nook_error_free(err);
+    /* Delete by id: like `nook delete [--force]`. */
+    ret = nook_context_delete(NULL, "x", 0, &err);
+    expect_err("context_delete(NULL ctx)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_context_delete(ctx, NULL, NOOK_DELETE_FORCE, &err);
+    expect_err("context_delete(NULL id)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_context_delete(ctx, "nope", 1u << 31, &err);
+    expect_err("context_delete(unknown flag)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_context_delete(ctx, "nope", 0, &err);
+    expect_err("context_delete(unknown)", ret, err, ENOENT, NOOK_ERROR_KIND_NOT_FOUND);
+    CHECK(nook_context_delete(ctx, "nope", NOOK_DELETE_FORCE, NULL) == 0, "context_delete(unknown, FORCE)");
 
     /* Extensible options struct. */
     struct {

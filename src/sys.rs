@@ -1205,6 +1205,23 @@ mod tests {
     use super::*;
     use std::os::fd::AsFd;
 
+    /// A pidfd signals its own process or nobody: once that process is
+    /// reaped, a signal through it fails (ESRCH) instead of reaching
+    /// whatever process gets the pid next.
+    #[test]
+    fn a_pidfd_signals_its_own_process_or_nobody() {
+        let mut child = std::process::Command::new("sleep").arg("100").spawn().unwrap();
+        let pidfd = pidfd_open(child.id() as libc::pid_t).unwrap();
+        assert_eq!(pidfd_send_signal(pidfd.as_fd(), 0), Ok(()));
+        assert_eq!(pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL), Ok(()));
+        let status = child.wait().unwrap();
+        assert_eq!(
+            std::os::unix::process::ExitStatusExt::signal(&status),
+            Some(libc::SIGKILL)
+        );
+        assert_eq!(pidfd_send_signal(pidfd.as_fd(), libc::SIGKILL), Err(libc::ESRCH));
+    }
+
     #[test]
     fn fd_path_formats_digits() {
         let f = std::fs::File::open("/proc/self/status").unwrap();
@@ -1487,6 +1504,29 @@ pub fn wait_exit(pid: libc::pid_t, timeout_ms: Option<u64>) -> SysResult<c_int> 
 pub fn kill(pid: libc::pid_t, sig: c_int) -> SysResult<()> {
     // SAFETY: integer arguments only.
     check_int(unsafe { libc::kill(pid, sig) }).map(drop)
+}
+
+/// `pidfd_open(pid, 0)`: a descriptor of the process that holds `pid` now,
+/// which keeps referring to that process alone once its pid is reused.
+pub fn pidfd_open(pid: libc::pid_t) -> SysResult<OwnedFd> {
+    // SAFETY: integer arguments only.
+    check(unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) }).map(owned)
+}
+
+/// `pidfd_send_signal(pidfd, sig, NULL, 0)`: ESRCH once the process of
+/// `pidfd` is gone (reaped), whoever has its pid since.
+pub fn pidfd_send_signal(pidfd: BorrowedFd<'_>, sig: c_int) -> SysResult<()> {
+    // SAFETY: a valid fd, a NULL siginfo (as kill(2) sends) and no flags.
+    let ret = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            sig,
+            ptr::null::<libc::siginfo_t>(),
+            0 as c_uint,
+        )
+    };
+    check(ret).map(drop)
 }
 
 /// Moves `fd`'s file offset back to the start (`lseek(fd, 0, SEEK_SET)`).

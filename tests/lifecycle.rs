@@ -214,3 +214,89 @@ fn preserved_fds_reach_the_container() {
         std::path::Path::new(&format!("/proc/{}/status", std::process::id()))
     );
 }
+
+/// `kill` reaches the init through a pidfd opened before its start time is
+/// checked (seen with strace: pidfd_open then pidfd_send_signal, no
+/// kill(2)), so a pid reused between the check and the signal cannot get it.
+#[test]
+fn kill_signals_the_init_through_a_pidfd() {
+    let Some(strace) = ["/usr/bin/strace", "/bin/strace"]
+        .into_iter()
+        .find(|p| std::path::Path::new(p).exists())
+    else {
+        eprintln!("skipped: no strace");
+        return;
+    };
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("pidfd-kill").unwrap();
+    c.start().unwrap();
+    let trace = f.dir.path().join("trace");
+    let out = std::process::Command::new(strace)
+        .args(["-f", "-qq", "-e", "trace=kill,pidfd_open,pidfd_send_signal", "-o"])
+        .arg(&trace)
+        .arg(env!("CARGO_BIN_EXE_nook"))
+        .arg("--root")
+        .arg(f.ctx.root())
+        .args(["kill", "pidfd-kill", "KILL"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(c.wait().unwrap(), 128 + libc::SIGKILL);
+    let calls = std::fs::read_to_string(&trace).unwrap();
+    let pid = c.pid();
+    assert!(calls.contains(&format!("pidfd_open({pid}, 0)")), "{calls}");
+    assert!(calls.contains("pidfd_send_signal("), "{calls}");
+    assert!(!calls.contains(&format!("kill({pid},")), "{calls}");
+}
+
+/// A container whose init has exited and whose pid now names another
+/// process (made here by pointing state.json at a process of ours): `kill`
+/// says the container is not running and that process is not signalled.
+#[test]
+fn kill_does_not_signal_a_reused_init_pid() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("kill-reuse").unwrap();
+    c.start().unwrap();
+    // Start times count clock ticks (10 ms): a process reusing the pid
+    // starts in a later one.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut other = Reap(
+        std::process::Command::new(common::BUSYBOX)
+            .args(["sleep", "100"])
+            .spawn()
+            .unwrap(),
+    );
+    let other_pid = other.0.id() as i32;
+    let path = f.ctx.root().join("kill-reuse/state.json");
+    let mut state: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let init = state["pid"].as_i64().unwrap() as i32;
+    state["pid"] = json!(other_pid);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+    for signal in ["KILL", "TERM"] {
+        let out = common::nook(f.ctx.root(), &["kill", "kill-reuse", signal]);
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains("container not running"), "{err}");
+    }
+    let reused = f.ctx.load("kill-reuse").unwrap();
+    assert_eq!(
+        reused.kill(libc::SIGKILL, false).unwrap_err().to_string(),
+        "container not running"
+    );
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert!(
+        other.0.try_wait().unwrap().is_none(),
+        "pid {other_pid} was signalled"
+    );
+    // The real init was not signalled either; the container is put back to be deleted.
+    assert_eq!(c.try_wait().unwrap(), None);
+    state["pid"] = json!(init);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+}

@@ -135,6 +135,28 @@ fn try_wait_pid(pid: i32) -> Result<Option<i32>> {
     }
 }
 
+/// Sends `sig` to `pid` if it is still the process that started at clock
+/// tick `start` (the container's init, not a process that got its pid
+/// since), through a pidfd opened before the start time is checked: the
+/// signal then reaches the checked process or nobody (ESRCH), where a check
+/// then kill(2) could hit a process that got the pid in between. Without
+/// pidfds (kernels before 5.3, or a seccomp filter refusing them) it is
+/// that check then kill(2).
+fn signal_same(pid: i32, start: u64, sig: Signal) -> std::result::Result<(), Errno> {
+    let pidfd = match crate::sys::pidfd_open(pid) {
+        Ok(fd) => Some(fd),
+        Err(libc::ENOSYS | libc::EPERM) => None,
+        Err(e) => return Err(Errno::from_raw(e)),
+    };
+    if state::pid_start_time(pid) != Some(start) {
+        return Err(Errno::ESRCH);
+    }
+    match pidfd {
+        Some(fd) => crate::sys::pidfd_send_signal(fd.as_fd(), sig as i32).map_err(Errno::from_raw),
+        None => kill(Pid::from_raw(pid), sig),
+    }
+}
+
 /// `result`, with a cgroup file that is gone (ENOENT: the cgroup was
 /// removed by someone else) read as "nothing there".
 fn gone_is_empty<T: Default>(result: Result<T>) -> Result<T> {
@@ -814,14 +836,21 @@ impl Container {
         }
         let sig = Signal::try_from(signal)
             .map_err(|_| Error::config("signal", format!("unknown signal {signal}")))?;
-        let mut pids = match (all, stopped) {
+        let pids = match (all, stopped) {
             (false, _) => Vec::new(),
             (true, false) => self.persisted.cgroup.pids()?,
             // runc: a stopped container whose cgroup is gone has nothing left to signal.
             (true, true) => self.persisted.cgroup.pids().unwrap_or_default(),
         };
         if pids.is_empty() && !stopped {
-            pids.push(self.persisted.pid);
+            // Gone since status() looked: as an exited process below.
+            return match signal_same(self.persisted.pid, self.persisted.pid_start, sig) {
+                Ok(()) | Err(Errno::ESRCH) => Ok(()),
+                Err(e) => Err(Error::sys(
+                    format!("pidfd_send_signal({}, {sig})", self.persisted.pid),
+                    e,
+                )),
+            };
         }
         for pid in pids {
             match kill(Pid::from_raw(pid), sig) {
@@ -937,7 +966,7 @@ impl Container {
         if init || !pids.is_empty() {
             gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
             if init {
-                let _ = kill(Pid::from_raw(self.persisted.pid), Signal::SIGKILL);
+                let _ = signal_same(self.persisted.pid, self.persisted.pid_start, Signal::SIGKILL);
             }
             reached(Point::DeleteKilled)?;
             self.wait_gone(init, &pids)?;

@@ -182,6 +182,45 @@ fn full_state_root() {
     cg.assert_clean();
 }
 
+/// Runs `nook ARGS` for each `n` of `range`, each through `sh -c "PRELUDE
+/// && exec nook ..."` with `prelude(n)` (a limit on the shell, inherited
+/// by nook), until a run succeeds. Every failure must be one error line
+/// holding each of `want`, and no panic; `after(n, ok)` checks the host
+/// after each run. Returns the `n` that worked, if one did, and how many
+/// runs failed before it.
+fn sweep(
+    f: &Fixture,
+    what: &str,
+    range: std::ops::Range<u32>,
+    mut prelude: impl FnMut(u32) -> String,
+    args: &[&str],
+    want: &[&str],
+    mut after: impl FnMut(u32, bool),
+) -> (Option<u32>, u32) {
+    let mut failures = 0;
+    for n in range {
+        let mut cmd = std::process::Command::new("/bin/sh");
+        cmd.arg("-c")
+            .arg(format!("{} && exec \"$0\" \"$@\"", prelude(n)))
+            .arg(env!("CARGO_BIN_EXE_nook"))
+            .arg("--root")
+            .arg(f.ctx.root())
+            .args(args)
+            .stdin(std::process::Stdio::null());
+        let (ok, _, stderr) = run_to_files(cmd, f.dir.path());
+        assert!(!stderr.contains("panicked"), "{what} {n}: {stderr}");
+        after(n, ok);
+        if ok {
+            return (Some(n), failures);
+        }
+        failures += 1;
+        eprintln!("{what} {n}: {stderr}");
+        assert!(want.iter().all(|w| stderr.contains(w)), "{what} {n}: {stderr}");
+        assert_eq!(stderr.lines().count(), 1, "{what} {n}: {stderr}");
+    }
+    (None, failures)
+}
+
 /// `nook create` under every soft RLIMIT_NOFILE from 4 up to one that works:
 /// each failure is one clear "Too many open files" error, nothing is
 /// left, and the create that works gives a working container.
@@ -190,34 +229,21 @@ fn no_free_fds() {
     let cg = CgroupParent::new("nofile");
     let f = fixture(&cg, "fds");
     f.write_config();
-    let mut failures = 0;
-    let mut worked = None;
-    for n in 4..64 {
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(format!("ulimit -S -n {n} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_nook"))
-            .arg("--root")
-            .arg(f.ctx.root())
-            .args(["create", "--bundle"])
-            .arg(f.bundle())
-            .arg("fds")
-            .stdin(std::process::Stdio::null());
-        let (ok, _, stderr) = run_to_files(cmd, f.dir.path());
-        assert!(!stderr.contains("panicked"), "RLIMIT_NOFILE {n}: {stderr}");
-        if ok {
-            worked = Some(n);
-            break;
-        }
-        failures += 1;
-        eprintln!("RLIMIT_NOFILE {n}: {stderr}");
-        assert!(
-            stderr.contains("level=error") && stderr.contains("Too many open files"),
-            "RLIMIT_NOFILE {n}: {stderr}"
-        );
-        assert_eq!(stderr.lines().count(), 1, "RLIMIT_NOFILE {n}: {stderr}");
-        assert_nothing_of(f.ctx.root(), "fds", &cg);
-    }
+    let bundle = f.bundle();
+    let create = ["create", "--bundle", bundle.to_str().unwrap(), "fds"];
+    let (worked, failures) = sweep(
+        &f,
+        "RLIMIT_NOFILE",
+        4..64,
+        |n| format!("ulimit -S -n {n}"),
+        &create,
+        &["level=error", "Too many open files"],
+        |_, ok| {
+            if !ok {
+                assert_nothing_of(f.ctx.root(), "fds", &cg);
+            }
+        },
+    );
     let n = worked.expect("no RLIMIT_NOFILE below 64 lets create work");
     assert!(
         failures > 0,
@@ -228,30 +254,15 @@ fn no_free_fds() {
     c.start().unwrap();
     assert_eq!(c.status(), Status::Running);
     // `nook exec` likewise: a failure leaves the container as it was.
-    let mut exec_failures = 0;
-    for n in 4..64 {
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(format!("ulimit -S -n {n} && exec \"$0\" \"$@\""))
-            .arg(env!("CARGO_BIN_EXE_nook"))
-            .arg("--root")
-            .arg(f.ctx.root())
-            .args(["exec", "fds", "true"])
-            .stdin(std::process::Stdio::null());
-        let (ok, _, stderr) = run_to_files(cmd, f.dir.path());
-        assert!(!stderr.contains("panicked"), "exec, RLIMIT_NOFILE {n}: {stderr}");
-        assert_eq!(c.processes().unwrap(), vec![c.pid()], "exec, RLIMIT_NOFILE {n}");
-        if ok {
-            break;
-        }
-        exec_failures += 1;
-        eprintln!("exec, RLIMIT_NOFILE {n}: {stderr}");
-        assert!(
-            stderr.contains("Too many open files"),
-            "exec, RLIMIT_NOFILE {n}: {stderr}"
-        );
-        assert_eq!(stderr.lines().count(), 1, "exec, RLIMIT_NOFILE {n}: {stderr}");
-    }
+    let (_, exec_failures) = sweep(
+        &f,
+        "exec, RLIMIT_NOFILE",
+        4..64,
+        |n| format!("ulimit -S -n {n}"),
+        &["exec", "fds", "true"],
+        &["Too many open files"],
+        |n, _| assert_eq!(c.processes().unwrap(), vec![c.pid()], "exec, RLIMIT_NOFILE {n}"),
+    );
     assert!(exec_failures > 0);
     assert_eq!(c.status(), Status::Running);
     c.delete(true).unwrap();
@@ -275,40 +286,27 @@ fn pids_limit_of_the_caller() {
     let _caller = RmDir(caller.clone());
     let f = fixture(&cg, "pids");
     f.write_config();
-    let mut failures = 0;
-    let mut worked = None;
-    for max in 1..16 {
-        std::fs::write(caller.join("pids.max"), max.to_string()).unwrap();
-        let mut cmd = std::process::Command::new("/bin/sh");
-        cmd.arg("-c")
-            .arg(format!(
-                "echo 0 > {}/cgroup.procs && exec \"$0\" \"$@\"",
-                caller.display()
-            ))
-            .arg(env!("CARGO_BIN_EXE_nook"))
-            .arg("--root")
-            .arg(f.ctx.root())
-            .args(["create", "--bundle"])
-            .arg(f.bundle())
-            .arg("pids")
-            .stdin(std::process::Stdio::null());
-        let (ok, _, stderr) = run_to_files(cmd, f.dir.path());
-        assert!(!stderr.contains("panicked"), "pids.max {max}: {stderr}");
-        if ok {
-            worked = Some(max);
-            break;
-        }
-        failures += 1;
-        eprintln!("pids.max {max}: {stderr}");
-        assert!(
-            stderr.contains("level=error") && stderr.contains("Resource temporarily unavailable"),
-            "pids.max {max}: {stderr}"
-        );
-        assert_eq!(stderr.lines().count(), 1, "pids.max {max}: {stderr}");
-        assert_nothing_of(f.ctx.root(), "pids", &cg);
-        let events = std::fs::read_to_string(caller.join("pids.events")).unwrap_or_default();
-        assert!(events.contains("max") && !events.contains("max 0"), "{events}");
-    }
+    let bundle = f.bundle();
+    let create = ["create", "--bundle", bundle.to_str().unwrap(), "pids"];
+    let (worked, failures) = sweep(
+        &f,
+        "pids.max",
+        1..16,
+        |max| {
+            // The limit for this run, then the shell (and nook) into that cgroup.
+            std::fs::write(caller.join("pids.max"), max.to_string()).unwrap();
+            format!("echo 0 > {}/cgroup.procs", caller.display())
+        },
+        &create,
+        &["level=error", "Resource temporarily unavailable"],
+        |_, ok| {
+            if !ok {
+                assert_nothing_of(f.ctx.root(), "pids", &cg);
+                let events = std::fs::read_to_string(caller.join("pids.events")).unwrap_or_default();
+                assert!(events.contains("max") && !events.contains("max 0"), "{events}");
+            }
+        },
+    );
     let max = worked.expect("no pids.max below 16 lets create work");
     assert!(
         failures > 0,

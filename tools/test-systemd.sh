@@ -12,12 +12,13 @@
 #
 #   usage: tools/test-systemd.sh [TEST-FILTER] [-- LIBTEST-ARGS...]
 #
-# About 8 minutes under TCG in all: two boots, the engines take most of it.
+# About 12 minutes under TCG on two busy shared cores in all: two boots, the
+# engines take most of it.
 # V2VM_CGROUP names the layouts to run ("v2", "hybrid", or "v1" for systemd's
 # legacy layout without any cgroup2 mount, which passes too but costs one
 # more boot and adds nothing hybrid does not cover for nook). Under TCG each boot takes
-# about 15 s to reach the tests; the driver's tests take ~30 s, the engines' ~5 min
-# (two at a time; docker alone ~4 min, most of it dockerd starting under TCG).
+# about 15 s to reach the tests; the driver's tests take ~45 s, the engines' ~8 min
+# (two at a time; docker alone ~4 min).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 b=$(tools/test-binary.sh systemd_cgroup)

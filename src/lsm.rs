@@ -1,7 +1,7 @@
 //! Linux security modules: the AppArmor profile and the SELinux labels a
 //! container's processes run with, applied as runc applies them.
 //!
-//! [`LsmPlan::from_process`] validates `process.apparmorProfile` and
+//! [`LsmPlan::for_host`] validates `process.apparmorProfile` and
 //! `process.selinuxLabel` in the parent and prepares the exact bytes the
 //! kernel wants; [`apply_exec_labels`] and [`set_keyring_label`] run in the
 //! child and only make system calls. Both process labels are "on exec"
@@ -69,11 +69,6 @@ fn label_bytes(field: &str, value: &str) -> Result<CString> {
 }
 
 impl LsmPlan {
-    /// Validates the labels of `p` for the running kernel.
-    pub fn from_process(p: &Process) -> Result<LsmPlan> {
-        LsmPlan::for_host(p, Host::detect())
-    }
-
     /// Validates the labels of `p` for a kernel that enforces `host`.
     pub fn for_host(p: &Process, host: Host) -> Result<LsmPlan> {
         let set = |v: &Option<String>| v.clone().filter(|s| !s.is_empty());

@@ -74,8 +74,10 @@ impl Plan {
         }
         let rootfs = bundle.dir.join(root.path());
         let namespaces = NamespacePlan::from_spec(&spec)?;
-        let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot)?;
-        let process = ProcessPlan::from_spec(&spec, &namespaces)?;
+        // Read once: the mounts' label and the process's labels follow it.
+        let lsm = crate::lsm::Host::detect();
+        let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot, lsm)?;
+        let process = ProcessPlan::from_spec(&spec, &namespaces, lsm)?;
         if opts.rootless {
             crate::rootless::validate(&spec, &namespaces)?;
         }
@@ -153,7 +155,7 @@ impl ExecPlan {
                 p.set_selinux_label(init.selinux_label().clone());
             }
         }
-        let process = ProcessPlan::from_process(&p)?;
+        let process = ProcessPlan::from_process(&p, crate::lsm::Host::detect())?;
         let namespaces = NamespacePlan::from_spec(&spec)?.joining(init_pid);
         let seccomp = seccomp_of(&spec)?;
         Ok(ExecPlan {

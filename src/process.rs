@@ -76,12 +76,12 @@ fn cstring(s: &str, field: &str) -> Result<CString> {
 impl ProcessPlan {
     /// Validates `process` and the related top-level fields (hostname,
     /// domainname, sysctl) of a container's spec.
-    pub fn from_spec(spec: &Spec, ns: &NamespacePlan) -> Result<ProcessPlan> {
+    pub fn from_spec(spec: &Spec, ns: &NamespacePlan, lsm: crate::lsm::Host) -> Result<ProcessPlan> {
         let p = spec
             .process()
             .as_ref()
             .ok_or_else(|| Error::config("process", "is required to create a container"))?;
-        let mut plan = ProcessPlan::from_process(p)?;
+        let mut plan = ProcessPlan::from_process(p, lsm)?;
         let has_uts = ns.has(LinuxNamespaceType::Uts);
         let name = |v: &Option<String>, field: &str| -> Result<Option<CString>> {
             match v.as_deref() {
@@ -102,8 +102,9 @@ impl ProcessPlan {
     /// [`ProcessPlan::from_spec`]) and `exec` share these rules. The
     /// container-wide fields (hostname, sysctl) stay empty: an exec'd
     /// process joins a container whose system settings are already made.
-    pub fn from_process(p: &Process) -> Result<ProcessPlan> {
-        let lsm = crate::lsm::LsmPlan::from_process(p)?;
+    /// `lsm` is what the host enforces.
+    pub fn from_process(p: &Process, lsm: crate::lsm::Host) -> Result<ProcessPlan> {
+        let lsm = crate::lsm::LsmPlan::for_host(p, lsm)?;
         let args = p.args().as_deref().unwrap_or_default();
         if args.is_empty() || args[0].is_empty() {
             return Err(Error::config("process.args", "must name the program to run"));
@@ -463,7 +464,7 @@ mod tests {
         );
         let spec = parse_spec(text.as_bytes()).unwrap();
         let ns = NamespacePlan::from_spec(&spec).unwrap();
-        ProcessPlan::from_spec(&spec, &ns)
+        ProcessPlan::from_spec(&spec, &ns, crate::lsm::Host::default())
     }
 
     #[test]

@@ -1,7 +1,8 @@
-//! podman and containerd driving nook with their systemd cgroup manager
-//! (podman's `cgroup_manager = "systemd"`, containerd's `SystemdCgroup =
-//! true` through `ctr run --runc-systemd-cgroup`), as on a stock systemd
-//! distribution. Only where systemd is PID 1 (tools/test-systemd.sh runs
+//! podman, containerd and docker driving nook with their systemd cgroup
+//! manager (podman's `cgroup_manager = "systemd"`, containerd's
+//! `SystemdCgroup = true` through `ctr run --runc-systemd-cgroup`, docker's
+//! `native.cgroupdriver=systemd`), as on a stock systemd distribution;
+//! where AppArmor is on, with the profiles podman and docker load. Only where systemd is PID 1 (tools/test-systemd.sh runs
 //! it in the systemd VM); elsewhere each test skips, saying why.
 //!
 //! Each engine gets its own state under a temp dir; what the tests read
@@ -12,10 +13,7 @@ mod common;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 
-fn systemd_runs() -> bool {
-    let pid1 = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
-    Path::new("/run/systemd/system").is_dir() && pid1.trim() == "systemd"
-}
+use common::systemd::{assert_unit_holds, read, show, systemd_runs};
 
 fn have(programs: &[&str]) -> bool {
     programs.iter().all(|p| {
@@ -38,21 +36,6 @@ fn skip(programs: &[&str]) -> bool {
         return true;
     }
     false
-}
-
-fn show(unit: &str, prop: &str) -> String {
-    let o = Command::new("systemctl")
-        .args(["show", "-P", prop, unit])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
 }
 
 /// Runs `argv`; its stdout, or a panic with both streams.
@@ -200,6 +183,11 @@ fn podman_with_cgroup_manager_systemd() {
         ]);
         let unit = format!("libpod-{}.scope", id.trim());
         assert_eq!(show(&unit, "ActiveState"), "active");
+        let pid: i32 = podman(&["inspect", "-f", "{{.State.Pid}}", "p1"])
+            .trim()
+            .parse()
+            .unwrap();
+        assert_unit_holds(&unit, pid);
         assert_eq!(show(&unit, "MemoryMax"), "33554432");
         let cg = scope_dir(&unit);
         assert!(cg.starts_with("/sys/fs/cgroup/machine.slice"), "{}", cg.display());
@@ -225,14 +213,70 @@ fn podman_with_cgroup_manager_systemd() {
     }
 }
 
-/// containerd, killed on drop.
+/// A daemon, ended on drop: SIGTERM, so it tidies up, then SIGKILL after 20 s.
 struct Daemon(Child);
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        let _ = self.0.kill();
+        let _ = Command::new("kill").arg(self.0.id().to_string()).status();
+        let gone = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(100));
+            self.0.try_wait().is_ok_and(|s| s.is_some())
+        });
+        if !gone {
+            let _ = self.0.kill();
+        }
         let _ = self.0.wait();
     }
+}
+
+/// Starts `argv` with its output in `log` and waits up to two minutes (an
+/// emulated VM, next to the other engines) for `ready`.
+fn daemon(argv: &[&str], log: &Path, ready: impl Fn() -> bool) -> Daemon {
+    let file = std::fs::File::create(log).unwrap();
+    let mut d = Daemon(
+        Command::new(argv[0])
+            .args(&argv[1..])
+            .stdin(Stdio::null())
+            .stdout(file.try_clone().unwrap())
+            .stderr(file)
+            .spawn()
+            .unwrap(),
+    );
+    let up = (0..1200).any(|_| {
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        ready() || d.0.try_wait().is_ok_and(|s| s.is_some())
+    });
+    let text = std::fs::read_to_string(log).unwrap_or_default();
+    assert!(
+        up && d.0.try_wait().is_ok_and(|s| s.is_none()),
+        "{argv:?} did not start: {text}"
+    );
+    d
+}
+
+/// containerd with its root, state and socket under `d`; the socket.
+fn containerd(d: &Path) -> (Daemon, PathBuf) {
+    let sock = d.join("ctd.sock");
+    let conf = d.join("config.toml");
+    std::fs::write(
+        &conf,
+        format!(
+            "version = 2\nroot = \"{}\"\nstate = \"{}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
+             [grpc]\n  address = \"{}\"\n[ttrpc]\n  address = \"{}.ttrpc\"\n",
+            d.join("root").display(),
+            d.join("state").display(),
+            sock.display(),
+            sock.display()
+        ),
+    )
+    .unwrap();
+    let daemon = daemon(
+        &["containerd", "--config", conf.to_str().unwrap()],
+        &d.join("containerd.log"),
+        || sock.exists(),
+    );
+    (daemon, sock)
 }
 
 #[test]
@@ -243,36 +287,7 @@ fn containerd_with_systemd_cgroup() {
     let dir = tempfile::Builder::new().prefix("nook-ctd-sd-").tempdir().unwrap();
     let d = dir.path();
     let rootfs = image(d);
-    let sock = d.join("sock");
-    let conf = d.join("config.toml");
-    std::fs::write(
-        &conf,
-        format!(
-            "version = 2\nroot = \"{}\"\nstate = \"{}\"\ndisabled_plugins = [\"io.containerd.grpc.v1.cri\"]\n\
-             [grpc]\n  address = \"{}\"\n",
-            d.join("root").display(),
-            d.join("state").display(),
-            sock.display()
-        ),
-    )
-    .unwrap();
-    let log = std::fs::File::create(d.join("containerd.log")).unwrap();
-    let _daemon = Daemon(
-        Command::new("containerd")
-            .arg("--config")
-            .arg(&conf)
-            .stdout(log.try_clone().unwrap())
-            .stderr(log)
-            .spawn()
-            .unwrap(),
-    );
-    // Slow under an emulated VM, next to podman: up to a minute.
-    let up = (0..600).any(|_| {
-        std::thread::sleep(std::time::Duration::from_millis(100));
-        sock.exists()
-    });
-    let log = || std::fs::read_to_string(d.join("containerd.log")).unwrap_or_default();
-    assert!(up, "containerd did not start: {}", log());
+    let (_daemon, sock) = containerd(d);
     let addr = sock.to_str().unwrap();
     let ctr = |args: &[&str]| ok(&[&["ctr", "--address", addr][..], args].concat(), &[]);
     let nook = env!("CARGO_BIN_EXE_nook");
@@ -304,6 +319,7 @@ fn containerd_with_systemd_cgroup() {
             .find(|l| l.starts_with("c1 "))
             .and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
             .expect("task c1 in ctr task ls");
+        assert_unit_holds(unit, pid);
         assert!(read(&cg.join("cgroup.procs"))
             .lines()
             .any(|p| p == pid.to_string()));
@@ -322,6 +338,142 @@ fn containerd_with_systemd_cgroup() {
         .output();
     let _ = Command::new("ctr")
         .args(["--address", addr, "container", "rm", "c1"])
+        .output();
+    if let Err(e) = result {
+        std::panic::resume_unwind(e);
+    }
+}
+
+/// True where AppArmor is on: there the engines load their default profiles.
+fn apparmor_on() -> bool {
+    std::fs::read_to_string("/sys/module/apparmor/parameters/enabled").is_ok_and(|s| s.trim() == "Y")
+}
+
+/// Debian's docker client (docker.io), the one that goes with its dockerd.
+const DOCKER: &str = "/usr/bin/docker";
+
+#[test]
+fn docker_with_native_cgroupdriver_systemd() {
+    if skip(&[
+        "/usr/sbin/dockerd",
+        "/usr/bin/docker",
+        "containerd",
+        "containerd-shim-runc-v2",
+    ]) {
+        return;
+    }
+    let dir = tempfile::Builder::new().prefix("nook-dkr-sd-").tempdir().unwrap();
+    let d = dir.path();
+    image(d);
+    let (_containerd, ctd) = containerd(d);
+    let nook = env!("CARGO_BIN_EXE_nook");
+    // docker's systemd mode, with nook as its default runtime; the trust key
+    // would go to /etc/docker/key.json.
+    let conf = d.join("daemon.json");
+    std::fs::write(
+        &conf,
+        serde_json::json!({
+            "exec-opts": ["native.cgroupdriver=systemd"],
+            "runtimes": {"nook": {"path": nook}},
+            "default-runtime": "nook",
+            "deprecated-key-path": d.join("key.json"),
+        })
+        .to_string(),
+    )
+    .unwrap();
+    let sock = format!("unix://{}", d.join("docker.sock").display());
+    let (exec, ns) = (d.join("exec"), "nooktest");
+    let docker_env = [("DOCKER_CONFIG", d.join("cfg").to_str().unwrap().to_string())];
+    let env: Vec<(&str, &str)> = docker_env.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let docker = |args: &[&str]| ok(&[&[DOCKER, "-H", &sock][..], args].concat(), &env);
+    let probe = || {
+        Command::new(DOCKER)
+            .args(["-H", &sock, "version"])
+            .envs(env.iter().copied())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .status()
+            .is_ok_and(|s| s.success())
+    };
+    let _dockerd = daemon(
+        &[
+            "/usr/sbin/dockerd",
+            "--config-file",
+            conf.to_str().unwrap(),
+            "--data-root",
+            d.join("data").to_str().unwrap(),
+            "--exec-root",
+            exec.to_str().unwrap(),
+            "--pidfile",
+            d.join("dockerd.pid").to_str().unwrap(),
+            "-H",
+            &sock,
+            "--containerd",
+            ctd.to_str().unwrap(),
+            "--containerd-namespace",
+            ns,
+            "--containerd-plugins-namespace",
+            "nooktest-plugins",
+            "--iptables=false",
+            "--ip-masq=false",
+            "--ip-forward=false",
+            "--bridge=none",
+            "--storage-driver",
+            "vfs",
+        ],
+        &d.join("dockerd.log"),
+        probe,
+    );
+    assert!(docker(&["info", "-f", "{{.CgroupDriver}}"]).trim() == "systemd");
+    docker(&["import", d.join("rootfs.tar").to_str().unwrap(), "nooktest/bb"]);
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let id = docker(&[
+            "run",
+            "-d",
+            "--name",
+            "s1",
+            "--network",
+            "none",
+            "--memory",
+            "32m",
+            "nooktest/bb",
+            "sleep",
+            "100",
+        ]);
+        let id = id.trim();
+        // docker's systemd form: system.slice:docker:ID, a scope systemd holds.
+        let unit = format!("docker-{id}.scope");
+        assert_eq!(show(&unit, "ActiveState"), "active");
+        assert_eq!(show(&unit, "ControlGroup"), format!("/system.slice/{unit}"));
+        let pid: i32 = docker(&["inspect", "-f", "{{.State.Pid}}", "s1"])
+            .trim()
+            .parse()
+            .unwrap();
+        assert_unit_holds(&unit, pid);
+        let cg = scope_dir(&unit);
+        assert_eq!(read(&cg.join("memory.max")), "33554432");
+        // Where AppArmor is on, docker loads docker-default and nook applies it.
+        if apparmor_on() {
+            let label = read(Path::new(&format!("/proc/{pid}/attr/current")));
+            assert_eq!(label, "docker-default (enforce)");
+        }
+        // nook's state for it, in the runtime root docker's shim gives it.
+        let state: Vec<PathBuf> = std::fs::read_dir(&exec)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path().join(ns).join(id))
+            .filter(|p| p.exists())
+            .collect();
+        assert_eq!(state.len(), 1, "nook's state for {id} under {}", exec.display());
+        docker(&["rm", "-f", "s1"]);
+        assert_eq!(show(&unit, "LoadState"), "not-found");
+        assert!(!cg.exists());
+        assert!(!state[0].exists(), "{} left", state[0].display());
+        assert!(docker(&["ps", "-aq"]).trim().is_empty());
+    }));
+    let _ = Command::new(DOCKER)
+        .args(["-H", &sock, "rm", "-f", "s1"])
+        .envs(env.iter().copied())
         .output();
     if let Err(e) = result {
         std::panic::resume_unwind(e);

@@ -4,9 +4,12 @@
 //! The tests that are not ignored run on a host without AppArmor or
 //! SELinux (nook's test machines): a profile is refused naming the field,
 //! SELinux labels are accepted and change nothing. The ignored ones need
+//! an LSM. Those named `selinux_*` need SELinux with a policy loaded:
+//! tools/test-selinux.sh boots the VM's Debian kernel with SELinux
+//! (permissive) and loads Debian's selinux-policy-default. The others need
 //! AppArmor enabled, securityfs mounted and `apparmor_parser`:
-//! tools/test-apparmor.sh runs them with `--ignored` in a VM whose Debian
-//! kernel has AppArmor on. They load their own profiles and unload them.
+//! tools/test-apparmor.sh runs them in the same VM with AppArmor on. They
+//! load their own profiles and unload them.
 
 mod common;
 
@@ -275,4 +278,123 @@ fn a_profile_not_loaded_fails_create_and_leaves_nothing() {
     );
     assert!(!f.ctx.root().join("aa-missing").exists(), "state left: {msg}");
     assert!(f.host_mounts().is_empty(), "mounts left: {msg}");
+}
+
+// ------------------------------------------------------------- with SELinux
+
+/// A process label and a mount label of Debian's selinux-policy-default
+/// (refpolicy, MCS: the categories are what a container engine varies).
+const SE_PROCESS: &str = "system_u:system_r:svirt_t:s0:c1,c2";
+const SE_MOUNT: &str = "system_u:object_r:svirt_image_t:s0:c1,c2";
+
+/// The superblock options (after " - FSTYPE SOURCE") of `pid`'s mount at
+/// `point`, where the kernel shows `context=`.
+fn super_options(pid: i32, point: &str) -> String {
+    let info = std::fs::read_to_string(format!("/proc/{pid}/mountinfo")).unwrap();
+    info.lines()
+        .find(|l| l.split(' ').nth(4) == Some(point))
+        .and_then(|l| l.split_once(" - "))
+        .and_then(|(_, rest)| rest.split(' ').nth(2))
+        .unwrap_or_else(|| panic!("no mount at {point}: {info}"))
+        .to_string()
+}
+
+/// The SELinux label of a file, as `ls -Z` (libselinux) reads it.
+fn file_label(path: &Path) -> String {
+    let o = Command::new("ls").arg("-Zd").arg(path).output().unwrap();
+    assert!(o.status.success(), "ls -Zd {}: {}", path.display(), stderr(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    out.split_whitespace().next().unwrap_or_default().to_string()
+}
+
+/// The SELinux label of key `id` (`keyctl security`).
+fn key_label(id: i32) -> String {
+    const KEYCTL_GET_SECURITY: libc::c_long = 17;
+    let mut buf = [0u8; 256];
+    // SAFETY: buf is writable for its length; keyctl writes at most that.
+    let n = unsafe {
+        libc::syscall(
+            libc::SYS_keyctl,
+            KEYCTL_GET_SECURITY,
+            id,
+            buf.as_mut_ptr(),
+            buf.len(),
+        )
+    };
+    assert!(
+        n > 0,
+        "keyctl(GET_SECURITY, {id}): {}",
+        std::io::Error::last_os_error()
+    );
+    let label = &buf[..(n as usize).min(buf.len())];
+    String::from_utf8_lossy(label).trim_end_matches('\0').to_string()
+}
+
+/// The id of the keyring named `name` in /proc/keys.
+fn keyring_id(name: &str) -> i32 {
+    let keys = std::fs::read_to_string("/proc/keys").unwrap();
+    let desc = format!("{name}:");
+    let line = keys
+        .lines()
+        .find(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            f.get(7) == Some(&"keyring") && f.get(8) == Some(&desc.as_str())
+        })
+        .unwrap_or_else(|| panic!("no keyring {name}: {keys}"));
+    i32::from_str_radix(line.split_whitespace().next().unwrap(), 16).unwrap()
+}
+
+/// With SELinux on (and a policy loaded), `process.selinuxLabel` is the
+/// label the init runs with from its execve (the created init is still
+/// the runtime's), the label of the session keyring it creates, and the
+/// one an exec without a label of its own gets; `linux.mountLabel` is the
+/// `context=` of the container's new filesystems and the label of their
+/// files, the xattr of mqueue's root, and not given to proc or sysfs.
+/// tools/test-selinux.sh boots the Debian kernel with SELinux (permissive)
+/// and loads Debian's selinux-policy-default to run it.
+#[test]
+#[ignore = "needs SELinux with a policy: tools/test-selinux.sh runs it in a VM"]
+fn selinux_labels_the_process_its_keyring_and_its_mounts() {
+    assert!(
+        nook::lsm::Host::detect().selinux,
+        "SELinux is not enabled on this kernel"
+    );
+    let script = "cat /proc/self/attr/current > /out/init.current; touch /out/ready; sleep 600";
+    let mut f = Fixture::new(&["sh", "-c", script]).with_out();
+    f.config["process"]["selinuxLabel"] = json!(SE_PROCESS);
+    f.config["linux"]["mountLabel"] = json!(SE_MOUNT);
+    let c = f.create("se-init").unwrap();
+    let before = attr_current(c.pid());
+    assert_ne!(before.trim_end_matches('\0'), SE_PROCESS);
+    assert_eq!(key_label(keyring_id("se-init")), SE_PROCESS);
+    c.start().unwrap();
+    assert!(eventually(|| f.out().join("ready").exists()));
+    assert_eq!(attr_current(c.pid()).trim_end_matches('\0'), SE_PROCESS);
+    assert_eq!(f.read_out("init.current").trim_end_matches('\0'), SE_PROCESS);
+
+    let context = format!("context=\"{SE_MOUNT}\"");
+    for point in ["/dev", "/dev/shm", "/dev/pts"] {
+        let opts = super_options(c.pid(), point);
+        // Quoted: the label's own comma (c1,c2) must not split the option.
+        assert!(opts.contains(&context), "{point}: {opts}");
+    }
+    let root = PathBuf::from(format!("/proc/{}/root", c.pid()));
+    for file in ["dev/shm", "dev/mqueue"] {
+        assert_eq!(file_label(&root.join(file)), SE_MOUNT, "{file}");
+    }
+    for point in ["/proc", "/sys"] {
+        let opts = super_options(c.pid(), point);
+        assert!(!opts.contains("context="), "{point}: {opts}");
+    }
+
+    // exec without a label of its own runs with the container's.
+    let mut p = f.config["process"].clone();
+    p["args"] = json!(["sh", "-c", "cat /proc/self/attr/current > /out/exec.current"]);
+    p["selinuxLabel"] = json!(null);
+    let e = c.exec_json(&p.to_string(), &ExecOptions::default()).unwrap();
+    assert_eq!(e.wait().unwrap(), 0);
+    assert_eq!(f.read_out("exec.current").trim_end_matches('\0'), SE_PROCESS);
+    c.kill(libc::SIGKILL, false).unwrap();
+    c.wait().unwrap();
+    c.delete(false).unwrap();
 }

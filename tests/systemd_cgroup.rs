@@ -9,16 +9,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use common::systemd::{assert_unit_holds, read, show, systemd_runs};
 use common::{eventually, nook, Fixture};
 use nook::{CreateOptions, Status};
 use serde_json::json;
-
-fn systemd_runs() -> bool {
-    let pid1 = std::fs::read_to_string("/proc/1/comm").unwrap_or_default();
-    Path::new("/run/systemd/system").is_dir() && pid1.trim() == "systemd"
-}
 
 /// Skips the calling test, saying why, unless systemd is PID 1.
 macro_rules! need_systemd {
@@ -35,22 +30,6 @@ fn opts() -> CreateOptions {
         systemd_cgroup: true,
         ..CreateOptions::default()
     }
-}
-
-/// `systemctl show -P PROP UNIT`.
-fn show(unit: &str, prop: &str) -> String {
-    let o = Command::new("systemctl")
-        .args(["show", "-P", prop, unit])
-        .output()
-        .unwrap();
-    String::from_utf8_lossy(&o.stdout).trim().to_string()
-}
-
-fn read(p: &Path) -> String {
-    std::fs::read_to_string(p)
-        .unwrap_or_else(|e| panic!("{}: {e}", p.display()))
-        .trim()
-        .to_string()
 }
 
 /// The file of v1 controller `ctl`, else the v2 one, in the container's cgroup.
@@ -91,8 +70,7 @@ fn scope_gets_the_limits_follows_update_pause_and_goes_on_delete() {
     assert_eq!(show(unit, "ControlGroup"), "/system.slice/nooktest-sd1.scope");
     assert_eq!(show(unit, "Delegate"), "yes");
     // The init is in the scope before it runs anything of the container.
-    let procs = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid())).unwrap();
-    assert!(procs.contains("/system.slice/nooktest-sd1.scope"), "{procs}");
+    assert_unit_holds(unit, c.pid());
     for dir in c.cgroup().paths().values() {
         assert!(
             dir.ends_with("system.slice/nooktest-sd1.scope"),
@@ -161,8 +139,7 @@ fn nested_slices_are_expanded_and_the_default_path_is_system_slice() {
     let c = f.create_with("sd2", &opts()).unwrap();
     let want = "/nooktest.slice/nooktest-pod.slice/nooktest-pod-x1.slice/cri-sd2.scope";
     assert_eq!(show("cri-sd2.scope", "ControlGroup"), want);
-    let procs = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid())).unwrap();
-    assert!(procs.contains(want), "{procs}");
+    assert_unit_holds("cri-sd2.scope", c.pid());
     let dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
     assert!(dirs.iter().all(|d| d.ends_with(&want[1..]) && d.is_dir()));
     c.delete(true).unwrap();
@@ -202,8 +179,7 @@ fn a_name_ending_in_slice_makes_a_slice_holding_the_init() {
     let unit = "system-nooktest.slice";
     assert_eq!(show(unit, "ActiveState"), "active");
     assert_eq!(show(unit, "ControlGroup"), "/system.slice/system-nooktest.slice");
-    let procs = std::fs::read_to_string(format!("/proc/{}/cgroup", c.pid())).unwrap();
-    assert!(procs.contains("/system.slice/system-nooktest.slice"), "{procs}");
+    assert_unit_holds(unit, c.pid());
     assert_eq!(read(&cg_file(&c, "pids", "pids.max", "pids.max")), "17");
     let dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
     c.delete(true).unwrap();

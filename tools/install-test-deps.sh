@@ -27,6 +27,16 @@ if ! command -v apparmor_parser >/dev/null; then
 	[ ${#pkgs[@]} -gt 0 ] || apt-get update -qq
 	apt-get install -y -qq --no-install-recommends apparmor >/dev/null
 fi
+# Debian's SELinux policy and load_policy: tools/test-selinux.sh loads the
+# policy into the VM's kernel. On a host without SELinux they only add
+# files: /etc/selinux/config (SELINUX=permissive, read by nothing there)
+# and the compiled policy; no relabel, no boot setting.
+if ! { ls /etc/selinux/default/policy/policy.* && command -v load_policy; } >/dev/null 2>&1; then
+	echo "installing: selinux-policy-default" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	[ ${#pkgs[@]} -gt 0 ] || apt-get update -qq
+	apt-get install -y -qq --no-install-recommends selinux-policy-default selinux-utils policycoreutils >/dev/null
+fi
 # The engines that tests/engines.rs drives nook with. Their packages would
 # start dockerd and containerd on the host: a policy-rc.d that says no
 # (101) holds while they install; the tests start their own daemons.

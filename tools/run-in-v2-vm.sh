@@ -36,6 +36,8 @@
 #                 /sys/fs/cgroup; hybrid adds cgroup2 at /sys/fs/cgroup/unified
 #                 (systemd's hybrid mode), so all three layouts nook supports
 #                 can be tested on one kernel.
+#   V2VM_APPEND   more kernel command line, e.g. "security=selinux selinux=1
+#                 enforcing=0" to boot SELinux instead of AppArmor (tools/test-selinux.sh)
 #   V2VM_DEBUG=1  show kernel messages on the console
 #   V2VM_SHOWBOOT=1  print guest uptime just before CMD starts
 #   V2VM_DMESG=FILE  save the guest's dmesg there after the run
@@ -47,7 +49,7 @@ set -euo pipefail
 die() { echo "run-in-v2-vm: $*" >&2; exit 125; }
 log() { [ "${V2VM_QUIET:-0}" = 1 ] || echo "run-in-v2-vm: $*" >&2; }
 
-[ $# -ge 2 ] || { sed -n '2,35p' "$0" >&2; exit 125; }
+[ $# -ge 2 ] || { sed -n '2,/^# Exit status/p' "$0" >&2; exit 125; }
 HOST_DIR=$(realpath -e "$1") || die "no such dir: $1"; shift
 [ -d "$HOST_DIR" ] || die "not a directory: $HOST_DIR"
 
@@ -159,6 +161,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
   if [ "${V2VM_DEBUG:-0}" = 1 ]; then append="$append loglevel=7"; else append="$append quiet loglevel=1"; fi
   # cgroup_no_v1=all: even if something tried, no v1 controller can be mounted
   [ "$CGROUP" = v2 ] && append="$append cgroup_no_v1=all"
+  [ -n "${V2VM_APPEND:-}" ] && append="$append $V2VM_APPEND"
   local virtfs_root=()
   [ "$HOSTROOT" = 1 ] && virtfs_root=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
   timeout -k 5 "${2:-$TIMEOUT}" "$QEMU" \

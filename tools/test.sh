@@ -2,8 +2,8 @@
 # The whole test suite, as root on a Debian machine: lint, unit and
 # integration tests against this kernel, the C and Go bindings, the OCI
 # conformance suite against a release build (tools/conformance.sh), the
-# cgroup tests on a pure cgroup v2 kernel, the AppArmor tests on a kernel
-# with AppArmor and the systemd cgroup driver under systemd
+# cgroup tests on a pure cgroup v2 kernel, the AppArmor and the SELinux tests
+# on kernels with each, and the systemd cgroup driver under systemd
 # (tools/test-systemd.sh) (qemu), and a short fuzz of every input parser
 # (tools/fuzz.sh). Installs what is missing.
 # Ends with a check that the run left no mount, cgroup or state behind.
@@ -35,6 +35,7 @@ if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
 if [ -x tools/test-systemd.sh ]; then tools/test-systemd.sh; fi
 if [ -x tools/test-rootless-vm.sh ]; then tools/test-rootless-vm.sh; fi
 if [ -x tools/test-apparmor.sh ]; then tools/test-apparmor.sh; fi
+if [ -x tools/test-selinux.sh ]; then tools/test-selinux.sh; fi
 if [ -x tools/test-engines-v2.sh ]; then tools/test-engines-v2.sh; fi
 # Each fuzz target for 20 s from the committed corpus (tools/fuzz.sh).
 tools/fuzz.sh 20

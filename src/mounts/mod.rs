@@ -249,7 +249,13 @@ fn cstr(bytes: &[u8], field: &str) -> Result<CString> {
 
 impl MountPlan {
     /// Validates root, mounts, devices, masked and read-only paths.
-    pub fn from_spec(spec: &Spec, rootfs: &Path, ns: &NamespacePlan, no_pivot: bool) -> Result<MountPlan> {
+    pub fn from_spec(
+        spec: &Spec,
+        rootfs: &Path,
+        ns: &NamespacePlan,
+        no_pivot: bool,
+        lsm: crate::lsm::Host,
+    ) -> Result<MountPlan> {
         let meta = std::fs::metadata(rootfs)
             .map_err(|e| Error::config("root.path", format!("{}: {e}", rootfs.display())))?;
         if !meta.is_dir() {
@@ -283,7 +289,7 @@ impl MountPlan {
             None
         };
 
-        let label = crate::lsm::mount_label(linux.mount_label().as_deref(), crate::lsm::Host::detect())?;
+        let label = crate::lsm::mount_label(linux.mount_label().as_deref(), lsm)?;
         let mut mounts = Vec::new();
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
             mounts.push(plan_mount(i, m, rootfs, ns, label)?);
@@ -1113,7 +1119,7 @@ mod tests {
             parse_spec(format!(r#"{{"ociVersion":"1.2.0","mounts":{mounts},"linux":{linux}}}"#).as_bytes())
                 .unwrap();
         let ns = NamespacePlan::from_spec(&spec)?;
-        MountPlan::from_spec(&spec, root.path(), &ns, false)
+        MountPlan::from_spec(&spec, root.path(), &ns, false, crate::lsm::Host::default())
     }
 
     const MOUNT_NS: &str = r#"{"namespaces":[{"type":"mount"}]}"#;
@@ -1192,7 +1198,8 @@ mod tests {
         let spec =
             parse_spec(br#"{"ociVersion":"1.2.0","root":{"path":"r","readonly":true},"linux":{}}"#).unwrap();
         let ns = NamespacePlan::from_spec(&spec).unwrap();
-        let e = MountPlan::from_spec(&spec, root.path(), &ns, false).unwrap_err();
+        let e =
+            MountPlan::from_spec(&spec, root.path(), &ns, false, crate::lsm::Host::default()).unwrap_err();
         assert!(e.to_string().contains("root.readonly"), "{e}");
         // The same with a namespace of its own is fine.
         plan(

@@ -9,6 +9,7 @@
 pub mod agent;
 pub mod host;
 pub mod rootless;
+pub mod systemd;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -22,6 +22,7 @@
 pub mod bundle;
 pub mod cgroups;
 pub mod console;
+pub mod criu;
 pub mod container;
 pub mod error;
 pub mod exe;

@@ -144,9 +144,11 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::InvalidState { .. } => ErrorKind::InvalidState,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
-            Error::Child { .. } | Error::Sys { .. } | Error::Io { .. } | Error::Hook { .. } | Error::Criu { .. } => {
-                ErrorKind::Os
-            }
+            Error::Child { .. }
+            | Error::Sys { .. }
+            | Error::Io { .. }
+            | Error::Hook { .. }
+            | Error::Criu { .. } => ErrorKind::Os,
         }
     }
 

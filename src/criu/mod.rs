@@ -77,7 +77,11 @@ fn log_tail(log: &Path) -> String {
     let text = String::from_utf8_lossy(&text);
     let lines: Vec<&str> = text.lines().collect();
     let errors: Vec<&str> = lines.iter().copied().filter(|l| l.contains("Error")).collect();
-    let pick = if errors.is_empty() { &lines[..] } else { &errors[..] };
+    let pick = if errors.is_empty() {
+        &lines[..]
+    } else {
+        &errors[..]
+    };
     pick[pick.len().saturating_sub(TAIL_LINES)..]
         .iter()
         .map(|l| format!("\n{l}"))
@@ -92,6 +96,22 @@ pub fn ns_key(kind: &str) -> String {
     let mut k = kind.to_string();
     k[..1].make_ascii_uppercase();
     format!("extRoot{k}NS")
+}
+
+/// The CLONE_NEW* flag of an OCI namespace type (runc's `--empty-ns`
+/// names), None for an unknown one.
+pub fn namespace_flag(name: &str) -> Option<u32> {
+    let flag = match name {
+        "network" => libc::CLONE_NEWNET,
+        "ipc" => libc::CLONE_NEWIPC,
+        "uts" => libc::CLONE_NEWUTS,
+        "mount" => libc::CLONE_NEWNS,
+        "pid" => libc::CLONE_NEWPID,
+        "user" => libc::CLONE_NEWUSER,
+        "cgroup" => libc::CLONE_NEWCGROUP,
+        _ => return None,
+    };
+    Some(flag as u32)
 }
 
 #[cfg(test)]
@@ -124,8 +144,17 @@ mod tests {
         }
         std::fs::write(&log, text).unwrap();
         let e = error("DUMP failed".into(), &log).to_string();
-        assert!(e.starts_with(&format!("criu failed: DUMP failed\nlog file: {}\n", log.display())), "{e}");
-        assert!(e.contains("boom 11") && e.contains("boom 2\n") && !e.contains("boom 1\n"), "{e}");
+        assert!(
+            e.starts_with(&format!(
+                "criu failed: DUMP failed\nlog file: {}\n",
+                log.display()
+            )),
+            "{e}"
+        );
+        assert!(
+            e.contains("boom 11") && e.contains("boom 2\n") && !e.contains("boom 1\n"),
+            "{e}"
+        );
         assert!(!e.contains("info"), "{e}");
 
         let missing = error("x".into(), &dir.path().join("restore.log")).to_string();

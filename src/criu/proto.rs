@@ -86,7 +86,9 @@ impl std::str::FromStr for CgMode {
             "soft" => Ok(CgMode::Soft),
             "full" => Ok(CgMode::Full),
             "strict" => Ok(CgMode::Strict),
-            _ => Err(format!("invalid manage cgroups mode {s:?} (soft, full, strict or ignore)")),
+            _ => Err(format!(
+                "invalid manage cgroups mode {s:?} (soft, full, strict or ignore)"
+            )),
         }
     }
 }
@@ -367,10 +369,7 @@ impl<'a> Reader<'a> {
 }
 
 /// Calls `f` with each field of `buf`.
-fn fields<'a>(
-    buf: &'a [u8],
-    mut f: impl FnMut(u64, Value<'a>) -> Result<(), String>,
-) -> Result<(), String> {
+fn fields<'a>(buf: &'a [u8], mut f: impl FnMut(u64, Value<'a>) -> Result<(), String>) -> Result<(), String> {
     let mut r = Reader(buf);
     while let Some(field) = r.next() {
         if let (n, Some(v)) = field? {
@@ -538,7 +537,10 @@ mod tests {
             opts: None,
             notify_success: None,
         };
-        assert_eq!(version.encode(), fixture(include_str!("fixtures/version_req.hex")));
+        assert_eq!(
+            version.encode(),
+            fixture(include_str!("fixtures/version_req.hex"))
+        );
         let pre = Req {
             typ: ReqType::PreDump,
             opts: Some(Opts {
@@ -560,7 +562,10 @@ mod tests {
         assert_eq!(r.notify_pid, Some(31337));
 
         let r = Resp::decode(&fixture(include_str!("fixtures/dump_resp.hex"))).unwrap();
-        assert_eq!((r.typ, r.success, r.dump_restored), (Some(ReqType::Dump), true, Some(false)));
+        assert_eq!(
+            (r.typ, r.success, r.dump_restored),
+            (Some(ReqType::Dump), true, Some(false))
+        );
 
         let r = Resp::decode(&fixture(include_str!("fixtures/restore_resp.hex"))).unwrap();
         assert_eq!((r.typ, r.restore_pid), (Some(ReqType::Restore), Some(31337)));

@@ -57,19 +57,28 @@ impl Swrk {
         let floor = 3 + 1 + extra.len() as i32;
         let mut fds = Vec::with_capacity(1 + extra.len());
         for fd in std::iter::once(theirs).chain(extra) {
-            let high = sys::dup_above(fd.as_fd(), floor)
-                .map_err(|e| Error::sys(format!("fcntl(F_DUPFD_CLOEXEC, {floor})"), nix::errno::Errno::from_raw(e)))?;
+            let high = sys::dup_above(fd.as_fd(), floor).map_err(|e| {
+                Error::sys(
+                    format!("fcntl(F_DUPFD_CLOEXEC, {floor})"),
+                    nix::errno::Errno::from_raw(e),
+                )
+            })?;
             fds.push(high);
         }
         let mut cmd = Command::new(super::BINARY);
         cmd.args(["swrk", "3"]);
         if !inherit_stdio {
-            cmd.stdin(Stdio::null()).stdout(Stdio::null()).stderr(Stdio::null());
+            cmd.stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
         }
         sys::command_with_fds(&mut cmd, fds);
         let child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => Error::Unsupported {
-                what: format!("checkpoint and restore without criu ({} not found in PATH), so this", super::BINARY),
+                what: format!(
+                    "checkpoint and restore without criu ({} not found in PATH), so this",
+                    super::BINARY
+                ),
             },
             _ => Error::io("running", super::BINARY, e),
         })?;
@@ -99,12 +108,20 @@ impl Swrk {
     ) -> Result<Resp> {
         let sock = self.sock.as_ref().expect("open until call");
         let fail = |what: String| super::error(what, log);
-        sys::send(sock.as_fd(), &req.encode())
-            .map_err(|e| fail(format!("sending the request: {}", std::io::Error::from_raw_os_error(e))))?;
+        sys::send(sock.as_fd(), &req.encode()).map_err(|e| {
+            fail(format!(
+                "sending the request: {}",
+                std::io::Error::from_raw_os_error(e)
+            ))
+        })?;
         let mut buf = vec![0u8; MAX_MSG];
         let resp = loop {
-            let (n, fd) = sys::recv_fd(sock.as_fd(), &mut buf)
-                .map_err(|e| fail(format!("reading its answer: {}", std::io::Error::from_raw_os_error(e))))?;
+            let (n, fd) = sys::recv_fd(sock.as_fd(), &mut buf).map_err(|e| {
+                fail(format!(
+                    "reading its answer: {}",
+                    std::io::Error::from_raw_os_error(e)
+                ))
+            })?;
             if n == 0 {
                 return Err(fail("criu exited without an answer".to_string()));
             }
@@ -135,8 +152,12 @@ impl Swrk {
                 opts: None,
                 notify_success: Some(true),
             };
-            sys::send(sock.as_fd(), &ack.encode())
-                .map_err(|e| fail(format!("answering a notification: {}", std::io::Error::from_raw_os_error(e))))?;
+            sys::send(sock.as_fd(), &ack.encode()).map_err(|e| {
+                fail(format!(
+                    "answering a notification: {}",
+                    std::io::Error::from_raw_os_error(e)
+                ))
+            })?;
         };
         if resp.typ != Some(req.typ) {
             return Err(fail(format!("answered {:?} to {:?}", resp.typ, req.typ)));
@@ -144,7 +165,10 @@ impl Swrk {
         // criu exits once we close our end (a pre-dump server would wait
         // for more requests otherwise).
         self.sock = None;
-        let status = self.child.wait().map_err(|e| Error::io("waiting for", super::BINARY, e))?;
+        let status = self
+            .child
+            .wait()
+            .map_err(|e| Error::io("waiting for", super::BINARY, e))?;
         if !status.success() && req.typ != ReqType::PreDump {
             return Err(fail(format!("criu exited with {status}")));
         }

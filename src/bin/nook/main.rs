@@ -480,7 +480,10 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         Command::Ps { format, id, ps_args } => ps(&ctx.load(&id)?, &format, &ps_args)?,
         Command::Events { stats, interval, id } => events(&ctx.load(&id)?, stats, &interval)?,
         Command::Update(a) => ctx.load(&a.id)?.update(&update_resources(&a)?)?,
-        Command::Checkpoint(a) => ctx.load(&a.id)?.checkpoint(&checkpoint_options(&a)?)?,
+        Command::Checkpoint(a) => {
+            let opts = checkpoint_options(&a)?;
+            ctx.load(&a.id)?.checkpoint(&opts)?
+        }
         Command::Restore(a) => return restore(&ctx, &a),
         Command::Features => print_json(&nook::features::features()),
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,

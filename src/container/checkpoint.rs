@@ -11,8 +11,8 @@
 //! - The init's stdio at checkpoint are saved in `descriptors.json`; the
 //!   pipes among them are restored as the restoring caller's stdio.
 //! - criu freezes the tree through the container's cgroup, and on restore
-//!   criu itself is put in the new cgroup (on v1, also named as the cgroup
-//!   root of each controller), which nook makes and limits as in create.
+//!   criu itself is put in the new cgroup, which nook makes and limits as
+//!   in create, and which is named as criu's cgroup root.
 //! - The restored tree is a child of the caller (`rst_sibling`): `wait`
 //!   works as after create. Prestart and createRuntime hooks run when criu
 //!   has made the namespaces; the state then records the restored init, so
@@ -362,10 +362,10 @@ impl Context {
         }
 
         let swrk = Swrk::spawn(extra, true)?;
-        // criu restores the tree into its own cgroup (the container's new
-        // one); on v1 each controller's root is named, as runc does.
+        // criu restores the tree into the container's new cgroup, where
+        // it is itself.
         plan.cgroup.enter(&cgroup, swrk.pid())?;
-        o.cg_root = v1_cgroup_roots(swrk.pid())?;
+        o.cg_root = cgroup_roots(swrk.pid())?;
         let req = Req {
             typ: ReqType::Restore,
             opts: Some(o),
@@ -594,26 +594,27 @@ fn open_dir(path: &Path) -> Result<OwnedFd> {
         .map_err(|e| Error::io("opening", path, e))
 }
 
-/// The cgroup roots criu restores into on v1 hierarchies: each controller
-/// of criu's own cgroup (`/proc/PID/cgroup`, criu being in the new
-/// container cgroup), as runc names them. cgroup2 needs none: criu
-/// restores into its own cgroup there.
-fn v1_cgroup_roots(criu_pid: i32) -> Result<Vec<(Option<String>, String)>> {
+/// The cgroup roots criu restores into: criu's own cgroup
+/// (`/proc/PID/cgroup`, criu being in the new container cgroup), for each
+/// v1 controller as runc names them, and for cgroup2 as the root of every
+/// controller not named (as crun does): the tree dumped from the old
+/// container's cgroup goes into the new one, whatever its id.
+fn cgroup_roots(criu_pid: i32) -> Result<Vec<(Option<String>, String)>> {
     let path = format!("/proc/{criu_pid}/cgroup");
     let text = fs::read_to_string(&path).map_err(|e| Error::io("reading", &path, e))?;
-    Ok(text
-        .lines()
-        .filter_map(|l| {
-            let mut f = l.splitn(3, ':');
-            let (_, ctrls, cg) = (f.next()?, f.next()?, f.next()?);
-            (!ctrls.is_empty()).then(|| (ctrls, cg))
-        })
-        .flat_map(|(ctrls, cg)| {
-            ctrls
-                .split(',')
-                .map(move |c| (Some(c.to_string()), cg.to_string()))
-        })
-        .collect())
+    let mut roots = Vec::new();
+    for line in text.lines() {
+        let mut f = line.splitn(3, ':');
+        let (Some(_), Some(ctrls), Some(cg)) = (f.next(), f.next(), f.next()) else {
+            continue;
+        };
+        if ctrls.is_empty() {
+            roots.push((None, cg.to_string()));
+        } else {
+            roots.extend(ctrls.split(',').map(|c| (Some(c.to_string()), cg.to_string())));
+        }
+    }
+    Ok(roots)
 }
 
 /// Sends the restored terminal's pty master to the console socket, as

@@ -570,8 +570,7 @@ fn a_restore_criu_fails_names_its_log_and_leaves_nothing() {
     let last_error = std::fs::read_to_string(&log)
         .unwrap()
         .lines()
-        .filter(|l| l.contains("Error"))
-        .last()
+        .rfind(|l| l.contains("Error"))
         .map(str::to_string);
     if let Some(line) = last_error {
         assert!(text.ends_with(&line), "{text}");

@@ -533,7 +533,8 @@ fn restore_over_an_existing_id_is_refused() {
 
 /// A restore criu fails (an image directory with an empty inventory)
 /// reports criu's failure with the path of restore.log, and leaves no
-/// state, cgroup, mount (criu-root) or process.
+/// state, cgroup, mount (criu-root) or process. The mount points it made
+/// in the rootfs stay, as after a create.
 #[test]
 fn a_restore_criu_fails_names_its_log_and_leaves_nothing() {
     if !criu_installed() {
@@ -543,6 +544,12 @@ fn a_restore_criu_fails_names_its_log_and_leaves_nothing() {
     let parent = CgroupParent::new("ckpt-fail");
     let mut f = Fixture::new(&["sleep", "100"]).with_out();
     f.config["linux"]["cgroupsPath"] = json!(parent.cgroups_path("r1"));
+    // A bind mount whose mount point the rootfs lacks, as in a copy of
+    // the bundle: restore makes it before criu runs, as create would.
+    let out = f.out();
+    f.mounts().push(
+        json!({"destination": "/made/by/restore", "type": "bind", "source": out, "options": ["rbind"]}),
+    );
     f.write_config();
     let ck = images(&f, "ck");
     std::fs::create_dir(&ck).unwrap();
@@ -578,6 +585,10 @@ fn a_restore_criu_fails_names_its_log_and_leaves_nothing() {
     assert!(!f.ctx.root().join("r1").exists(), "state left");
     assert!(f.host_mounts().is_empty(), "mounts left: {:?}", f.host_mounts());
     parent.assert_clean();
+    assert!(
+        f.rootfs().join("made/by/restore").is_dir(),
+        "mount point not made"
+    );
 }
 
 /// The flags engines pass parse as runc's, bad values get one clear

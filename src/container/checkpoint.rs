@@ -306,6 +306,8 @@ impl Context {
         let images = open_dir(&opts.image_path)?;
         let work_path = opts.work_path.as_deref().unwrap_or(&opts.image_path);
         let work = make_dir(work_path)?;
+        // Where a restore into a copy of the bundle finds none.
+        plan.mounts.make_mount_points(&plan.rootfs)?;
         // criu wants a root that is a mount point whose parent is not
         // overmounted: the rootfs, bound into the state directory.
         let root = BoundRoot::new(&plan.rootfs, &dir.path.join("criu-root"))?;

@@ -238,7 +238,11 @@ fn checkpoint_then_restore_same_id_continues_the_count() {
     let bg = background_pid(&c).unwrap();
     assert_eq!(bg, f.read_out("bgpid").trim());
     let ck = images(&f, "ck");
+    // Timed for the record (criu's first run on a boot also probes the
+    // kernel), not asserted.
+    let t = Instant::now();
     c.checkpoint(&checkpoint_opts(ck.clone())).unwrap();
+    eprintln!("checkpoint of the counter container: {:?}", t.elapsed());
     assert!(
         matches!(f.ctx.load("c1"), Err(nook::Error::NotFound { .. })),
         "container kept"
@@ -471,6 +475,30 @@ fn checkpoint_of_a_container_not_running_is_refused() {
     );
     assert!(!ck.exists());
     c.delete(false).unwrap();
+}
+
+/// Without criu in PATH a checkpoint says so and makes nothing: no image
+/// directory; the container runs on.
+#[test]
+fn checkpoint_without_criu_makes_nothing() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("c1").unwrap();
+    c.start().unwrap();
+    let ck = images(&f, "ck");
+    let o = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .env("PATH", f.dir.path().join("empty"))
+        .arg("--root")
+        .arg(f.ctx.root())
+        .args(["checkpoint", "--image-path", ck.to_str().unwrap(), "c1"])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("criu not found in PATH"), "{err}");
+    assert!(!ck.exists(), "image directory made without criu");
+    assert_eq!(c.status(), Status::Running);
+    c.delete(true).unwrap();
 }
 
 /// An image directory without criu's inventory is refused before anything

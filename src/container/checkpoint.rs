@@ -143,8 +143,11 @@ impl Container {
         if opts.image_path.as_os_str().is_empty() {
             return Err(Error::config("image path", "is empty"));
         }
+        need_root()?;
         let spec = self.spec()?;
         let p = &self.persisted;
+        // criu first: without it, no image directory is made either.
+        let swrk = Swrk::spawn(Vec::new(), false)?;
         let images = make_dir(&opts.image_path)?;
         let work_path = opts.work_path.as_deref().unwrap_or(&opts.image_path);
         let work = make_dir(work_path)?;
@@ -208,7 +211,6 @@ impl Container {
             opts: Some(o),
             notify_success: None,
         };
-        let swrk = Swrk::spawn(Vec::new(), false)?;
         let mut status_fd = opts.status_fd;
         swrk.call(&req, &work_path.join("dump.log"), |n| {
             if n.script == "status-ready" {
@@ -238,6 +240,7 @@ impl Context {
     /// before anything is made; a failed restore leaves nothing behind (no
     /// state, cgroup or mount; criu kills what it had restored).
     pub fn restore(&self, id: &str, bundle: impl AsRef<Path>, opts: &RestoreOptions) -> Result<Container> {
+        need_root()?;
         let bundle = Bundle::load(bundle)?;
         let mut plan = Plan::new(
             id,
@@ -429,6 +432,17 @@ impl Context {
         drop(guard);
         Ok(Container { id, dir, persisted })
     }
+}
+
+/// criu needs root (as runc says, it does not checkpoint or restore
+/// rootless containers).
+fn need_root() -> Result<()> {
+    if nix::unistd::geteuid().is_root() {
+        return Ok(());
+    }
+    Err(Error::Unsupported {
+        what: "checkpoint and restore as an unprivileged user (criu needs root), so this".into(),
+    })
 }
 
 /// The namespaces criu takes as external when joined by path: criu's

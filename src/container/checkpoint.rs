@@ -105,6 +105,9 @@ pub struct RestoreOptions {
     pub lsm_profile: Option<String>,
     /// The SELinux `context=` of the restored mounts.
     pub lsm_mount_context: Option<String>,
+    /// Let systemd make the cgroup (runc's `--systemd-cgroup`), as the
+    /// checkpointed container's was made.
+    pub systemd_cgroup: bool,
 }
 
 /// The first fd of criu's for an inherited namespace: 3 is the socket.
@@ -249,7 +252,7 @@ impl Context {
                 no_pivot: opts.no_pivot,
                 no_new_keyring: false,
                 rootless: self.rootless,
-                systemd_cgroup: false,
+                systemd_cgroup: opts.systemd_cgroup,
             },
         )?;
         if !opts.image_path.join(criu::INVENTORY).is_file() {

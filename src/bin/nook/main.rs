@@ -484,7 +484,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             let opts = checkpoint_options(&a)?;
             ctx.load(&a.id)?.checkpoint(&opts)?
         }
-        Command::Restore(a) => return restore(&ctx, &a),
+        Command::Restore(a) => return restore(&ctx, &a, systemd_cgroup),
         Command::Features => print_json(&nook::features::features()),
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,
     }
@@ -593,7 +593,7 @@ fn checkpoint_options(a: &CheckpointArgs) -> nook::Result<nook::CheckpointOption
 /// `restore`: detached, return once restored; in the foreground, as
 /// `run`: forward signals to the restored init, exit with its status and
 /// delete the container.
-fn restore(ctx: &Context, a: &RestoreArgs) -> nook::Result<u8> {
+fn restore(ctx: &Context, a: &RestoreArgs, systemd_cgroup: bool) -> nook::Result<u8> {
     let (image_path, manage_cgroups_mode, empty_ns) = criu_common(&a.criu)?;
     let mut opts = nook::RestoreOptions {
         image_path,
@@ -610,6 +610,7 @@ fn restore(ctx: &Context, a: &RestoreArgs) -> nook::Result<u8> {
         auto_dedup: a.criu.auto_dedup,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
+        systemd_cgroup,
     };
     let _ = a.no_subreaper;
     if a.detach {

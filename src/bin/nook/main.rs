@@ -360,8 +360,12 @@ enum Command {
     /// Change a running container's resource limits.
     Update(UpdateArgs),
     /// Checkpoint a running container with criu.
+    // A flag may be given twice, as runc's parser takes it: podman passes
+    // --leave-running twice.
+    #[command(args_override_self = true)]
     Checkpoint(CheckpointArgs),
     /// Restore a container from a checkpoint with criu.
+    #[command(args_override_self = true)]
     Restore(RestoreArgs),
     /// Print the features document.
     Features,

@@ -193,6 +193,8 @@ unsafe fn restore_options(opts: *const NookRestoreOpts) -> Result<RestoreOptions
         lsm_mount_context: text(o.lsm_mount_context, "lsm_mount_context")?,
         no_pivot: f(NOOK_RESTORE_NO_PIVOT),
         systemd_cgroup: f(NOOK_RESTORE_SYSTEMD_CGROUP),
+        // As nook_container_create(), which has no such option either.
+        no_new_keyring: false,
         tcp_established: f(NOOK_CRIU_TCP_ESTABLISHED),
         ext_unix_sk: f(NOOK_CRIU_EXT_UNIX_SK),
         shell_job: f(NOOK_CRIU_SHELL_JOB),

@@ -108,6 +108,10 @@ pub struct RestoreOptions {
     /// Let systemd make the cgroup (runc's `--systemd-cgroup`), as the
     /// checkpointed container's was made.
     pub systemd_cgroup: bool,
+    /// Processes exec'd into the restored container keep the caller's
+    /// session keyring (conmon passes `--no-new-keyring` to restore as to
+    /// create).
+    pub no_new_keyring: bool,
 }
 
 /// The first fd of criu's for an inherited namespace: 3 is the socket.
@@ -250,7 +254,7 @@ impl Context {
             bundle,
             &PlanOptions {
                 no_pivot: opts.no_pivot,
-                no_new_keyring: false,
+                no_new_keyring: opts.no_new_keyring,
                 rootless: self.rootless,
                 systemd_cgroup: opts.systemd_cgroup,
             },
@@ -417,7 +421,7 @@ impl Context {
                 .and_then(|p| p.args().as_ref())
                 .and_then(|a| a.first().cloned())
                 .unwrap_or_default(),
-            no_new_keyring: false,
+            no_new_keyring: opts.no_new_keyring,
             hooks: plan.spec.hooks().clone(),
         };
         let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {

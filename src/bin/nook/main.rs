@@ -155,6 +155,9 @@ struct RestoreArgs {
     /// Accepted for runc compatibility: nook never makes itself a subreaper.
     #[arg(long = "no-subreaper")]
     no_subreaper: bool,
+    /// Processes exec'd later keep the caller's session keyring.
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
     /// The LSM profile of the restored processes (apparmor:NAME, selinux:LABEL).
     #[arg(long = "lsm-profile")]
     lsm_profile: Option<String>,
@@ -615,6 +618,7 @@ fn restore(ctx: &Context, a: &RestoreArgs, systemd_cgroup: bool) -> nook::Result
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
         systemd_cgroup,
+        no_new_keyring: a.no_new_keyring,
     };
     let _ = a.no_subreaper;
     if a.detach {

@@ -106,6 +106,33 @@ pub fn sleep_ms(ms: u64) {
     while unsafe { libc::nanosleep(&ts, &mut ts) } == -1 && last_errno() == libc::EINTR {}
 }
 
+/// Has `cmd`'s child get `fds[i]` as its descriptor `3 + i`, and no other
+/// of the caller's (all of them are close-on-exec but these copies), as a
+/// helper such as `criu swrk 3` expects. Each must be numbered at
+/// `3 + fds.len()` or above (see [`dup_above`]), so that no `dup2` onto a
+/// target closes a source still to be copied.
+pub fn command_with_fds(cmd: &mut std::process::Command, fds: Vec<OwnedFd>) {
+    use std::os::unix::process::CommandExt;
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let base = 3;
+    debug_assert!(raw.iter().all(|&fd| fd >= base + raw.len() as RawFd));
+    // SAFETY: the closure runs in the forked child before execve and makes
+    // only dup2 calls (async-signal-safe) on descriptors the `fds` it owns
+    // keeps open in the parent until the command is dropped; it does not
+    // allocate (`raw` was built before the fork and is only read).
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep = &fds;
+            for (i, &fd) in raw.iter().enumerate() {
+                if libc::dup2(fd, base + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// `setsid()`.
 pub fn setsid() -> SysResult<()> {
     // SAFETY: no pointers involved.
@@ -525,6 +552,16 @@ pub fn fstat(fd: BorrowedFd<'_>) -> SysResult<libc::stat> {
     let mut st: libc::stat = unsafe { std::mem::zeroed() };
     // SAFETY: valid fd and a pointer to a live stat buffer.
     check_int(unsafe { libc::fstat(fd.as_raw_fd(), &mut st) })?;
+    Ok(st)
+}
+
+/// `fstat` of descriptor number `fd`, which may be closed (EBADF): the
+/// stdio descriptors the init inherited, which it does not own.
+pub fn fstat_raw(fd: RawFd) -> SysResult<libc::stat> {
+    // SAFETY: all-zero is a valid `stat`; the kernel fills it in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of any number is safe: a closed one yields EBADF.
+    check_int(unsafe { libc::fstat(fd, &mut st) })?;
     Ok(st)
 }
 

@@ -924,6 +924,37 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
     Ok(())
 }
 
+/// Child, in the container's root: each of the stdio descriptors that is
+/// the host's /dev/null (an engine's or a detached `run`'s stdin) becomes
+/// the container's own /dev/null, as runc's reOpenDevNull does: criu
+/// cannot checkpoint a file on a mount the container does not have. Only
+/// where nook made /dev (a node it made, or a bind of the host's), never
+/// by opening a node of the image's. No allocation.
+pub fn reopen_dev_null(plan: &MountPlan) -> Result<(), ChildError> {
+    if !plan.setup_dev {
+        return Ok(());
+    }
+    let null = sys::openat(
+        None,
+        c"/dev/null",
+        libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        0,
+    )
+    .step(Step::ReopenDevNull)?;
+    let ours = sys::fstat(null.as_fd()).step(Step::ReopenDevNull)?;
+    let is_null = |st: &libc::stat| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == ours.st_rdev;
+    if !is_null(&ours) {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        match sys::fstat_raw(fd) {
+            Ok(st) if is_null(&st) => sys::dup_onto(null.as_fd(), fd).step(Step::ReopenDevNull)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Child, after pivot_root and once /proc is mounted: read-only paths,
 /// masked paths, the deferred read-only mounts (tmpfs, /dev), and finally
 /// the read-only root.
@@ -1080,6 +1111,47 @@ pub fn known_options() -> &'static [&'static str] {
 }
 
 impl MountPlan {
+    /// Makes the mount points of the spec's mounts under the rootfs, as a
+    /// create's init would, for a restore (criu mounts on them but makes
+    /// none): all but those inside a tmpfs mount, whose content criu
+    /// restores, and the cgroup mounts, which criu restores itself. Paths
+    /// are resolved in the rootfs (`RESOLVE_IN_ROOT`), so a symlink in it
+    /// cannot make nook create anything outside.
+    pub fn make_mount_points(&self, rootfs: &Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let root = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(rootfs)
+            .map(OwnedFd::from)
+            .map_err(|e| Error::io("opening", rootfs, e))?;
+        let tmpfs: Vec<&Path> = self
+            .mounts
+            .iter()
+            .filter(|m| m.fstype.as_deref() == Some(c"tmpfs"))
+            .map(|m| m.dest.path.as_path())
+            .collect();
+        for m in &self.mounts {
+            let inside_tmpfs = tmpfs
+                .iter()
+                .any(|t| m.dest.path != *t && m.dest.path.starts_with(t));
+            if inside_tmpfs || matches!(m.kind, MountKind::Cgroup(_)) || m.create == Create::Nothing {
+                continue;
+            }
+            open_dest(root.as_fd(), &m.dest, m.create).map_err(|e| {
+                Error::sys(
+                    format!(
+                        "creating the mount point {} (mounts[{}])",
+                        m.dest.path.display(),
+                        m.index
+                    ),
+                    nix::errno::Errno::from_raw(e),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Fills every `cgroup` mount with the container's cgroup directories,
     /// once they exist. Runs in the parent, before the clone.
     pub fn set_cgroup_sources(

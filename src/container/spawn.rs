@@ -291,6 +291,10 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         namespaces::write_id_maps(pid, maps).map_err(failed)?;
         faults::reached(Point::CreateIdMapsWritten)?;
     }
+    // The first `Go`: a container's init builds its rootfs while we move it
+    // into its cgroup, which can wait for an RCU grace period in the kernel;
+    // the second `Go` says it is in (see init.rs for what waits for it).
+    send(&parent_sock, Message::Go).map_err(failed)?;
     match job {
         // The systemd driver makes the cgroup only now, with the pid in it.
         Job::Create { plan, .. } => plan.cgroup.enter(args.cgroup, pid),

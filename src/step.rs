@@ -96,6 +96,7 @@ steps! {
     SelinuxLabel => "setting the SELinux exec label of process.selinuxLabel",
     KeyringLabel => "setting the SELinux keyring label of process.selinuxLabel",
     MountLabel => "labelling the mount's root with linux.mountLabel",
+    CgroupJoin => "joining the container's cgroup",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -40,6 +40,10 @@ pub struct ChildArgs<'a> {
     pub sync: BorrowedFd<'a>,
     /// Namespaces to join, in plan order.
     pub ns_fds: &'a [OwnedFd],
+    /// The `tasks` files of the container's v1 cgroup directories, which
+    /// the child writes "0" into to move itself in (see
+    /// [`crate::cgroups::CgroupPlan::open_tasks`]).
+    pub cgroup_tasks: &'a [OwnedFd],
     /// `--console-socket`, connected.
     pub console: Option<BorrowedFd<'a>>,
     /// `--preserve-fds`.
@@ -137,11 +141,19 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // the process itself does, opening the console's /dev/ptmx included
     // (the devices cgroup checks opens). All it does before is mounts and
     // mknod of planned nodes (the devices cgroup checks every open later),
-    // whose kernel memory is charged to the caller's cgroup: a few KiB. A
+    // in the v1 hierarchies it has joined itself already (below); on v2
+    // their kernel memory is charged to the caller's cgroup: a few KiB. A
     // `tmpcopyup` mount copies the image's files into memory, which is the
     // container's to pay: then the init waits first.
     wait_go(a.sync)?;
     done(Step::Sync)?;
+    // Single-threaded, we move ourselves into the v1 hierarchies: the
+    // kernel does that without the global lock (and its grace period) that
+    // a move by the parent takes. Before anything else, so all that
+    // follows is charged and limited there, as when the parent moves us.
+    for (i, fd) in a.cgroup_tasks.iter().enumerate() {
+        sys::write_all(fd.as_fd(), b"0").step_at(Step::CgroupJoin, i)?;
+    }
     let mut in_cgroup = false;
     let mut joined = || -> Result<(), ChildError> {
         if !in_cgroup {

@@ -186,6 +186,18 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         Job::Create { plan, .. } => plan.mounts.open_idmapped(first_free)?,
         Job::Exec(_) => Default::default(),
     };
+    // The init moves itself into the v1 hierarchies (see init.rs).
+    let (joined, cgroup_tasks): (Vec<usize>, Vec<OwnedFd>) = match job {
+        Job::Create { plan, .. } => plan
+            .cgroup
+            .open_tasks(args.cgroup)
+            .into_iter()
+            .map(|(i, fd)| Ok((i, above(fd)?)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip(),
+        Job::Exec(_) => Default::default(),
+    };
     let (argv, envp) = process.exec_arrays();
     // The state the init's hooks read: "creating" and "created" memfds the
     // parent fills once the init's pid is known (see Message::Hooks).
@@ -219,6 +231,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let own: Vec<RawFd> = {
         let mut v = kept.clone();
         v.extend(ns_fds.iter().map(|fd| fd.as_raw_fd()));
+        v.extend(cgroup_tasks.iter().map(|fd| fd.as_raw_fd()));
         v.extend(detached.raw_fds());
         v.sort_unstable();
         v
@@ -252,6 +265,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         mode,
         sync: child_sock.as_fd(),
         ns_fds: &ns_fds,
+        cgroup_tasks: &cgroup_tasks,
         console: console.as_ref().map(|c| c.as_fd()),
         preserve_fds: args.preserve_fds,
         preserved: args.preserved,
@@ -291,13 +305,14 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         namespaces::write_id_maps(pid, maps).map_err(failed)?;
         faults::reached(Point::CreateIdMapsWritten)?;
     }
-    // The first `Go`: a container's init builds its rootfs while we move it
-    // into its cgroup, which can wait for an RCU grace period in the kernel;
-    // the second `Go` says it is in (see init.rs for what waits for it).
+    // The first `Go`: a container's init moves itself into the v1
+    // hierarchies and builds its rootfs while we move it into the others
+    // (cgroup v2), which can wait for an RCU grace period in the kernel; the
+    // second `Go` says it is in (see init.rs for what waits for it).
     send(&parent_sock, Message::Go).map_err(failed)?;
     match job {
         // The systemd driver makes the cgroup only now, with the pid in it.
-        Job::Create { plan, .. } => plan.cgroup.enter(args.cgroup, pid),
+        Job::Create { plan, .. } => plan.cgroup.enter(args.cgroup, pid, &joined),
         Job::Exec(_) => args.cgroup.add_process(pid),
     }
     .map_err(failed)?;

@@ -579,6 +579,26 @@ impl CgroupPlan {
         }
     }
 
+    /// The cgroup v2 directory of `cg`, opened, for a clone straight into
+    /// it (CLONE_INTO_CGROUP), with its number; none under systemd.
+    pub fn open_v2_dir(&self, cg: &Cgroup) -> Option<(usize, std::os::fd::OwnedFd)> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        if self.systemd.is_some() {
+            return None;
+        }
+        let (i, d) = cg
+            .dirs
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.version == Version::V2)?;
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&d.path)
+            .ok()?;
+        Some((i, dir.into()))
+    }
+
     /// `joined`: the directories (by [`CgroupPlan::open_tasks`] index) the
     /// process has moved itself into already; cgroupfs only.
     pub fn enter(&self, cg: &Cgroup, pid: i32, joined: &[usize]) -> Result<()> {

@@ -187,7 +187,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         Job::Exec(_) => Default::default(),
     };
     // The init moves itself into the v1 hierarchies (see init.rs).
-    let (joined, cgroup_tasks): (Vec<usize>, Vec<OwnedFd>) = match job {
+    let (mut joined, cgroup_tasks): (Vec<usize>, Vec<OwnedFd>) = match job {
         Job::Create { plan, .. } => plan
             .cgroup
             .open_tasks(args.cgroup)
@@ -197,6 +197,11 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
             .into_iter()
             .unzip(),
         Job::Exec(_) => Default::default(),
+    };
+    // And is born in the v2 one, when the kernel lets us.
+    let into_v2 = match job {
+        Job::Create { plan, .. } => plan.cgroup.open_v2_dir(args.cgroup),
+        Job::Exec(_) => None,
     };
     let (argv, envp) = process.exec_arrays();
     // The state the init's hooks read: "creating" and "created" memfds the
@@ -276,6 +281,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         fault,
     };
 
+    let flags = namespaces.clone_flags as libc::c_ulong;
     let non_dumpable = NonDumpable::new()?;
     // Blocked signals are inherited: no handler of the caller can run in
     // the child before it has reset them all.
@@ -284,7 +290,23 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     // locks nor returns (see init.rs), on a copy of this stack where `child`
     // and everything it borrows stay valid.
     #[allow(unsafe_code)]
-    let cloned = unsafe { sys::clone_fork(namespaces.clone_flags as libc::c_ulong) };
+    let mut cloned = unsafe {
+        match &into_v2 {
+            Some((_, dir)) => sys::clone_into_cgroup(flags, dir.as_fd()),
+            None => sys::clone_fork(flags),
+        }
+    };
+    // Without clone3 or CLONE_INTO_CGROUP (or refused: an adopted cgroup
+    // with children, rootless permissions), a plain clone, and the v2
+    // directory is joined below, by pid.
+    let mut in_v2 = into_v2.is_some();
+    if in_v2 && cloned.is_err() {
+        in_v2 = false;
+        // SAFETY: as for the first clone.
+        #[allow(unsafe_code)]
+        let again = unsafe { sys::clone_fork(flags) };
+        cloned = again;
+    }
     if cloned == Ok(0) {
         child_main(&child);
     }
@@ -294,6 +316,10 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         call: format!("clone({:#x})", namespaces.clone_flags),
         errno: e,
     })?;
+    if let (true, Some((i, _))) = (in_v2, &into_v2) {
+        joined.push(*i);
+    }
+    drop(into_v2);
     drop(child_sock);
     let mut reaper = Reaper(vec![pid]);
     // A child that failed before `Go` (closing the caller's fds) has

@@ -24,6 +24,16 @@
 #   3. `delete --force` of all N, sequentially (interleaved too), timed.
 #   4. parallel: the same N containers up, PAR at a time (create + start each), timed,
 #      then deleted PAR at a time. No lock may serialise independent containers.
+#   5. host memory per running container, per runtime ("charged mem/ctr"): MEM_N
+#      containers (default min(N, 50)) of one runtime at a time, each runtime command run
+#      inside a fresh v1 memory cgroup P (the process joins P before it execs the runtime)
+#      and each container's linux.cgroupsPath under P, so P's hierarchical
+#      memory.usage_in_bytes holds everything charged for them: the runtimes' kernel
+#      objects (namespaces, mounts, cgroup structures, state files' page cache) and the
+#      containers' processes. (P after - P before) / MEM_N, after all are up. Memory the
+#      kernel does not account to a cgroup is not in it. Then "runtime procs/ctr": the
+#      processes left running the runtime's own binary per container (a shim-less
+#      runtime should leave none: the init has exec'd the container's program).
 # Then ratios nook/crun for each phase. Afterwards it checks that nothing is left: state
 # dirs, cgroups named after the ids under any hierarchy, processes of the temp dir, mounts.
 set -euo pipefail
@@ -32,6 +42,7 @@ N=${N:-100}
 PAR=${PAR:-8}
 CHECK=${CHECK:-"10 100 1000"}
 WINDOW=${WINDOW:-10}
+MEM_N=${MEM_N:-$((N < 50 ? N : 50))}
 CRUN=${CRUN:-crun}
 RUNTIMES=${RUNTIMES:-"nook crun"}
 CG=/sys/fs/cgroup
@@ -83,7 +94,11 @@ cleanup() {
             in_ns "${bin[$rt]}" --root "$tmp/root-$rt" delete --force "$(basename "$d")" >/dev/null 2>&1 || true
         done
     done
-    for d in $(our_cgroups); do echo "many: cgroup left: $d" >&2; left=1; rmdir "$d" 2>/dev/null || true; done
+    for d in $(our_cgroups); do
+        # Phase 5's parents, made by this script (in memory) and by the runtimes (elsewhere).
+        [[ $(basename "$d") == "${prefix}mem-"* ]] && { rmdir "$d" 2>/dev/null && continue; }
+        echo "many: cgroup left: $d" >&2; left=1; rmdir "$d" 2>/dev/null || true
+    done
     if findmnt -rn -o TARGET | grep -qF "$tmp"; then
         echo "many: mounts left under $tmp; not removing it" >&2; rc=1
     else
@@ -114,13 +129,13 @@ json.dump(c, open(p, "w"), indent=2)
 EOF
 
 cat >"$tmp/many.py" <<'EOF'
-import os, subprocess, sys, time
+import json, os, subprocess, sys, time
 from concurrent.futures import ThreadPoolExecutor
 
 n, par, window = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3])
 checks = [int(c) for c in sys.argv[4].split() if int(c) <= n]
-tmp, bundle, prefix = sys.argv[5:8]
-runtimes = [tuple(a.split("=", 1)) for a in sys.argv[8:]]
+tmp, bundle, prefix, mem_n = *sys.argv[5:8], int(sys.argv[8])
+runtimes = [tuple(a.split("=", 1)) for a in sys.argv[9:]]
 
 def cmd(name, binary, *args):
     argv = [binary, "--root", f"{tmp}/root-{name}", *args]
@@ -199,8 +214,60 @@ for name, binary in runtimes:
         r[f"par{par} delete"] = (time.monotonic_ns() - t0) / 1e9
     sys.stderr.write(f"many: {name} done\n")
 
+# Phase 5: memory charged per container, one runtime at a time (see the header).
+MEMCG = "/sys/fs/cgroup/memory"
+def usage(cg):
+    return int(open(f"{MEMCG}/{cg}/memory.usage_in_bytes").read())
+for name, binary in runtimes:
+    parent = f"{prefix}mem-{name}"
+    os.mkdir(f"{MEMCG}/{parent}")
+    join = lambda: open(f"{MEMCG}/{parent}/cgroup.procs", "w").write(str(os.getpid()))
+    def mcmd(*args):
+        argv = [binary, "--root", f"{tmp}/root-{name}", *args]
+        with open(f"{tmp}/{name}.stderr", "ab+") as log:
+            r = subprocess.run(argv, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL,
+                               stderr=log, preexec_fn=join)
+            if r.returncode != 0:
+                log.seek(0)
+                sys.exit(f"many: {' '.join(argv)} exited {r.returncode}: {log.read()[-500:].decode()}")
+    cids = [f"{prefix}{name}-m{i}" for i in range(mem_n)]
+    for cid in cids:
+        b = f"{tmp}/mb-{cid}"
+        os.mkdir(b)
+        c = json.load(open(f"{bundle}/config.json"))
+        c["root"]["path"] = f"{bundle}/rootfs"
+        c["linux"]["cgroupsPath"] = f"/{parent}/{cid}"
+        json.dump(c, open(f"{b}/config.json", "w"))
+    before = usage(parent)
+    for cid in cids:
+        mcmd("create", "-b", f"{tmp}/mb-{cid}", cid)
+        mcmd("start", cid)
+    after = usage(parent)
+    exe = os.path.realpath(binary)
+    own = 0
+    for p in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            own += os.readlink(f"/proc/{p}/exe") == exe
+        except OSError:
+            pass
+    for cid in cids:
+        mcmd("delete", "--force", cid)
+    res[name]["charged mem/ctr"] = (after - before) / 1024 / mem_n
+    res[name]["runtime procs/ctr"] = own / mem_n
+    # The runtimes leave the parent they were given in every hierarchy (as runc does).
+    for m in os.listdir("/sys/fs/cgroup"):
+        d = f"/sys/fs/cgroup/{m}/{parent}"
+        if os.path.isdir(d) and not os.path.islink(f"/sys/fs/cgroup/{m}"):
+            for _ in range(50):
+                try:
+                    os.rmdir(d)
+                    break
+                except OSError:
+                    time.sleep(0.02)
+
 keys = list(res[runtimes[0][0]])
-unit = lambda k: "KiB" if "mem/" in k else ("ms/ctr" if k.startswith("#") else "s")
+unit = lambda k: ("KiB" if "mem/" in k else "ms/ctr" if k.startswith("#")
+                 else "procs" if "procs" in k else "s")
 print(f"N={n}  (#K: mean ms of create+start of containers K-{window}+1..K, K-1 already running)")
 print(f"{'measure':<16}" + "".join(f"{nm:>12}" for nm, _ in runtimes) + "   unit")
 for k in keys:
@@ -208,11 +275,12 @@ for k in keys:
 if "nook" in res and "crun" in res:
     print()
     for k in keys:
-        print(f"nook/crun {k}: {res['nook'][k] / res['crun'][k]:.2f}x")
+        if res['crun'][k]:
+            print(f"nook/crun {k}: {res['nook'][k] / res['crun'][k]:.2f}x")
 EOF
 
 for rt in $RUNTIMES; do mkdir -p "$tmp/root-$rt"; done
 note "nook=$NOOK crun=$CRUN N=$N PAR=$PAR ids ${prefix}*"
 args=()
 for rt in $RUNTIMES; do args+=("$rt=${bin[$rt]}"); done
-in_ns python3 "$tmp/many.py" "$N" "$PAR" "$WINDOW" "$CHECK" "$tmp" "$bundle" "$prefix" "${args[@]}"
+in_ns python3 "$tmp/many.py" "$N" "$PAR" "$WINDOW" "$CHECK" "$tmp" "$bundle" "$prefix" "$MEM_N" "${args[@]}"

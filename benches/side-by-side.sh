@@ -7,6 +7,8 @@
 #          NOOK=path    nook binary to use; default: `cargo build-nook` (static), target/x86_64-unknown-linux-gnu/release/nook
 #          RUNC=runc CRUN=crun   the reference runtimes (looked up in PATH)
 #          RSS_N=5      runs per runtime for the peak-RSS rows (median of them)
+#          NOOK_BASE=path  another nook binary (the one before a change), timed as
+#                          runtime "base" in the same rounds: prints nook/base ratios
 #
 # What is measured: the wall time, on CLOCK_MONOTONIC in ns, of one complete
 # `RUNTIME --root R run -b BUNDLE ID` (create + start + wait for /bin/true + delete),
@@ -95,6 +97,11 @@ tmp=$(mktemp -d /tmp/nook-bench.XXXXXX)
 prefix="nkbench$$r${RANDOM}-"          # every container id starts with this
 names=(nook runc crun)
 declare -A bin=([nook]=$NOOK [runc]=$RUNC [crun]=$CRUN)
+if [[ -n ${NOOK_BASE:-} ]]; then
+    NOOK_BASE=$(readlink -f "$(command -v "$NOOK_BASE")") || die "NOOK_BASE is not an executable"
+    names+=(base)
+    bin[base]=$NOOK_BASE
+fi
 cg_top_before=$(ls -A "$CG" 2>/dev/null || true)
 hide_unified=0
 if [[ $(stat -f -c %T "$CG/unified" 2>/dev/null || true) == cgroup2fs ]]; then
@@ -261,7 +268,7 @@ signal.signal(signal.SIGTERM, lambda *_: stop.append(1))
 
 n, warmup, tmp, bundle, prefix = int(sys.argv[1]), int(sys.argv[2]), *sys.argv[3:6]
 runtimes = [tuple(a.split("=", 1)) for a in sys.argv[6:]]    # name=binary, in order
-split = [(name, b) for name, b in runtimes if name in ("nook", "crun")]
+split = [(name, b) for name, b in runtimes if name in ("nook", "crun", "base")]
 samples = {name: [] for name, _ in runtimes}
 samples.update({f"{name} split": [] for name, _ in split})
 samples["(kernel floor)"] = []
@@ -343,10 +350,12 @@ print(f"{'runtime':<14} {'runs':>5} {'median ms':>10} {'p90 ms':>9}")
 for k, v in samples.items():
     print(f"{k:<14} {len(v):>5} {ms(med[k]):>10.2f} {ms(p90(v)):>9.2f}")
 print()
-for ref in ("runc", "crun", "(kernel floor)"):
-    print(f"nook/{ref} (medians): {med['nook'] / med[ref]:.2f}x")
-if "crun split" in med:
-    print(f"nook split/crun split (medians): {med['nook split'] / med['crun split']:.2f}x")
+for ref in ("runc", "crun", "(kernel floor)", "base"):
+    if ref in med:
+        print(f"nook/{ref} (medians): {med['nook'] / med[ref]:.2f}x")
+for ref in ("crun", "base"):
+    if f"{ref} split" in med:
+        print(f"nook split/{ref} split (medians): {med['nook split'] / med[f'{ref} split']:.2f}x")
 EOF
 
 # ---- 4. run it ------------------------------------------------------------------------
@@ -368,7 +377,7 @@ for rt in "${names[@]}"; do
 done
 status=0
 in_ns python3 "$tmp/timer.py" "$N" "$WARMUP" "$tmp" "$bundle" "$prefix" \
-    "nook=$NOOK" "runc=$RUNC" "crun=$CRUN" || status=$?
+    "nook=$NOOK" "runc=$RUNC" "crun=$CRUN" ${NOOK_BASE:+"base=$NOOK_BASE"} || status=$?
 ((status == 0)) || die "timer failed (exit $status)"
 
 # ---- 5. peak RSS of `run` and `create` ------------------------------------------------
@@ -404,4 +413,8 @@ for rt in "${names[@]}"; do
 done
 awk -v a="${rss[nook.run]}" -v b="${rss[crun.run]}" -v c="${rss[nook.create]}" -v d="${rss[crun.create]}" \
     'BEGIN { printf "nook/crun peak RSS: run %.2fx, create %.2fx\n", a / b, c / d }'
+if [[ -n ${NOOK_BASE:-} ]]; then
+    awk -v a="${rss[nook.run]}" -v b="${rss[base.run]}" -v c="${rss[nook.create]}" -v d="${rss[base.create]}" \
+        'BEGIN { printf "nook/base peak RSS: run %.2fx, create %.2fx\n", a / b, c / d }'
+fi
 # ---- 6. the EXIT trap checks for and removes leftovers --------------------------------

@@ -97,6 +97,7 @@ steps! {
     KeyringLabel => "setting the SELinux keyring label of process.selinuxLabel",
     MountLabel => "labelling the mount's root with linux.mountLabel",
     ReopenDevNull => "reopening stdio on the container's /dev/null",
+    CgroupJoin => "joining the container's cgroup",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -362,3 +362,34 @@ fn rootless_uses_a_cgroup_delegated_to_the_user() {
     let err = common::rootless::stderr(&o);
     assert!(err.contains("cannot set memory limit"), "{err}");
 }
+
+/// The init builds its rootfs while the runtime moves it into its cgroup
+/// (see init.rs), but nothing of the container's runs outside the cgroup:
+/// a createContainer hook (a child of the init, run once the runtime has
+/// answered the init's Hooks message) and the process are in it. (A cgroup
+/// namespace made before the join is caught by
+/// limits_show_in_the_cgroup_files_and_inside.)
+#[test]
+fn hooks_and_process_run_inside_the_cgroup() {
+    let mut f = Fixture::new(&["sh", "-c", "cat /proc/self/cgroup > /out/process"]).with_out();
+    // No cgroup namespace: with one the init joins the cgroup before any mount.
+    f.config["linux"]["namespaces"] =
+        json!([{"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}]);
+    let hook = format!("cat /proc/self/cgroup > {}/hook", f.out().display());
+    f.config["hooks"] = json!({"createContainer": [{"path": "/bin/sh", "args": ["sh", "-c", hook]}]});
+    let c = f.create("cgorder").unwrap();
+    c.start().unwrap();
+    assert!(eventually(|| !f.read_out("process").is_empty()));
+    let (hook, process) = (f.read_out("hook"), f.read_out("process"));
+    assert!(
+        process
+            .lines()
+            .any(|l| (l.contains(":pids:") || l.starts_with("0::")) && l.contains("cgorder")),
+        "{process}"
+    );
+    assert_eq!(
+        hook, process,
+        "the createContainer hook ran outside the container's cgroup"
+    );
+    c.delete(true).unwrap();
+}

@@ -4,8 +4,10 @@
 //! can send without allocating and the parent never parses partial records.
 //! The protocol, in order:
 //!
-//! 1. parent -> child `Go`, once the parent has written the id maps, set
-//!    oom_score_adj and placed the child in its cgroup;
+//! 1. parent -> child `Go`, once the parent has written the id maps, and
+//!    `Go` again once it has placed the child in its cgroup and set
+//!    oom_score_adj (a container's init builds its rootfs in between: see
+//!    init.rs);
 //! 2. child -> parent `InitPid(pid)`, only when a second clone was needed
 //!    (the init is then the parent's child through CLONE_PARENT); the
 //!    parent answers `Go`, and the new init says nothing before that, so no

@@ -40,6 +40,10 @@ pub struct ChildArgs<'a> {
     pub sync: BorrowedFd<'a>,
     /// Namespaces to join, in plan order.
     pub ns_fds: &'a [OwnedFd],
+    /// The `tasks` files of the container's v1 cgroup directories, which
+    /// the child writes "0" into to move itself in (see
+    /// [`crate::cgroups::CgroupPlan::open_tasks`]).
+    pub cgroup_tasks: &'a [OwnedFd],
     /// `--console-socket`, connected.
     pub console: Option<BorrowedFd<'a>>,
     /// `--preserve-fds`.
@@ -125,11 +129,46 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     let first_free = 3 + a.preserve_fds as RawFd;
     sys::close_fds_except(3, a.open_fds).step(Step::CloseFds)?;
     done(Step::CloseFds)?;
-    match Message::recv(a.sync).step(Step::Sync)? {
-        Some(Message::Go) => {}
-        _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
-    }
+    // The parent says `Go` twice: once the id maps are written, and once it
+    // has moved us into the container's cgroup and set oom_score_adj. The
+    // cgroup's first cgroup.procs write waits for an RCU grace period in the
+    // kernel (cgroup v1 migration: 1 to 20 ms), so a container's init builds
+    // its rootfs meanwhile, in its own new mount namespace, and waits for
+    // the second `Go` before anything that must happen inside the cgroup:
+    // a new cgroup namespace (its root is the cgroup we are in), a second
+    // clone or a hook (a child is born in its parent's cgroup, and the pids
+    // limit counts it), any message (they would pass the `Go`), and what
+    // the process itself does, opening the console's /dev/ptmx included
+    // (the devices cgroup checks opens). All it does before is mounts and
+    // mknod of planned nodes (the devices cgroup checks every open later),
+    // in the v1 hierarchies it has joined itself already (below); on v2
+    // their kernel memory is charged to the caller's cgroup: a few KiB. A
+    // `tmpcopyup` mount copies the image's files into memory, which is the
+    // container's to pay: then the init waits first.
+    wait_go(a.sync)?;
     done(Step::Sync)?;
+    // Single-threaded, we move ourselves into the v1 hierarchies: the
+    // kernel does that without the global lock (and its grace period) that
+    // a move by the parent takes. Before anything else, so all that
+    // follows is charged and limited there, as when the parent moves us.
+    for (i, fd) in a.cgroup_tasks.iter().enumerate() {
+        sys::write_all(fd.as_fd(), b"0").step_at(Step::CgroupJoin, i)?;
+    }
+    let mut in_cgroup = false;
+    let mut joined = || -> Result<(), ChildError> {
+        if !in_cgroup {
+            wait_go(a.sync)?;
+            in_cgroup = true;
+        }
+        Ok(())
+    };
+    let overlap = match a.mode {
+        Mode::Create { mounts, .. } => !mounts.mounts.iter().any(|m| m.tmpcopyup),
+        Mode::Exec => false,
+    };
+    if !overlap || ns.unshare_late != 0 || ns.intermediate.is_some() {
+        joined()?;
+    }
     // Non-dumpable before we join namespaces where container processes
     // run (CVE-2019-5736): a root parent made us so from birth; a rootless
     // one could not (it had to write our id maps). Inherited by the second
@@ -178,12 +217,10 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         let root = mounts::setup_rootfs(mounts, detached)?;
         done(Step::Mount)?;
         if let Some(h) = hooks {
+            joined()?;
             // The parent runs prestart and createRuntime meanwhile.
             Message::Hooks.send(a.sync).step(Step::Sync)?;
-            match Message::recv(a.sync).step(Step::Sync)? {
-                Some(Message::Go) => {}
-                _ => return Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
-            }
+            wait_go(a.sync)?;
             hooks::run_in_init(
                 h.create_container,
                 h.creating,
@@ -200,6 +237,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // mounts (host directories) are done with.
     sys::close_fds_except(first_free, a.kept_fds).step(Step::CloseFds)?;
     if a.process.terminal {
+        joined()?;
         setup_console(a)?;
     }
     if let Mode::Create { mounts, .. } = a.mode {
@@ -209,6 +247,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         done(Step::MaskPath)?;
         mounts::reopen_dev_null(mounts)?;
     }
+    joined()?;
     process::apply_rlimits(a.process)?;
     done(Step::Rlimit)?;
     crate::sched::apply(&a.process.sched)?;
@@ -312,6 +351,14 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     }
 }
 
+/// Waits for the parent's `Go`.
+fn wait_go(sync: BorrowedFd<'_>) -> Result<(), ChildError> {
+    match Message::recv(sync).step(Step::Sync)? {
+        Some(Message::Go) => Ok(()),
+        _ => Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
+    }
+}
+
 /// Executes the process, installing the filter first if `seccomp_now`.
 /// Without any filter, nook's last calls of its own happen here.
 fn exec(a: &ChildArgs<'_>, seccomp_now: bool) -> ChildError {
@@ -363,10 +410,7 @@ fn second_clone(sync: BorrowedFd<'_>, flags: libc::c_int) -> Result<(), ChildErr
         // Say nothing before the parent knows our pid: a message of ours
         // (a seccomp listener, Hooks, Ready) could otherwise overtake
         // InitPid, and the parent would take the intermediate for the init.
-        return match Message::recv(sync).step(Step::Sync)? {
-            Some(Message::Go) => Ok(()),
-            _ => Err(ChildError::new(Step::Sync, 0, libc::EPROTO)),
-        };
+        return wait_go(sync);
     }
     if Message::InitPid(pid).send(sync).is_err() {
         let _ = sys::kill(pid, libc::SIGKILL);

@@ -186,6 +186,23 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         Job::Create { plan, .. } => plan.mounts.open_idmapped(first_free)?,
         Job::Exec(_) => Default::default(),
     };
+    // The init moves itself into the v1 hierarchies (see init.rs).
+    let (mut joined, cgroup_tasks): (Vec<usize>, Vec<OwnedFd>) = match job {
+        Job::Create { plan, .. } => plan
+            .cgroup
+            .open_tasks(args.cgroup)
+            .into_iter()
+            .map(|(i, fd)| Ok((i, above(fd)?)))
+            .collect::<Result<Vec<_>>>()?
+            .into_iter()
+            .unzip(),
+        Job::Exec(_) => Default::default(),
+    };
+    // And is born in the v2 one, when the kernel lets us.
+    let into_v2 = match job {
+        Job::Create { plan, .. } => plan.cgroup.open_v2_dir(args.cgroup),
+        Job::Exec(_) => None,
+    };
     let (argv, envp) = process.exec_arrays();
     // The state the init's hooks read: "creating" and "created" memfds the
     // parent fills once the init's pid is known (see Message::Hooks).
@@ -219,6 +236,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     let own: Vec<RawFd> = {
         let mut v = kept.clone();
         v.extend(ns_fds.iter().map(|fd| fd.as_raw_fd()));
+        v.extend(cgroup_tasks.iter().map(|fd| fd.as_raw_fd()));
         v.extend(detached.raw_fds());
         v.sort_unstable();
         v
@@ -252,6 +270,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         mode,
         sync: child_sock.as_fd(),
         ns_fds: &ns_fds,
+        cgroup_tasks: &cgroup_tasks,
         console: console.as_ref().map(|c| c.as_fd()),
         preserve_fds: args.preserve_fds,
         preserved: args.preserved,
@@ -262,6 +281,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         fault,
     };
 
+    let flags = namespaces.clone_flags as libc::c_ulong;
     let non_dumpable = NonDumpable::new()?;
     // Blocked signals are inherited: no handler of the caller can run in
     // the child before it has reset them all.
@@ -270,7 +290,23 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
     // locks nor returns (see init.rs), on a copy of this stack where `child`
     // and everything it borrows stay valid.
     #[allow(unsafe_code)]
-    let cloned = unsafe { sys::clone_fork(namespaces.clone_flags as libc::c_ulong) };
+    let mut cloned = unsafe {
+        match &into_v2 {
+            Some((_, dir)) => sys::clone_into_cgroup(flags, dir.as_fd()),
+            None => sys::clone_fork(flags),
+        }
+    };
+    // Without clone3 or CLONE_INTO_CGROUP (or refused: an adopted cgroup
+    // with children, rootless permissions), a plain clone, and the v2
+    // directory is joined below, by pid.
+    let mut in_v2 = into_v2.is_some();
+    if in_v2 && cloned.is_err() {
+        in_v2 = false;
+        // SAFETY: as for the first clone.
+        #[allow(unsafe_code)]
+        let again = unsafe { sys::clone_fork(flags) };
+        cloned = again;
+    }
     if cloned == Ok(0) {
         child_main(&child);
     }
@@ -280,6 +316,10 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         call: format!("clone({:#x})", namespaces.clone_flags),
         errno: e,
     })?;
+    if let (true, Some((i, _))) = (in_v2, &into_v2) {
+        joined.push(*i);
+    }
+    drop(into_v2);
     drop(child_sock);
     let mut reaper = Reaper(vec![pid]);
     // A child that failed before `Go` (closing the caller's fds) has
@@ -291,9 +331,14 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         namespaces::write_id_maps(pid, maps).map_err(failed)?;
         faults::reached(Point::CreateIdMapsWritten)?;
     }
+    // The first `Go`: a container's init moves itself into the v1
+    // hierarchies and builds its rootfs while we move it into the others
+    // (cgroup v2), which can wait for an RCU grace period in the kernel; the
+    // second `Go` says it is in (see init.rs for what waits for it).
+    send(&parent_sock, Message::Go).map_err(failed)?;
     match job {
         // The systemd driver makes the cgroup only now, with the pid in it.
-        Job::Create { plan, .. } => plan.cgroup.enter(args.cgroup, pid),
+        Job::Create { plan, .. } => plan.cgroup.enter(args.cgroup, pid, &joined),
         Job::Exec(_) => args.cgroup.add_process(pid),
     }
     .map_err(failed)?;

@@ -376,7 +376,7 @@ impl Context {
         let swrk = Swrk::spawn(extra, true)?;
         // criu restores the tree into the container's new cgroup, where
         // it is itself.
-        plan.cgroup.enter(&cgroup, swrk.pid())?;
+        plan.cgroup.enter(&cgroup, swrk.pid(), &[])?;
         o.cg_root = cgroup_roots(swrk.pid())?;
         let req = Req {
             typ: ReqType::Restore,

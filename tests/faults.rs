@@ -277,10 +277,18 @@ impl Faults {
             }
             return Some(status);
         }
-        assert!(
-            pid > 0 && !dead(pid),
-            "{what}: state says {status}, pid {pid} is not alive"
-        );
+        assert!(pid > 0, "{what}: state says {status} with pid {pid}");
+        if status == "running" && dead(pid) {
+            // A fault after `start` returned (`init/exec-fifo`) kills the
+            // init while `state` runs: it was alive when read, so `state`
+            // must say stopped now.
+            let r = self.nook(&["state", ID], None);
+            let st: Value =
+                serde_json::from_str(&r.stdout).unwrap_or_else(|e| panic!("{what}: {e}: {}", r.stdout));
+            assert_eq!(st["status"], "stopped", "{what}: its init {pid} is dead");
+            return Some("stopped".into());
+        }
+        assert!(!dead(pid), "{what}: state says {status}, pid {pid} is not alive");
         let leaf = self
             .leaves()
             .find(|d| d.ends_with(format!("unified/{}/c", self.parent)));

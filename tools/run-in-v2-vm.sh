@@ -41,13 +41,20 @@
 #   V2VM_DMESG=FILE  save the guest's dmesg there after the run
 #   V2VM_PROBE_TIMEOUT  seconds the one-off KVM probe may take (20)
 #   V2VM_KERNEL / V2VM_MODDIR  use this kernel image / lib/modules/<ver> instead
+#   V2VM_MODULES  unset/empty (default): the guest has only the few modules
+#                 its initramfs loads.  1: the kernel's whole module tree is
+#                 at /lib/modules (read-only; modules.dep made once in the
+#                 cache) and /sbin/modprobe is busybox's, for the kernel's
+#                 own module requests too.  A list of module names: the same,
+#                 and those are loaded before CMD (tools/test-criu.sh loads
+#                 what criu needs this way).
 # Exit status: the command's status; 124 VM timeout; 125 VM/infra failure.
 set -euo pipefail
 
 die() { echo "run-in-v2-vm: $*" >&2; exit 125; }
 log() { [ "${V2VM_QUIET:-0}" = 1 ] || echo "run-in-v2-vm: $*" >&2; }
 
-[ $# -ge 2 ] || { sed -n '2,35p' "$0" >&2; exit 125; }
+[ $# -ge 2 ] || { sed -n "2,/^set -euo/p" "$0" | sed '$d' >&2; exit 125; }
 HOST_DIR=$(realpath -e "$1") || die "no such dir: $1"; shift
 [ -d "$HOST_DIR" ] || die "not a directory: $HOST_DIR"
 
@@ -58,6 +65,8 @@ TIMEOUT=${V2VM_TIMEOUT:-900}
 HOSTROOT=${V2VM_HOSTROOT:-1}
 CGROUP=${V2VM_CGROUP:-v2}
 case $CGROUP in v1|v2|hybrid) ;; *) die "V2VM_CGROUP must be v1, v2 or hybrid";; esac
+GUEST_MODULES=${V2VM_MODULES:-}
+case $GUEST_MODULES in *[!a-z0-9_\ -]*) die "V2VM_MODULES: 1 or module names";; esac
 ACCEL=${V2VM_ACCEL:-auto}
 PASSENV=${V2VM_PASSENV:-RUST_BACKTRACE RUST_LOG}
 QEMU=${V2VM_QEMU:-qemu-system-x86_64}
@@ -129,6 +138,16 @@ else
     $B mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified
   fi
 fi
+if [ -n "$V2VM_MODULES" ]; then
+  $B mkdir -p /lib/modules /sbin
+  $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose modules /lib/modules ||
+    { echo "v2vm: cannot mount the module tree"; echo 125 >$C/rc; $B poweroff -f; }
+  $B ln -sf /.v2vm/busybox /sbin/modprobe
+  echo /sbin/modprobe > /proc/sys/kernel/modprobe
+  if [ "$V2VM_MODULES" != 1 ]; then
+    $B modprobe -a $V2VM_MODULES || echo "v2vm: cannot load all of: $V2VM_MODULES"
+  fi
+fi
 $B hostname v2vm; $B ip link set lo up 2>/dev/null
 $B mkdir -p "$V2VM_DIR"
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 work "$V2VM_DIR" ||
@@ -161,6 +180,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
   [ "$CGROUP" = v2 ] && append="$append cgroup_no_v1=all"
   local virtfs_root=()
   [ "$HOSTROOT" = 1 ] && virtfs_root=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+  [ -n "$GUEST_MODULES" ] && virtfs_root+=(-virtfs "local,path=$MODTREE,mount_tag=modules,security_model=none,readonly=on")
   timeout -k 5 "${2:-$TIMEOUT}" "$QEMU" \
     -machine "q35,accel=$accel" -cpu "$cpu" -m "$MEM" -smp "$SMP" \
     -nodefaults -no-user-config -display none -no-reboot \
@@ -174,7 +194,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
 SQ="'\\''"   # inside '...', a ' is written as '\''
 prepare_ctl() {  # $@ = command
   CTL=$(mktemp -d "${TMPDIR:-/tmp}/v2vm-ctl.XXXXXX")
-  { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\nV2VM_CGROUP='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}" "$CGROUP"; } > "$CTL/env"
+  { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\nV2VM_CGROUP='%s'\nV2VM_MODULES='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}" "$CGROUP" "$GUEST_MODULES"; } > "$CTL/env"
   {
     # POSIX single-quoting (the guest /bin/sh may be dash: no $'..' from %q)
     for v in $PASSENV; do [ -n "${!v+x}" ] && printf "export %s='%s'\n" "$v" "${!v//\'/$SQ}"; done
@@ -184,6 +204,7 @@ prepare_ctl() {  # $@ = command
 
 fetch_kernel
 build_initramfs
+[ -z "$GUEST_MODULES" ] || prepare_module_tree
 
 if [ "$ACCEL" = auto ]; then
   probe=$CACHE/accel.$(uname -r)

@@ -46,8 +46,8 @@
 #                 at /lib/modules (read-only; modules.dep made once in the
 #                 cache) and /sbin/modprobe is busybox's, for the kernel's
 #                 own module requests too.  A list of module names: the same,
-#                 and those are loaded before CMD (tools/test-criu.sh loads
-#                 what criu needs this way).
+#                 and those are loaded before CMD.  criu: the modules criu
+#                 needs (CRIU_MODULES in vm-kernel.sh; `criu check` passes).
 # Exit status: the command's status; 124 VM timeout; 125 VM/infra failure.
 set -euo pipefail
 
@@ -65,8 +65,6 @@ TIMEOUT=${V2VM_TIMEOUT:-900}
 HOSTROOT=${V2VM_HOSTROOT:-1}
 CGROUP=${V2VM_CGROUP:-v2}
 case $CGROUP in v1|v2|hybrid) ;; *) die "V2VM_CGROUP must be v1, v2 or hybrid";; esac
-GUEST_MODULES=${V2VM_MODULES:-}
-case $GUEST_MODULES in *[!a-z0-9_\ -]*) die "V2VM_MODULES: 1 or module names";; esac
 ACCEL=${V2VM_ACCEL:-auto}
 PASSENV=${V2VM_PASSENV:-RUST_BACKTRACE RUST_LOG}
 QEMU=${V2VM_QEMU:-qemu-system-x86_64}
@@ -82,6 +80,9 @@ MODULES="virtio_pci virtio_mmio 9pnet_virtio 9p overlay"
 
 # fetch_kernel, resolve_mod and build_initramfs, shared with the other runner.
 . "$(dirname "$0")/vm-kernel.sh"
+GUEST_MODULES=${V2VM_MODULES:-}
+[ "$GUEST_MODULES" = criu ] && GUEST_MODULES=$CRIU_MODULES
+case $GUEST_MODULES in *[!a-z0-9_\ -]*) die "V2VM_MODULES: 1 or module names";; esac
 
 # ------------------------------------------------------------- initramfs ---
 # The guest init script (busybox ash).  Stage 1 runs from the initramfs,

@@ -6,6 +6,12 @@
 # in the runners). prepare_module_tree gives a guest the kernel's whole
 # module tree (run-in-v2-vm.sh's V2VM_MODULES).
 
+# What criu 3.17 needs of Debian's kernel that is built as modules: its
+# checks (`criu check`) and dumps use the sock_diag modules, nf_tables (the
+# nftables network lock), tun, veth and autofs.
+CRIU_MODULES="tun autofs4 veth unix_diag af_packet_diag netlink_diag inet_diag tcp_diag \
+udp_diag raw_diag nfnetlink nf_tables nft_compat x_tables xt_mark nf_conntrack nf_conntrack_netlink"
+
 # ---------------------------------------------------------------- kernel ---
 fetch_kernel() {   # -> sets KERNEL, MODDIR
   if [ -n "${V2VM_KERNEL:-}" ]; then

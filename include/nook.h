@@ -48,6 +48,75 @@
 #define NOOK_ABI_VERSION 0
 
 /**
+ * `flags` of both options structs: allow open TCP connections (runc's
+ * `--tcp-established`).
+ */
+#define NOOK_CRIU_TCP_ESTABLISHED (1 << 0)
+
+/**
+ * Allow unix sockets connected outside the container (`--ext-unix-sk`).
+ */
+#define NOOK_CRIU_EXT_UNIX_SK (1 << 1)
+
+/**
+ * The container is a shell job, on a terminal of the caller's (`--shell-job`).
+ */
+#define NOOK_CRIU_SHELL_JOB (1 << 2)
+
+/**
+ * Dump and restore file locks (`--file-locks`).
+ */
+#define NOOK_CRIU_FILE_LOCKS (1 << 3)
+
+/**
+ * Deduplicate the images (`--auto-dedup`).
+ */
+#define NOOK_CRIU_AUTO_DEDUP (1 << 4)
+
+/**
+ * `nook_checkpoint_opts_t.flags`: keep the container running after the
+ * checkpoint (`--leave-running`); otherwise it is deleted, as with runc.
+ */
+#define NOOK_CHECKPOINT_LEAVE_RUNNING (1 << 8)
+
+/**
+ * `nook_checkpoint_opts_t.flags`: dump memory only, for a later dump with
+ * `parent_path` (`--pre-dump`); the container goes on running.
+ */
+#define NOOK_CHECKPOINT_PRE_DUMP (1 << 9)
+
+/**
+ * `nook_restore_opts_t.flags`: MS_MOVE + chroot checks (`--no-pivot`).
+ */
+#define NOOK_RESTORE_NO_PIVOT (1 << 8)
+
+/**
+ * `manage_cgroups_mode` of the options structs (runc's
+ * `--manage-cgroups-mode`); 0 leaves criu's default (soft).
+ */
+#define NOOK_CGROUPS_MODE_DEFAULT 0
+
+/**
+ * Restore the properties of the cgroups criu creates only.
+ */
+#define NOOK_CGROUPS_MODE_SOFT 1
+
+/**
+ * Restore every property.
+ */
+#define NOOK_CGROUPS_MODE_FULL 2
+
+/**
+ * Fail unless the cgroups are as dumped.
+ */
+#define NOOK_CGROUPS_MODE_STRICT 3
+
+/**
+ * Leave the cgroups alone.
+ */
+#define NOOK_CGROUPS_MODE_IGNORE 4
+
+/**
  * `nook_container_kill()` flags: signal every process of the container's
  * cgroup, not only its init (runc's `kill --all`).
  */
@@ -196,6 +265,91 @@ typedef struct {
 } nook_error_t;
 
 /**
+ * Options of `nook_container_checkpoint()`. Extensible, with the rules of
+ * `nook_create_opts_t`: set `struct_size = sizeof(nook_checkpoint_opts_t)`
+ * and zero the rest. `image_path` is required.
+ */
+typedef struct {
+    /**
+     * `sizeof(nook_checkpoint_opts_t)` as the caller was compiled.
+     */
+    size_t struct_size;
+    /**
+     * Where criu writes the images (made 0700 if missing).
+     */
+    const char *image_path;
+    /**
+     * Where criu writes dump.log; NULL for the image path.
+     */
+    const char *work_path;
+    /**
+     * The previous pre-dump, relative to the image path ("../pre"); NULL for none.
+     */
+    const char *parent_path;
+    /**
+     * `NOOK_CRIU_*` and `NOOK_CHECKPOINT_*` flags; unknown bits are -EINVAL.
+     */
+    uint32_t flags;
+    /**
+     * `NOOK_CGROUPS_MODE_*`.
+     */
+    uint32_t manage_cgroups_mode;
+    /**
+     * CLONE_NEW* flags of namespaces restored empty (runc's `--empty-ns`).
+     */
+    uint32_t empty_ns;
+} nook_checkpoint_opts_t;
+
+/**
+ * Options of `nook_context_restore()`. Extensible, with the rules of
+ * `nook_create_opts_t`: set `struct_size = sizeof(nook_restore_opts_t)`
+ * and zero the rest. `image_path` is required.
+ */
+typedef struct {
+    /**
+     * `sizeof(nook_restore_opts_t)` as the caller was compiled.
+     */
+    size_t struct_size;
+    /**
+     * The checkpoint's images.
+     */
+    const char *image_path;
+    /**
+     * Where criu writes restore.log; NULL for the image path.
+     */
+    const char *work_path;
+    /**
+     * Write the restored init's pid to this file (atomically); NULL for none.
+     */
+    const char *pid_file;
+    /**
+     * Unix socket that receives the restored terminal's pty master; NULL for none.
+     */
+    const char *console_socket;
+    /**
+     * The LSM profile of the restored processes (`apparmor:NAME`,
+     * `selinux:LABEL`); NULL for the dumped one.
+     */
+    const char *lsm_profile;
+    /**
+     * The SELinux mount context of the restored mounts; NULL for none.
+     */
+    const char *lsm_mount_context;
+    /**
+     * `NOOK_CRIU_*` and `NOOK_RESTORE_*` flags; unknown bits are -EINVAL.
+     */
+    uint32_t flags;
+    /**
+     * `NOOK_CGROUPS_MODE_*`.
+     */
+    uint32_t manage_cgroups_mode;
+    /**
+     * CLONE_NEW* flags of namespaces restored empty.
+     */
+    uint32_t empty_ns;
+} nook_restore_opts_t;
+
+/**
  * Options of `nook_container_create()` and `nook_context_run()` that are
  * not in config.json. Extensible: set `struct_size = sizeof(nook_create_opts_t)`
  * and zero the rest (`nook_create_opts_t o = { .struct_size = sizeof o };`).
@@ -309,6 +463,34 @@ int nook_reexec_sealed(nook_error_t **err);
  * Strings that libnook did not allocate must not be passed here.
  */
 void nook_string_free(char *s);
+
+/**
+ * Checkpoints a running (or paused) container with criu (`criu` in PATH)
+ * into `opts->image_path`. Unless `NOOK_CHECKPOINT_LEAVE_RUNNING` or
+ * `NOOK_CHECKPOINT_PRE_DUMP`, the container's processes are stopped and
+ * the container is deleted (the handle then names no container).
+ *
+ * Returns 0, or a negative errno: -EBUSY if the container is not running
+ * (nothing is made), -EINVAL for bad options, -ENOTSUP without criu, -EIO
+ * when criu fails (the error names dump.log in the work path and ends with
+ * its last error lines).
+ */
+int nook_container_checkpoint(const nook_container_t *container, const nook_checkpoint_opts_t *opts, nook_error_t **err);
+
+/**
+ * Restores container `id` of `ctx` from the checkpoint at
+ * `opts->image_path`, with the bundle directory `bundle`; stores a new
+ * handle in `*container`. The restored init is a child of the calling
+ * process, as after `nook_container_create()` and start: it can
+ * `nook_container_wait()` for it. The caller's stdio become the restored
+ * container's where the checkpointed ones were pipes.
+ *
+ * Returns 0, or a negative errno: -EINVAL if the image path is not a
+ * checkpoint or an option is bad, -EEXIST if `id` is taken, -ENOTSUP
+ * without criu, -EIO when criu fails (the error names restore.log). On
+ * failure nothing is left behind.
+ */
+int nook_context_restore(const nook_context_t *ctx, const char *id, const char *bundle, const nook_restore_opts_t *opts, nook_container_t **container, nook_error_t **err);
 
 /**
  * Loads and validates the bundle directory `bundle` (holding config.json)

@@ -111,6 +111,17 @@ pub enum Error {
         reason: String,
     },
 
+    /// criu failed to checkpoint or restore (or nook failed talking to it).
+    #[error("criu failed: {what}\nlog file: {}{tail}", log.display())]
+    Criu {
+        /// What failed, with criu's errno and message when it gave them.
+        what: String,
+        /// criu's log (dump.log, restore.log in the work directory).
+        log: PathBuf,
+        /// The last error lines of the log, each after a newline ("" if none).
+        tail: String,
+    },
+
     /// The feature is not supported by nook or by the running kernel.
     #[error("{what} is not supported")]
     Unsupported {
@@ -133,7 +144,11 @@ impl Error {
             Error::AlreadyExists { .. } => ErrorKind::AlreadyExists,
             Error::InvalidState { .. } => ErrorKind::InvalidState,
             Error::Unsupported { .. } => ErrorKind::Unsupported,
-            Error::Child { .. } | Error::Sys { .. } | Error::Io { .. } | Error::Hook { .. } => ErrorKind::Os,
+            Error::Child { .. }
+            | Error::Sys { .. }
+            | Error::Io { .. }
+            | Error::Hook { .. }
+            | Error::Criu { .. } => ErrorKind::Os,
         }
     }
 
@@ -150,6 +165,7 @@ impl Error {
             // runc's exec of a hook fails as a whole; ECANCELED says "the
             // operation was stopped", which is what a failing hook does.
             Error::Hook { .. } => libc::ECANCELED,
+            Error::Criu { .. } => libc::EIO,
         }
     }
 

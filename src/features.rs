@@ -31,10 +31,24 @@ pub fn features() -> Value {
             "intelRdt": { "enabled": false },
             "mountExtensions": { "idmap": { "enabled": true } }
         },
-        "annotations": {
-            "org.opencontainers.runtime-spec.features.nook.version": env!("CARGO_PKG_VERSION")
-        }
+        "annotations": annotations(crate::criu::usable())
     })
+}
+
+/// nook's own entries: its version and, when a criu nook can drive is in
+/// PATH (see [`crate::criu::usable`]), that `checkpoint` and `restore`
+/// work and with which criu (runc says
+/// `org.opencontainers.runc.checkpoint.enabled`).
+fn annotations(criu: Option<(std::path::PathBuf, String)>) -> Value {
+    let mut a = json!({
+        "org.opencontainers.runtime-spec.features.nook.version": env!("CARGO_PKG_VERSION")
+    });
+    if let Some((path, version)) = criu {
+        a["org.opencontainers.runtime-spec.features.nook.checkpoint.enabled"] = json!("true");
+        a["org.opencontainers.runtime-spec.features.nook.criu.version"] = json!(version);
+        a["org.opencontainers.runtime-spec.features.nook.criu.path"] = json!(path);
+    }
+    a
 }
 
 #[cfg(test)]
@@ -44,6 +58,23 @@ mod tests {
         let f = super::features();
         assert_eq!(f["linux"]["apparmor"]["enabled"], true);
         assert_eq!(f["linux"]["selinux"]["enabled"], true);
+    }
+
+    #[test]
+    fn checkpoint_is_reported_only_with_a_usable_criu() {
+        let none = super::annotations(None);
+        assert!(none
+            .get("org.opencontainers.runtime-spec.features.nook.checkpoint.enabled")
+            .is_none());
+        let some = super::annotations(Some(("/usr/sbin/criu".into(), "3.17.1".into())));
+        assert_eq!(
+            some["org.opencontainers.runtime-spec.features.nook.checkpoint.enabled"],
+            "true"
+        );
+        assert_eq!(
+            some["org.opencontainers.runtime-spec.features.nook.criu.version"],
+            "3.17.1"
+        );
     }
 
     #[test]

@@ -23,6 +23,7 @@ pub mod bundle;
 pub mod cgroups;
 pub mod console;
 pub mod container;
+pub mod criu;
 pub mod error;
 pub mod exe;
 pub mod faults;
@@ -40,7 +41,10 @@ pub mod seccomp;
 pub mod step;
 pub mod sys;
 
-pub use container::{Container, ContainerState, Context, CreateOptions, ExecOptions, ExecProcess, Status};
+pub use container::{
+    CheckpointOptions, Container, ContainerState, Context, CreateOptions, ExecOptions, ExecProcess,
+    RestoreOptions, Status,
+};
 pub use error::{Error, ErrorKind, Result};
 
 /// The README's code blocks, compiled as doctests so they cannot rot.

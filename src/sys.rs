@@ -106,6 +106,33 @@ pub fn sleep_ms(ms: u64) {
     while unsafe { libc::nanosleep(&ts, &mut ts) } == -1 && last_errno() == libc::EINTR {}
 }
 
+/// Has `cmd`'s child get `fds[i]` as its descriptor `3 + i`, and no other
+/// of the caller's (all of them are close-on-exec but these copies), as a
+/// helper such as `criu swrk 3` expects. Each must be numbered at
+/// `3 + fds.len()` or above (see [`dup_above`]), so that no `dup2` onto a
+/// target closes a source still to be copied.
+pub fn command_with_fds(cmd: &mut std::process::Command, fds: Vec<OwnedFd>) {
+    use std::os::unix::process::CommandExt;
+    let raw: Vec<RawFd> = fds.iter().map(AsRawFd::as_raw_fd).collect();
+    let base = 3;
+    debug_assert!(raw.iter().all(|&fd| fd >= base + raw.len() as RawFd));
+    // SAFETY: the closure runs in the forked child before execve and makes
+    // only dup2 calls (async-signal-safe) on descriptors the `fds` it owns
+    // keeps open in the parent until the command is dropped; it does not
+    // allocate (`raw` was built before the fork and is only read).
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep = &fds;
+            for (i, &fd) in raw.iter().enumerate() {
+                if libc::dup2(fd, base + i as RawFd) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+            }
+            Ok(())
+        });
+    }
+}
+
 /// `setsid()`.
 pub fn setsid() -> SysResult<()> {
     // SAFETY: no pointers involved.

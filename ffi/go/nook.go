@@ -515,3 +515,140 @@ func (c *Container) Processes() ([]int, error) {
 	})
 	return pids, err
 }
+
+// CgroupsMode is what criu does with the cgroups on checkpoint and restore
+// (runc's --manage-cgroups-mode); the zero value is criu's default, soft.
+type CgroupsMode uint32
+
+// Cgroups modes.
+const (
+	CgroupsModeDefault = CgroupsMode(capi.CgroupsModeDefault)
+	CgroupsModeSoft    = CgroupsMode(capi.CgroupsModeSoft)
+	CgroupsModeFull    = CgroupsMode(capi.CgroupsModeFull)
+	CgroupsModeStrict  = CgroupsMode(capi.CgroupsModeStrict)
+	CgroupsModeIgnore  = CgroupsMode(capi.CgroupsModeIgnore)
+)
+
+// CriuOptions are the criu options Checkpoint and Restore share (runc's
+// flags of the same names).
+type CriuOptions struct {
+	// ImagePath is where the images are (required).
+	ImagePath string
+	// WorkPath receives criu's log (dump.log, restore.log); the image
+	// path if empty.
+	WorkPath       string
+	TCPEstablished bool
+	ExtUnixSk      bool
+	ShellJob       bool
+	FileLocks      bool
+	AutoDedup      bool
+	// ManageCgroupsMode is criu's cgroup mode.
+	ManageCgroupsMode CgroupsMode
+	// EmptyNS holds the CLONE_NEW* flags of namespaces restored empty.
+	EmptyNS uint32
+}
+
+func (o *CriuOptions) flags() uint32 {
+	var f uint32
+	for _, b := range []struct {
+		on  bool
+		bit uint32
+	}{
+		{o.TCPEstablished, capi.CriuTCPEstablished},
+		{o.ExtUnixSk, capi.CriuExtUnixSk},
+		{o.ShellJob, capi.CriuShellJob},
+		{o.FileLocks, capi.CriuFileLocks},
+		{o.AutoDedup, capi.CriuAutoDedup},
+	} {
+		if b.on {
+			f |= b.bit
+		}
+	}
+	return f
+}
+
+// CheckpointOptions are the options of Checkpoint.
+type CheckpointOptions struct {
+	CriuOptions
+	// ParentPath is the previous pre-dump, relative to the image path.
+	ParentPath string
+	// LeaveRunning keeps the container running; otherwise it is deleted
+	// once dumped, as with runc.
+	LeaveRunning bool
+	// PreDump dumps memory only, for a later dump with ParentPath.
+	PreDump bool
+}
+
+// Checkpoint dumps the running container with criu into opts.ImagePath.
+// A container that is not running is syscall.EBUSY; a criu failure is
+// syscall.EIO, its message naming dump.log and its last errors.
+func (c *Container) Checkpoint(opts *CheckpointOptions) error {
+	if opts == nil {
+		opts = &CheckpointOptions{}
+	}
+	co := &capi.CheckpointOpts{
+		ImagePath:         opts.ImagePath,
+		WorkPath:          opts.WorkPath,
+		ParentPath:        opts.ParentPath,
+		Flags:             opts.flags(),
+		ManageCgroupsMode: uint32(opts.ManageCgroupsMode),
+		EmptyNS:           opts.EmptyNS,
+	}
+	if opts.LeaveRunning {
+		co.Flags |= capi.CheckpointLeaveRunning
+	}
+	if opts.PreDump {
+		co.Flags |= capi.CheckpointPreDump
+	}
+	return c.h.use(func(p capi.Container) error {
+		return wrapErr("checkpoint "+c.id, capi.ContainerCheckpoint(p, co))
+	})
+}
+
+// RestoreOptions are the options of Restore.
+type RestoreOptions struct {
+	CriuOptions
+	// PidFile, if set, receives the restored init's pid.
+	PidFile string
+	// ConsoleSocket receives the restored terminal's pty master.
+	ConsoleSocket string
+	// NoPivot is runc's --no-pivot.
+	NoPivot bool
+	// LsmProfile and LsmMountContext replace the dumped LSM settings.
+	LsmProfile, LsmMountContext string
+}
+
+// Restore restores container id from the checkpoint at opts.ImagePath
+// with the bundle directory bundle. The calling process is the restored
+// init's parent (it can Wait). An image path that is not a checkpoint is
+// syscall.EINVAL, a taken id syscall.EEXIST; nothing is left behind on
+// failure.
+func (ctx *Context) Restore(id, bundle string, opts *RestoreOptions) (*Container, error) {
+	if opts == nil {
+		opts = &RestoreOptions{}
+	}
+	ro := &capi.RestoreOpts{
+		ImagePath:         opts.ImagePath,
+		WorkPath:          opts.WorkPath,
+		PidFile:           opts.PidFile,
+		ConsoleSocket:     opts.ConsoleSocket,
+		LsmProfile:        opts.LsmProfile,
+		LsmMountContext:   opts.LsmMountContext,
+		Flags:             opts.flags(),
+		ManageCgroupsMode: uint32(opts.ManageCgroupsMode),
+		EmptyNS:           opts.EmptyNS,
+	}
+	if opts.NoPivot {
+		ro.Flags |= capi.RestoreNoPivot
+	}
+	var c *Container
+	err := ctx.h.use(func(p capi.Context) error {
+		cp, e := capi.ContextRestore(p, id, bundle, ro)
+		if e != nil {
+			return wrapErr("restore "+id, e)
+		}
+		c = newContainer(cp)
+		return nil
+	})
+	return c, err
+}

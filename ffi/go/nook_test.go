@@ -270,6 +270,40 @@ func TestErrors(t *testing.T) {
 	}
 }
 
+// TestCheckpointRestoreRefusals: what needs no working criu. A container
+// that is not running is not checkpointed (EBUSY, no image directory
+// made); an image directory that is not a checkpoint is not restored
+// (EINVAL, no container). The real dumps are in tests/checkpoint.rs, run
+// where criu works (tools/test-criu.sh).
+func TestCheckpointRestoreRefusals(t *testing.T) {
+	bundle := newBundle(t, "/bin/true")
+	ctx := newContext(t, bundle)
+	c, err := ctx.Create("ck", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	images := filepath.Join(t.TempDir(), "ck")
+	err = c.Checkpoint(&nook.CheckpointOptions{CriuOptions: nook.CriuOptions{ImagePath: images}})
+	if !errors.Is(err, syscall.EBUSY) || !strings.Contains(err.Error(), "cannot be checkpointed in created state") {
+		t.Errorf("checkpoint of a created container: %v", err)
+	}
+	if _, err := os.Stat(images); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused checkpoint made %s: %v", images, err)
+	}
+	if err := c.Delete(); err != nil {
+		t.Error(err)
+	}
+	empty := t.TempDir()
+	_, err = ctx.Restore("r", bundle, &nook.RestoreOptions{CriuOptions: nook.CriuOptions{ImagePath: empty}})
+	if !errors.Is(err, syscall.EINVAL) || !strings.Contains(err.Error(), "is not a checkpoint") {
+		t.Errorf("restore from a directory that is not a checkpoint: %v", err)
+	}
+	if _, err := ctx.Load("r"); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a refused restore left state: %v", err)
+	}
+}
+
 // TestManyContainersFromManyGoroutines is the multithreaded-host test: 100
 // containers created, started, waited for and deleted from 8 goroutines at
 // once, while other goroutines allocate non-stop both on the Go heap and,

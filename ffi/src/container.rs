@@ -45,7 +45,7 @@ pub const NOOK_KILL_ALL: u32 = 1 << 0;
 /// (runc's `delete --force`).
 pub const NOOK_DELETE_FORCE: u32 = 1 << 0;
 
-fn wrap(inner: Container) -> *mut NookContainer {
+pub(crate) fn wrap(inner: Container) -> *mut NookContainer {
     let id = lossy_cstring(inner.id().to_string());
     Box::into_raw(Box::new(NookContainer { inner, id }))
 }

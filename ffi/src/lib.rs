@@ -29,6 +29,7 @@
 #![allow(clippy::missing_safety_doc)]
 #![deny(missing_debug_implementations)]
 
+mod checkpoint;
 mod container;
 mod context;
 mod error;
@@ -38,6 +39,7 @@ mod utils;
 use std::ffi::{c_char, c_int, CString};
 use std::panic::{catch_unwind, AssertUnwindSafe};
 
+pub use checkpoint::*;
 pub use container::*;
 pub use context::*;
 pub use error::{nook_error_free, NookError, NookErrorKind};

@@ -21,6 +21,7 @@
 //! ```
 
 pub mod channel;
+pub mod checkpoint;
 pub mod init;
 pub mod spawn;
 pub mod state;
@@ -45,6 +46,7 @@ use channel::Message;
 use state::{Intent, Persisted, StateDir};
 
 pub use crate::bundle::OCI_VERSION;
+pub use checkpoint::{CheckpointOptions, RestoreOptions};
 
 /// Options of `create` (and `run`) that are not in config.json.
 #[derive(Debug, Clone, Default)]

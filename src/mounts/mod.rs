@@ -1074,6 +1074,47 @@ pub fn known_options() -> &'static [&'static str] {
 }
 
 impl MountPlan {
+    /// Makes the mount points of the spec's mounts under the rootfs, as a
+    /// create's init would, for a restore (criu mounts on them but makes
+    /// none): all but those inside a tmpfs mount, whose content criu
+    /// restores, and the cgroup mounts, which criu restores itself. Paths
+    /// are resolved in the rootfs (`RESOLVE_IN_ROOT`), so a symlink in it
+    /// cannot make nook create anything outside.
+    pub fn make_mount_points(&self, rootfs: &Path) -> Result<()> {
+        use std::os::unix::fs::OpenOptionsExt;
+        let root = std::fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_PATH | libc::O_DIRECTORY)
+            .open(rootfs)
+            .map(OwnedFd::from)
+            .map_err(|e| Error::io("opening", rootfs, e))?;
+        let tmpfs: Vec<&Path> = self
+            .mounts
+            .iter()
+            .filter(|m| m.fstype.as_deref() == Some(c"tmpfs"))
+            .map(|m| m.dest.path.as_path())
+            .collect();
+        for m in &self.mounts {
+            let inside_tmpfs = tmpfs
+                .iter()
+                .any(|t| m.dest.path != *t && m.dest.path.starts_with(t));
+            if inside_tmpfs || matches!(m.kind, MountKind::Cgroup(_)) || m.create == Create::Nothing {
+                continue;
+            }
+            open_dest(root.as_fd(), &m.dest, m.create).map_err(|e| {
+                Error::sys(
+                    format!(
+                        "creating the mount point {} (mounts[{}])",
+                        m.dest.path.display(),
+                        m.index
+                    ),
+                    nix::errno::Errno::from_raw(e),
+                )
+            })?;
+        }
+        Ok(())
+    }
+
     /// Fills every `cgroup` mount with the container's cgroup directories,
     /// once they exist. Runs in the parent, before the clone.
     pub fn set_cgroup_sources(

@@ -80,6 +80,91 @@ struct CreateArgs {
     id: String,
 }
 
+/// The flags checkpoint and restore share (runc's).
+#[derive(Args, Debug)]
+struct CriuArgs {
+    /// Where the criu images are [default: ./checkpoint].
+    #[arg(long = "image-path")]
+    image_path: Option<PathBuf>,
+    /// Where criu's log goes (dump.log, restore.log) [default: the image path].
+    #[arg(long = "work-path")]
+    work_path: Option<PathBuf>,
+    /// Allow open TCP connections.
+    #[arg(long = "tcp-established")]
+    tcp_established: bool,
+    /// Allow external unix sockets.
+    #[arg(long = "ext-unix-sk")]
+    ext_unix_sk: bool,
+    /// Allow shell jobs (a terminal of the caller's).
+    #[arg(long = "shell-job")]
+    shell_job: bool,
+    /// Handle file locks.
+    #[arg(long = "file-locks")]
+    file_locks: bool,
+    /// cgroups mode: soft, full, strict or ignore [default: criu's, soft].
+    #[arg(long = "manage-cgroups-mode")]
+    manage_cgroups_mode: Option<String>,
+    /// Create a namespace, but do not restore its properties (repeatable):
+    /// network, ipc, uts, mount, pid, user, cgroup.
+    #[arg(long = "empty-ns")]
+    empty_ns: Vec<String>,
+    /// Deduplicate the images against the parent (criu's auto-dedup).
+    #[arg(long = "auto-dedup")]
+    auto_dedup: bool,
+}
+
+#[derive(Args, Debug)]
+struct CheckpointArgs {
+    #[command(flatten)]
+    criu: CriuArgs,
+    /// The previous (pre-)dump's images, relative to the image path.
+    #[arg(long = "parent-path")]
+    parent_path: Option<PathBuf>,
+    /// Leave the container running after the checkpoint.
+    #[arg(long = "leave-running")]
+    leave_running: bool,
+    /// Dump memory only (for a later dump with --parent-path).
+    #[arg(long = "pre-dump")]
+    pre_dump: bool,
+    /// A descriptor that gets a \0 when criu is ready (lazy pages).
+    #[arg(long = "status-fd")]
+    status_fd: Option<i32>,
+    /// Container id.
+    id: String,
+}
+
+#[derive(Args, Debug)]
+struct RestoreArgs {
+    #[command(flatten)]
+    criu: CriuArgs,
+    /// Bundle directory.
+    #[arg(short = 'b', long, default_value = ".")]
+    bundle: PathBuf,
+    /// Return once restored instead of waiting for the container.
+    #[arg(short = 'd', long)]
+    detach: bool,
+    /// Write the restored init's pid to this file.
+    #[arg(long = "pid-file")]
+    pid_file: Option<PathBuf>,
+    /// Unix socket that receives the pty master.
+    #[arg(long = "console-socket")]
+    console_socket: Option<PathBuf>,
+    /// Use MS_MOVE + chroot instead of pivot_root.
+    #[arg(long = "no-pivot")]
+    no_pivot: bool,
+    /// Accepted for runc compatibility: nook never makes itself a subreaper.
+    #[arg(long = "no-subreaper")]
+    no_subreaper: bool,
+    /// The LSM profile of the restored processes (apparmor:NAME, selinux:LABEL).
+    #[arg(long = "lsm-profile")]
+    lsm_profile: Option<String>,
+    /// The SELinux mount context of the restored mounts.
+    #[arg(long = "lsm-mount-context")]
+    lsm_mount_context: Option<String>,
+    /// Container id.
+    id: String,
+}
+
 #[derive(Args, Debug)]
 struct ExecArgs {
     /// The process as JSON (runc's process spec); the other process flags
@@ -274,6 +359,10 @@ enum Command {
     },
     /// Change a running container's resource limits.
     Update(UpdateArgs),
+    /// Checkpoint a running container with criu.
+    Checkpoint(CheckpointArgs),
+    /// Restore a container from a checkpoint with criu.
+    Restore(RestoreArgs),
     /// Print the features document.
     Features,
     /// Write a default config.json.
@@ -391,6 +480,11 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
         Command::Ps { format, id, ps_args } => ps(&ctx.load(&id)?, &format, &ps_args)?,
         Command::Events { stats, interval, id } => events(&ctx.load(&id)?, stats, &interval)?,
         Command::Update(a) => ctx.load(&a.id)?.update(&update_resources(&a)?)?,
+        Command::Checkpoint(a) => {
+            let opts = checkpoint_options(&a)?;
+            ctx.load(&a.id)?.checkpoint(&opts)?
+        }
+        Command::Restore(a) => return restore(&ctx, &a),
         Command::Features => print_json(&nook::features::features()),
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,
     }
@@ -442,6 +536,104 @@ fn run(ctx: &Context, a: &CreateArgs, detach: bool, keep: bool, systemd_cgroup: 
         code
     });
     let deleted = if keep { Ok(()) } else { c.delete(true) };
+    let code = result?;
+    deleted?;
+    Ok(code.clamp(0, 255) as u8)
+}
+
+/// criu's flags as the library takes them: the mode parsed, the
+/// namespaces as CLONE_NEW* flags, the image path defaulting to
+/// ./checkpoint as runc's.
+fn criu_common(a: &CriuArgs) -> nook::Result<(PathBuf, Option<nook::criu::proto::CgMode>, u32)> {
+    let mode = a
+        .manage_cgroups_mode
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|reason| Error::Config {
+            field: "--manage-cgroups-mode".into(),
+            reason,
+        })?;
+    let mut empty_ns = 0;
+    for ns in &a.empty_ns {
+        empty_ns |= nook::criu::namespace_flag(ns).ok_or_else(|| Error::Config {
+            field: "--empty-ns".into(),
+            reason: format!("namespace {ns:?} is not supported"),
+        })?;
+    }
+    // Absolute, so that errors name criu's log wherever they are read.
+    let cwd = std::env::current_dir().map_err(|e| Error::Io {
+        action: "reading",
+        path: ".".into(),
+        source: e,
+    })?;
+    let image = cwd.join(a.image_path.as_deref().unwrap_or("checkpoint".as_ref()));
+    Ok((image, mode, empty_ns))
+}
+
+fn checkpoint_options(a: &CheckpointArgs) -> nook::Result<nook::CheckpointOptions> {
+    let (image_path, manage_cgroups_mode, empty_ns) = criu_common(&a.criu)?;
+    Ok(nook::CheckpointOptions {
+        image_path,
+        work_path: a.criu.work_path.clone(),
+        parent_path: a.parent_path.clone(),
+        leave_running: a.leave_running,
+        tcp_established: a.criu.tcp_established,
+        ext_unix_sk: a.criu.ext_unix_sk,
+        shell_job: a.criu.shell_job,
+        file_locks: a.criu.file_locks,
+        pre_dump: a.pre_dump,
+        manage_cgroups_mode,
+        empty_ns,
+        auto_dedup: a.criu.auto_dedup,
+        status_fd: a.status_fd,
+    })
+}
+
+/// `restore`: detached, return once restored; in the foreground, as
+/// `run`: forward signals to the restored init, exit with its status and
+/// delete the container.
+fn restore(ctx: &Context, a: &RestoreArgs) -> nook::Result<u8> {
+    let (image_path, manage_cgroups_mode, empty_ns) = criu_common(&a.criu)?;
+    let mut opts = nook::RestoreOptions {
+        image_path,
+        work_path: a.criu.work_path.clone(),
+        pid_file: a.pid_file.clone(),
+        console_socket: a.console_socket.clone(),
+        no_pivot: a.no_pivot,
+        tcp_established: a.criu.tcp_established,
+        ext_unix_sk: a.criu.ext_unix_sk,
+        shell_job: a.criu.shell_job,
+        file_locks: a.criu.file_locks,
+        manage_cgroups_mode,
+        empty_ns,
+        auto_dedup: a.criu.auto_dedup,
+        lsm_profile: a.lsm_profile.clone(),
+        lsm_mount_context: a.lsm_mount_context.clone(),
+    };
+    let _ = a.no_subreaper;
+    if a.detach {
+        ctx.restore(&a.id, &a.bundle, &opts)?;
+        return Ok(0);
+    }
+    let terminal = nook::bundle::Bundle::load(&a.bundle)?
+        .spec
+        .process()
+        .as_ref()
+        .and_then(|p| p.terminal())
+        == Some(true);
+    let console = relay_socket(terminal && !a.criu.shell_job, &mut opts.console_socket)?;
+    let set = block_signals()?;
+    let c = ctx.restore(&a.id, &a.bundle, &opts)?;
+    let relayed = console.as_ref().map(tty::Relay::start).transpose();
+    let result = relayed.and_then(|relay| {
+        let code = wait_forwarding(&set, relay.as_ref(), || c.try_wait(), |sig| c.kill(sig, false));
+        if let Some(r) = &relay {
+            r.drain();
+        }
+        code
+    });
+    let deleted = c.delete(true);
     let code = result?;
     deleted?;
     Ok(code.clamp(0, 255) as u8)

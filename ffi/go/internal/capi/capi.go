@@ -47,6 +47,20 @@ const (
 	KillAll             = uint32(C.NOOK_KILL_ALL)
 	DeleteForce         = uint32(C.NOOK_DELETE_FORCE)
 	ExecIgnorePaused    = uint32(C.NOOK_EXEC_IGNORE_PAUSED)
+
+	CriuTCPEstablished     = uint32(C.NOOK_CRIU_TCP_ESTABLISHED)
+	CriuExtUnixSk          = uint32(C.NOOK_CRIU_EXT_UNIX_SK)
+	CriuShellJob           = uint32(C.NOOK_CRIU_SHELL_JOB)
+	CriuFileLocks          = uint32(C.NOOK_CRIU_FILE_LOCKS)
+	CriuAutoDedup          = uint32(C.NOOK_CRIU_AUTO_DEDUP)
+	CheckpointLeaveRunning = uint32(C.NOOK_CHECKPOINT_LEAVE_RUNNING)
+	CheckpointPreDump      = uint32(C.NOOK_CHECKPOINT_PRE_DUMP)
+	RestoreNoPivot         = uint32(C.NOOK_RESTORE_NO_PIVOT)
+	CgroupsModeDefault     = uint32(C.NOOK_CGROUPS_MODE_DEFAULT)
+	CgroupsModeSoft        = uint32(C.NOOK_CGROUPS_MODE_SOFT)
+	CgroupsModeFull        = uint32(C.NOOK_CGROUPS_MODE_FULL)
+	CgroupsModeStrict      = uint32(C.NOOK_CGROUPS_MODE_STRICT)
+	CgroupsModeIgnore      = uint32(C.NOOK_CGROUPS_MODE_IGNORE)
 )
 
 // Error is a nook_error_t copied into Go memory.
@@ -405,3 +419,68 @@ func ProcessKill(p Process, sig int) *Error {
 
 // ProcessFree is nook_process_free().
 func ProcessFree(p Process) { C.nook_process_free(procp(p)) }
+
+// CheckpointOpts mirrors nook_checkpoint_opts_t.
+type CheckpointOpts struct {
+	ImagePath, WorkPath, ParentPath string
+	Flags, ManageCgroupsMode        uint32
+	EmptyNS                         uint32
+}
+
+// ContainerCheckpoint is nook_container_checkpoint().
+func ContainerCheckpoint(c Container, o *CheckpointOpts) *Error {
+	var co C.nook_checkpoint_opts_t
+	co.struct_size = C.size_t(unsafe.Sizeof(co))
+	co.image_path = cstring(o.ImagePath)
+	defer free(co.image_path)
+	co.work_path = cstring(o.WorkPath)
+	defer free(co.work_path)
+	co.parent_path = cstring(o.ParentPath)
+	defer free(co.parent_path)
+	co.flags = C.uint32_t(o.Flags)
+	co.manage_cgroups_mode = C.uint32_t(o.ManageCgroupsMode)
+	co.empty_ns = C.uint32_t(o.EmptyNS)
+	var cerr *C.nook_error_t
+	if ret := C.nook_container_checkpoint(conp(c), &co, &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
+// RestoreOpts mirrors nook_restore_opts_t.
+type RestoreOpts struct {
+	ImagePath, WorkPath, PidFile, ConsoleSocket string
+	LsmProfile, LsmMountContext                 string
+	Flags, ManageCgroupsMode                    uint32
+	EmptyNS                                     uint32
+}
+
+// ContextRestore is nook_context_restore().
+func ContextRestore(ctx Context, id, bundle string, o *RestoreOpts) (Container, *Error) {
+	cid, cbundle := C.CString(id), C.CString(bundle)
+	defer free(cid)
+	defer free(cbundle)
+	var co C.nook_restore_opts_t
+	co.struct_size = C.size_t(unsafe.Sizeof(co))
+	co.image_path = cstring(o.ImagePath)
+	defer free(co.image_path)
+	co.work_path = cstring(o.WorkPath)
+	defer free(co.work_path)
+	co.pid_file = cstring(o.PidFile)
+	defer free(co.pid_file)
+	co.console_socket = cstring(o.ConsoleSocket)
+	defer free(co.console_socket)
+	co.lsm_profile = cstring(o.LsmProfile)
+	defer free(co.lsm_profile)
+	co.lsm_mount_context = cstring(o.LsmMountContext)
+	defer free(co.lsm_mount_context)
+	co.flags = C.uint32_t(o.Flags)
+	co.manage_cgroups_mode = C.uint32_t(o.ManageCgroupsMode)
+	co.empty_ns = C.uint32_t(o.EmptyNS)
+	var c *C.nook_container_t
+	var cerr *C.nook_error_t
+	if ret := C.nook_context_restore(ctxp(ctx), cid, cbundle, &co, &c, &cerr); ret < 0 {
+		return nil, takeError(ret, cerr)
+	}
+	return Container(c), nil
+}

@@ -91,6 +91,12 @@
 #define NOOK_RESTORE_NO_PIVOT (1 << 8)
 
 /**
+ * `nook_restore_opts_t.flags`: let systemd make the cgroup, as the
+ * checkpointed container's was made (runc's `--systemd-cgroup`).
+ */
+#define NOOK_RESTORE_SYSTEMD_CGROUP (1 << 9)
+
+/**
  * `manage_cgroups_mode` of the options structs (runc's
  * `--manage-cgroups-mode`); 0 leaves criu's default (soft).
  */

@@ -614,6 +614,9 @@ type RestoreOptions struct {
 	ConsoleSocket string
 	// NoPivot is runc's --no-pivot.
 	NoPivot bool
+	// SystemdCgroup lets systemd make the cgroup, as the checkpointed
+	// container's was made (runc's --systemd-cgroup).
+	SystemdCgroup bool
 	// LsmProfile and LsmMountContext replace the dumped LSM settings.
 	LsmProfile, LsmMountContext string
 }
@@ -640,6 +643,9 @@ func (ctx *Context) Restore(id, bundle string, opts *RestoreOptions) (*Container
 	}
 	if opts.NoPivot {
 		ro.Flags |= capi.RestoreNoPivot
+	}
+	if opts.SystemdCgroup {
+		ro.Flags |= capi.RestoreSystemdCgroup
 	}
 	var c *Container
 	err := ctx.h.use(func(p capi.Context) error {

@@ -886,3 +886,112 @@ func containsInt(xs []int, x int) bool {
 	}
 	return false
 }
+
+// TestCheckpointRestoreWithCriu checkpoints a counting container through
+// the Go binding (so the C ABI) and restores it: the count goes on from
+// where it stopped. It needs criu on a kernel it supports, which nook's
+// test hosts are not: it runs only with NOOK_TEST_CRIU=1 (in the criu VM).
+func TestCheckpointRestoreWithCriu(t *testing.T) {
+	if os.Getenv("NOOK_TEST_CRIU") != "1" {
+		t.Skip("needs criu on a kernel it supports (NOOK_TEST_CRIU=1, tools/test-criu.sh)")
+	}
+	bundle := newBundle(t, "/bin/sh", "-c", `i=0; while :; do i=$((i+1)); echo $i >/count; sleep 0.1; done`)
+	cfg := filepath.Join(bundle, "config.json")
+	raw, err := os.ReadFile(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var spec map[string]any
+	if err := json.Unmarshal(raw, &spec); err != nil {
+		t.Fatal(err)
+	}
+	spec["root"].(map[string]any)["readonly"] = false
+	raw, _ = json.Marshal(spec)
+	if err := os.WriteFile(cfg, raw, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	counter := filepath.Join(bundle, "rootfs", "count")
+	ctx := newContext(t, bundle)
+
+	// The init gets /dev/null as stdio: criu dumps neither the test's
+	// terminal nor a file outside the container's mounts.
+	c := withNullStdio(t, func() (*nook.Container, error) {
+		c, err := ctx.Create("ck", bundle, nil)
+		if err == nil {
+			err = c.Start()
+		}
+		return c, err
+	})
+	defer c.Close()
+	defer c.ForceDelete()
+	waitCountChange(t, counter, waitCountChange(t, counter, ""))
+
+	images := filepath.Join(t.TempDir(), "ck")
+	if err := c.Checkpoint(&nook.CheckpointOptions{CriuOptions: nook.CriuOptions{ImagePath: images}}); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Load("ck"); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("the checkpointed container is still there: %v", err)
+	}
+	stopped := readCount(t, counter)
+	time.Sleep(500 * time.Millisecond)
+	if now := readCount(t, counter); now != stopped {
+		t.Fatalf("the checkpointed container counts on: %s after %s", now, stopped)
+	}
+
+	r, err := ctx.Restore("ck", bundle, &nook.RestoreOptions{CriuOptions: nook.CriuOptions{ImagePath: images}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer r.ForceDelete()
+	next := waitCountChange(t, counter, stopped)
+	a, _ := strconv.Atoi(stopped)
+	b, _ := strconv.Atoi(next)
+	if b <= a {
+		t.Fatalf("the restored counter went from %d to %d: not continued", a, b)
+	}
+	if st, err := r.Status(); err != nil || st != nook.StatusRunning {
+		t.Fatalf("restored status %v, %v", st, err)
+	}
+	if err := r.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	if err := r.ForceDelete(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// withNullStdio runs f with /dev/null as this process's fds 0, 1 and 2
+// (what a container created then inherits), and puts them back.
+func withNullStdio(t *testing.T, f func() (*nook.Container, error)) *nook.Container {
+	t.Helper()
+	null, err := os.OpenFile("/dev/null", os.O_RDWR, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer null.Close()
+	var saved [3]int
+	for fd := 0; fd < 3; fd++ {
+		if saved[fd], err = syscall.Dup(fd); err != nil {
+			t.Fatal(err)
+		}
+		defer syscall.Close(saved[fd])
+	}
+	for fd := 0; fd < 3; fd++ {
+		if err := syscall.Dup2(int(null.Fd()), fd); err != nil {
+			t.Fatal(err)
+		}
+	}
+	c, err := f()
+	for fd := 0; fd < 3; fd++ {
+		_ = syscall.Dup2(saved[fd], fd)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}

@@ -31,6 +31,9 @@ pub const NOOK_CHECKPOINT_LEAVE_RUNNING: u32 = 1 << 8;
 pub const NOOK_CHECKPOINT_PRE_DUMP: u32 = 1 << 9;
 /// `nook_restore_opts_t.flags`: MS_MOVE + chroot checks (`--no-pivot`).
 pub const NOOK_RESTORE_NO_PIVOT: u32 = 1 << 8;
+/// `nook_restore_opts_t.flags`: let systemd make the cgroup, as the
+/// checkpointed container's was made (runc's `--systemd-cgroup`).
+pub const NOOK_RESTORE_SYSTEMD_CGROUP: u32 = 1 << 9;
 
 const CRIU_FLAGS: u32 = NOOK_CRIU_TCP_ESTABLISHED
     | NOOK_CRIU_EXT_UNIX_SK
@@ -38,7 +41,7 @@ const CRIU_FLAGS: u32 = NOOK_CRIU_TCP_ESTABLISHED
     | NOOK_CRIU_FILE_LOCKS
     | NOOK_CRIU_AUTO_DEDUP;
 const CHECKPOINT_KNOWN_FLAGS: u32 = CRIU_FLAGS | NOOK_CHECKPOINT_LEAVE_RUNNING | NOOK_CHECKPOINT_PRE_DUMP;
-const RESTORE_KNOWN_FLAGS: u32 = CRIU_FLAGS | NOOK_RESTORE_NO_PIVOT;
+const RESTORE_KNOWN_FLAGS: u32 = CRIU_FLAGS | NOOK_RESTORE_NO_PIVOT | NOOK_RESTORE_SYSTEMD_CGROUP;
 
 /// `manage_cgroups_mode` of the options structs (runc's
 /// `--manage-cgroups-mode`); 0 leaves criu's default (soft).
@@ -189,6 +192,9 @@ unsafe fn restore_options(opts: *const NookRestoreOpts) -> Result<RestoreOptions
         lsm_profile: text(o.lsm_profile, "lsm_profile")?,
         lsm_mount_context: text(o.lsm_mount_context, "lsm_mount_context")?,
         no_pivot: f(NOOK_RESTORE_NO_PIVOT),
+        systemd_cgroup: f(NOOK_RESTORE_SYSTEMD_CGROUP),
+        // As nook_container_create(), which has no such option either.
+        no_new_keyring: false,
         tcp_established: f(NOOK_CRIU_TCP_ESTABLISHED),
         ext_unix_sk: f(NOOK_CRIU_EXT_UNIX_SK),
         shell_job: f(NOOK_CRIU_SHELL_JOB),

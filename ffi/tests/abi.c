@@ -221,6 +221,55 @@ int main(int argc, char **argv)
         CHECK(ebig.guard[i] == 0xAA, "exec guard byte %zu written", i);
     CHECK(p == (nook_process_t *)0x1, "exec wrote *process on failure");
 
+    /* Checkpoint and restore: the options are required and checked (the
+     * checkpoint's before the container handle), with the extensible-struct
+     * and flag rules; none of this needs criu. */
+    ret = nook_container_checkpoint(NULL, NULL, &err);
+    CHECK(err && strstr(err->message, "opts is NULL"), "checkpoint(NULL opts): %s", err ? err->message : "");
+    expect_err("checkpoint(NULL opts)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    nook_checkpoint_opts_t copts;
+    memset(&copts, 0, sizeof copts);
+    copts.struct_size = sizeof copts;
+    ret = nook_container_checkpoint(NULL, &copts, &err);
+    CHECK(err && strstr(err->message, "image_path is NULL"), "checkpoint without image_path: %s",
+          err ? err->message : "");
+    expect_err("checkpoint without image_path", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    copts.image_path = "/nonexistent-images";
+    copts.flags = NOOK_CHECKPOINT_LEAVE_RUNNING | NOOK_CRIU_TCP_ESTABLISHED; /* known: accepted */
+    copts.manage_cgroups_mode = NOOK_CGROUPS_MODE_SOFT;
+    ret = nook_container_checkpoint(NULL, &copts, &err);
+    CHECK(err && strstr(err->message, "container is NULL"), "valid checkpoint opts: %s", err ? err->message : "");
+    expect_err("valid checkpoint opts", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    copts.manage_cgroups_mode = 99;
+    ret = nook_container_checkpoint(NULL, &copts, &err);
+    CHECK(err && strstr(err->message, "manage_cgroups_mode"), "bad mode: %s", err ? err->message : "");
+    expect_err("bad cgroups mode", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    copts.manage_cgroups_mode = 0;
+    copts.flags = 1u << 31;
+    ret = nook_container_checkpoint(NULL, &copts, &err);
+    CHECK(err && strstr(err->message, "flags"), "unknown checkpoint flag: %s", err ? err->message : "");
+    expect_err("unknown checkpoint flag", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    copts.flags = 0;
+    copts.struct_size = sizeof copts - 1;
+    ret = nook_container_checkpoint(NULL, &copts, &err);
+    expect_err("checkpoint opts too small", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+
+    nook_restore_opts_t ropts;
+    memset(&ropts, 0, sizeof ropts);
+    ropts.struct_size = sizeof ropts;
+    ret = nook_context_restore(ctx, "r1", "/nonexistent-bundle", &ropts, &c, &err);
+    CHECK(err && strstr(err->message, "image_path is NULL"), "restore without image_path: %s",
+          err ? err->message : "");
+    expect_err("restore without image_path", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ropts.image_path = "/nonexistent-images";
+    ropts.flags = 1u << 31;
+    ret = nook_context_restore(ctx, "r1", "/nonexistent-bundle", &ropts, &c, &err);
+    CHECK(err && strstr(err->message, "flags"), "unknown restore flag: %s", err ? err->message : "");
+    expect_err("unknown restore flag", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    ret = nook_context_restore(ctx, "r1", "/nonexistent-bundle", NULL, &c, &err);
+    expect_err("restore(NULL opts)", ret, err, EINVAL, NOOK_ERROR_KIND_INVALID_ARGUMENT);
+    CHECK(c == NULL, "restore wrote *container on failure");
+
     /* Nothing was created by any of that. */
     ret = nook_context_list(ctx, &json, &err);
     CHECK(ret == 0 && json && strcmp(json, "[]") == 0, "list: %d %s", ret, json ? json : "");

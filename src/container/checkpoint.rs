@@ -105,6 +105,13 @@ pub struct RestoreOptions {
     pub lsm_profile: Option<String>,
     /// The SELinux `context=` of the restored mounts.
     pub lsm_mount_context: Option<String>,
+    /// Let systemd make the cgroup (runc's `--systemd-cgroup`), as the
+    /// checkpointed container's was made.
+    pub systemd_cgroup: bool,
+    /// Processes exec'd into the restored container keep the caller's
+    /// session keyring (conmon passes `--no-new-keyring` to restore as to
+    /// create).
+    pub no_new_keyring: bool,
 }
 
 /// The first fd of criu's for an inherited namespace: 3 is the socket.
@@ -193,7 +200,7 @@ impl Container {
         }
         if !opts.pre_dump {
             let bundle = &p.bundle;
-            o.ext_mnt = external_mounts(&spec, bundle, &p.cgroup)
+            o.ext_mnt = external_mounts(&spec, bundle, &rootfs, &p.cgroup)
                 .into_iter()
                 .map(|(dest, _)| (dest.clone(), dest))
                 .collect();
@@ -247,9 +254,9 @@ impl Context {
             bundle,
             &PlanOptions {
                 no_pivot: opts.no_pivot,
-                no_new_keyring: false,
+                no_new_keyring: opts.no_new_keyring,
                 rootless: self.rootless,
-                systemd_cgroup: false,
+                systemd_cgroup: opts.systemd_cgroup,
             },
         )?;
         if !opts.image_path.join(criu::INVENTORY).is_file() {
@@ -346,7 +353,7 @@ impl Context {
                 extra.push(OwnedFd::from(fd));
             }
         }
-        let mut ext_mnt = external_mounts(&plan.spec, &plan.bundle, &cgroup);
+        let mut ext_mnt = external_mounts(&plan.spec, &plan.bundle, &plan.rootfs, &cgroup);
         let masked = plan
             .spec
             .linux()
@@ -414,7 +421,7 @@ impl Context {
                 .and_then(|p| p.args().as_ref())
                 .and_then(|a| a.first().cloned())
                 .unwrap_or_default(),
-            no_new_keyring: false,
+            no_new_keyring: opts.no_new_keyring,
             hooks: plan.spec.hooks().clone(),
         };
         let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
@@ -470,7 +477,15 @@ fn joined_ns(spec: &Spec, typ: LinuxNamespaceType) -> Option<PathBuf> {
 /// (all but a pure cgroup v2 host's own cgroup2 mount in a cgroup
 /// namespace), and the device nodes, which are bind mounts in a user
 /// namespace (criu ignores the entries that are no mount).
-fn external_mounts(spec: &Spec, bundle: &Path, cgroup: &crate::cgroups::Cgroup) -> Vec<(String, String)> {
+///
+/// A destination is named as the mount is (and as runc names it): with
+/// the symlinks in the rootfs resolved.
+fn external_mounts(
+    spec: &Spec,
+    bundle: &Path,
+    rootfs: &Path,
+    cgroup: &crate::cgroups::Cgroup,
+) -> Vec<(String, String)> {
     let mut out = Vec::new();
     let sources = cgroup.mount_sources();
     let pure_v2 = matches!(sources.as_slice(), [one] if one.name.is_empty());
@@ -480,7 +495,8 @@ fn external_mounts(spec: &Spec, bundle: &Path, cgroup: &crate::cgroups::Cgroup) 
         .and_then(|l| l.namespaces().as_ref())
         .is_some_and(|ns| ns.iter().any(|n| n.typ() == LinuxNamespaceType::Cgroup));
     for m in spec.mounts().as_deref().unwrap_or_default() {
-        let dest = clean(m.destination());
+        let resolved = crate::mounts::resolve::resolve_in_root(rootfs, m.destination());
+        let dest = clean(resolved.as_deref().unwrap_or(m.destination()));
         let typ = m.typ().as_deref().unwrap_or_default();
         let bind = typ == "bind"
             || m.options()
@@ -718,9 +734,18 @@ mod tests {
             "linux": {"devices": [{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229}]}
         }))
         .unwrap();
-        let ext = external_mounts(&spec, Path::new("/b"), &crate::cgroups::Cgroup::default());
+        let rootfs = tempfile::tempdir().unwrap();
+        std::fs::create_dir(rootfs.path().join("srv")).unwrap();
+        std::os::unix::fs::symlink("/srv", rootfs.path().join("data")).unwrap();
+        let ext = external_mounts(
+            &spec,
+            Path::new("/b"),
+            rootfs.path(),
+            &crate::cgroups::Cgroup::default(),
+        );
         assert_eq!(ext[0], ("/out".to_string(), "/srv/out".to_string()));
-        assert_eq!(ext[1], ("/data".to_string(), "/b/data".to_string()));
+        // /data is a symlink to /srv in the rootfs: the mount is on /srv.
+        assert_eq!(ext[1], ("/srv".to_string(), "/b/data".to_string()));
         assert!(ext.contains(&("/dev/null".to_string(), "/dev/null".to_string())));
         assert!(ext.contains(&("/dev/fuse".to_string(), "/dev/fuse".to_string())));
         assert!(!ext.iter().any(|(d, _)| d == "/proc"));

@@ -155,6 +155,9 @@ struct RestoreArgs {
     /// Accepted for runc compatibility: nook never makes itself a subreaper.
     #[arg(long = "no-subreaper")]
     no_subreaper: bool,
+    /// Processes exec'd later keep the caller's session keyring.
+    #[arg(long = "no-new-keyring")]
+    no_new_keyring: bool,
     /// The LSM profile of the restored processes (apparmor:NAME, selinux:LABEL).
     #[arg(long = "lsm-profile")]
     lsm_profile: Option<String>,
@@ -360,8 +363,12 @@ enum Command {
     /// Change a running container's resource limits.
     Update(UpdateArgs),
     /// Checkpoint a running container with criu.
+    // A flag may be given twice, as runc's parser takes it: podman passes
+    // --leave-running twice.
+    #[command(args_override_self = true)]
     Checkpoint(CheckpointArgs),
     /// Restore a container from a checkpoint with criu.
+    #[command(args_override_self = true)]
     Restore(RestoreArgs),
     /// Print the features document.
     Features,
@@ -484,7 +491,7 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             let opts = checkpoint_options(&a)?;
             ctx.load(&a.id)?.checkpoint(&opts)?
         }
-        Command::Restore(a) => return restore(&ctx, &a),
+        Command::Restore(a) => return restore(&ctx, &a, systemd_cgroup),
         Command::Features => print_json(&nook::features::features()),
         Command::Spec { bundle, rootless } => write_spec(&bundle, rootless)?,
     }
@@ -593,7 +600,7 @@ fn checkpoint_options(a: &CheckpointArgs) -> nook::Result<nook::CheckpointOption
 /// `restore`: detached, return once restored; in the foreground, as
 /// `run`: forward signals to the restored init, exit with its status and
 /// delete the container.
-fn restore(ctx: &Context, a: &RestoreArgs) -> nook::Result<u8> {
+fn restore(ctx: &Context, a: &RestoreArgs, systemd_cgroup: bool) -> nook::Result<u8> {
     let (image_path, manage_cgroups_mode, empty_ns) = criu_common(&a.criu)?;
     let mut opts = nook::RestoreOptions {
         image_path,
@@ -610,6 +617,8 @@ fn restore(ctx: &Context, a: &RestoreArgs) -> nook::Result<u8> {
         auto_dedup: a.criu.auto_dedup,
         lsm_profile: a.lsm_profile.clone(),
         lsm_mount_context: a.lsm_mount_context.clone(),
+        systemd_cgroup,
+        no_new_keyring: a.no_new_keyring,
     };
     let _ = a.no_subreaper;
     if a.detach {

@@ -56,6 +56,7 @@ const (
 	CheckpointLeaveRunning = uint32(C.NOOK_CHECKPOINT_LEAVE_RUNNING)
 	CheckpointPreDump      = uint32(C.NOOK_CHECKPOINT_PRE_DUMP)
 	RestoreNoPivot         = uint32(C.NOOK_RESTORE_NO_PIVOT)
+	RestoreSystemdCgroup   = uint32(C.NOOK_RESTORE_SYSTEMD_CGROUP)
 	CgroupsModeDefault     = uint32(C.NOOK_CGROUPS_MODE_DEFAULT)
 	CgroupsModeSoft        = uint32(C.NOOK_CGROUPS_MODE_SOFT)
 	CgroupsModeFull        = uint32(C.NOOK_CGROUPS_MODE_FULL)

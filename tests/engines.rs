@@ -1274,7 +1274,7 @@ fn podman_checkpoint_restore() {
     let inspect = |name: &str, what: &str| podman.ok(&["inspect", "-f", what, name]).trim().to_string();
     // Read from the log file itself: a `podman logs` takes seconds under TCG.
     let logs = |name: &str| {
-        let path = inspect(name, "{{.LogPath}}");
+        let path = inspect(name, "{{.HostConfig.LogConfig.Path}}");
         move || counts(&std::fs::read_to_string(&path).unwrap_or_default())
     };
     let last = |logs: &dyn Fn() -> Vec<(String, u64)>| logs().last().map_or(0, |c| c.1);
@@ -1306,25 +1306,66 @@ fn podman_checkpoint_restore() {
         let pid = pid_of("k1");
         eprintln!("   podman import, run: {:.1?}", started.elapsed());
 
-        // checkpoint, kept on disk and exported: the processes are gone,
-        // the count stands still
+        // checkpoint --leave-running, exported (podman passes
+        // --leave-running twice): k1 counts on in the same process
         let tar = lab.p("k1.tar");
+        let before = last(&k1);
         let t = Instant::now();
         podman.ok(&[
             "container",
             "checkpoint",
-            "--keep",
+            "--leave-running",
             "--export",
             &tar,
             "--compress",
             "none",
             "k1",
         ]);
-        eprintln!("   podman container checkpoint --export: {:.1?}", t.elapsed());
-        assert!(
-            common::host::dead(pid),
-            "pid {pid} still runs after the checkpoint"
+        eprintln!(
+            "   podman container checkpoint --leave-running --export: {:.1?}",
+            t.elapsed()
         );
+        assert_eq!(inspect("k1", "{{.State.Status}}"), "running");
+        assert_eq!(pid_of("k1"), pid);
+        let now = last(&k1);
+        assert!(wait_for(30, || last(&k1) > now + 2), "{:?}", k1().last());
+
+        // the export restored under a new name, beside k1: its log is k1's
+        // as exported, then the restored counter's, which goes on from the
+        // dump with k1's token
+        let t = Instant::now();
+        podman.ok(&["container", "restore", "--import", &tar, "--name", "k2"]);
+        eprintln!("   podman container restore --import: {:.1?}", t.elapsed());
+        let id2 = inspect("k2", "{{.Id}}");
+        lab.owned_ids.push((PathBuf::from("/run/nook"), id2.clone()));
+        assert_ne!(id2, id);
+        let pid2 = pid_of("k2");
+        assert!(pid2 > 0 && pid2 != pid);
+        let k2 = logs("k2");
+        let restored = || {
+            let seq = k2();
+            let cut = seq
+                .windows(2)
+                .rposition(|w| w[1].1 <= w[0].1)
+                .map_or(0, |i| i + 1);
+            seq[cut..].to_vec()
+        };
+        assert!(wait_for(60, || restored().len() >= 3), "{:?}", k2().last());
+        let run2 = restored();
+        assert_one_run(&run2, "k2, restored from k1's export");
+        assert_eq!(run2[0].0, k1()[0].0, "k2 is not k1's counter");
+        assert!(
+            run2[0].1 > before,
+            "k2 starts at {:?}, k1 was at {before}",
+            run2[0]
+        );
+        assert_eq!(memory_limit(pid2), MEMORY_LIMIT);
+
+        // checkpoint: k1's processes are gone, its count stands still
+        let t = Instant::now();
+        podman.ok(&["container", "checkpoint", "k1"]);
+        eprintln!("   podman container checkpoint: {:.1?}", t.elapsed());
+        assert!(common::host::dead(pid), "pid {pid} runs on after the checkpoint");
         assert_eq!(inspect("k1", "{{.State.Status}}"), "exited");
         assert!(
             !Path::new("/run/nook").join(&id).exists(),
@@ -1335,35 +1376,18 @@ fn podman_checkpoint_restore() {
         assert_eq!(last(&k1), stopped);
 
         // restore under the same name: the count goes on where it stopped,
-        // in a new process that has the old one's cgroup limit
+        // in a new process under the old cgroup limit; exec works in it
         let t = Instant::now();
         podman.ok(&["container", "restore", "k1"]);
         eprintln!("   podman container restore: {:.1?}", t.elapsed());
         assert_eq!(inspect("k1", "{{.State.Status}}"), "running");
-        let pid2 = pid_of("k1");
-        assert!(pid2 > 0 && pid2 != pid);
+        let pid3 = pid_of("k1");
+        assert!(pid3 > 0 && pid3 != pid && pid3 != pid2);
         assert!(wait_for(60, || last(&k1) >= stopped + 3), "{:?}", k1().last());
-        assert_one_run(&k1(), "k1 across checkpoint and restore");
-        assert_eq!(memory_limit(pid2), MEMORY_LIMIT);
+        assert_one_run(&k1(), "k1 across its checkpoints and restore");
+        assert_eq!(memory_limit(pid3), MEMORY_LIMIT);
         let out = podman.ok(&["exec", "k1", "sh", "-c", "echo exec ok; cat /proc/1/cmdline"]);
         assert!(out.contains("exec ok\nsh"), "{out}");
-
-        // the export restored under a new name, beside k1: a second
-        // counter with the same past (its log is k1's up to the dump)
-        let t = Instant::now();
-        podman.ok(&["container", "restore", "--import", &tar, "--name", "k2"]);
-        eprintln!("   podman container restore --import: {:.1?}", t.elapsed());
-        let id2 = inspect("k2", "{{.Id}}");
-        lab.owned_ids.push((PathBuf::from("/run/nook"), id2.clone()));
-        assert_ne!(id2, id);
-        let pid3 = pid_of("k2");
-        assert!(pid3 > 0 && pid3 != pid2);
-        let k2 = logs("k2");
-        assert!(wait_for(60, || last(&k2) >= stopped + 3), "{:?}", k2().last());
-        let k2 = k2();
-        assert_one_run(&k2, "k2, restored from k1's export");
-        assert_eq!(k2[0].0, k1()[0].0, "k2 is not k1's counter");
-        assert_eq!(memory_limit(pid3), MEMORY_LIMIT);
 
         podman.ok(&["rm", "-f", "-t", "1", "k1", "k2"]);
         lab.assert_engine_cleaned_up();
@@ -1375,6 +1399,7 @@ fn podman_checkpoint_restore() {
         &[
             "checkpoint --help",
             "checkpoint --image-path --work-path",
+            "checkpoint --image-path --work-path --leave-running --leave-running",
             "restore --bundle --pid-file --detach --image-path --work-path",
         ],
     );

@@ -96,6 +96,7 @@ steps! {
     SelinuxLabel => "setting the SELinux exec label of process.selinuxLabel",
     KeyringLabel => "setting the SELinux keyring label of process.selinuxLabel",
     MountLabel => "labelling the mount's root with linux.mountLabel",
+    ReopenDevNull => "reopening stdio on the container's /dev/null",
 }
 
 /// A failure in the container's init: the step, the index of the item of

@@ -555,6 +555,16 @@ pub fn fstat(fd: BorrowedFd<'_>) -> SysResult<libc::stat> {
     Ok(st)
 }
 
+/// `fstat` of descriptor number `fd`, which may be closed (EBADF): the
+/// stdio descriptors the init inherited, which it does not own.
+pub fn fstat_raw(fd: RawFd) -> SysResult<libc::stat> {
+    // SAFETY: all-zero is a valid `stat`; the kernel fills it in.
+    let mut st: libc::stat = unsafe { std::mem::zeroed() };
+    // SAFETY: fstat of any number is safe: a closed one yields EBADF.
+    check_int(unsafe { libc::fstat(fd, &mut st) })?;
+    Ok(st)
+}
+
 /// `fstatvfs(fd)`: the mount flags (`f_flag`, ST_*) of the mount `fd` is on.
 pub fn mount_flags(fd: BorrowedFd<'_>) -> SysResult<u64> {
     // SAFETY: all-zero is a valid `statvfs`; the kernel fills it in.

@@ -477,6 +477,45 @@ fn checkpoint_of_a_container_not_running_is_refused() {
     c.delete(false).unwrap();
 }
 
+/// The mount id of descriptor `fd` of `pid` (its fdinfo's `mnt_id`).
+fn fd_mount_id(pid: i32, fd: i32) -> String {
+    std::fs::read_to_string(format!("/proc/{pid}/fdinfo/{fd}"))
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("mnt_id:"))
+        .map(|v| v.trim().to_string())
+        .unwrap()
+}
+
+/// A container started with /dev/null as stdio (a detached `run`, an
+/// engine's stdin) gets the container's own /dev/null instead, as with
+/// runc: criu cannot dump a descriptor of a mount outside the container
+/// ("Can't lookup mount=N for fd=0 path=/dev/null"). Its stdio are then
+/// on a mount of the container's mount namespace, and still /dev/null.
+#[test]
+fn stdio_on_the_host_s_dev_null_become_the_container_s() {
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = run_detached(&f, "c1");
+    let pid = c.pid();
+    let mounts: Vec<String> = std::fs::read_to_string(format!("/proc/{pid}/mountinfo"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(' ').next().unwrap().to_string())
+        .collect();
+    for fd in 0..3 {
+        assert_eq!(
+            std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).unwrap(),
+            Path::new("/dev/null")
+        );
+        let id = fd_mount_id(pid, fd);
+        assert!(
+            mounts.contains(&id),
+            "fd {fd} is on mount {id}, not one of the container's: {mounts:?}"
+        );
+    }
+    c.delete(true).unwrap();
+}
+
 /// Without criu in PATH a checkpoint says so and makes nothing: no image
 /// directory; the container runs on.
 #[test]

@@ -207,6 +207,7 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
         done(Step::Sysctl)?;
         mounts::finish_rootfs(mounts)?;
         done(Step::MaskPath)?;
+        mounts::reopen_dev_null(mounts)?;
     }
     process::apply_rlimits(a.process)?;
     done(Step::Rlimit)?;

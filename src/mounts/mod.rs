@@ -918,6 +918,37 @@ fn mount_cgroup(root: BorrowedFd<'_>, op: &MountOp, cg: &CgroupMount) -> sys::Sy
     Ok(())
 }
 
+/// Child, in the container's root: each of the stdio descriptors that is
+/// the host's /dev/null (an engine's or a detached `run`'s stdin) becomes
+/// the container's own /dev/null, as runc's reOpenDevNull does: criu
+/// cannot checkpoint a file on a mount the container does not have. Only
+/// where nook made /dev (a node it made, or a bind of the host's), never
+/// by opening a node of the image's. No allocation.
+pub fn reopen_dev_null(plan: &MountPlan) -> Result<(), ChildError> {
+    if !plan.setup_dev {
+        return Ok(());
+    }
+    let null = sys::openat(
+        None,
+        c"/dev/null",
+        libc::O_RDWR | libc::O_CLOEXEC | libc::O_NOFOLLOW,
+        0,
+    )
+    .step(Step::ReopenDevNull)?;
+    let ours = sys::fstat(null.as_fd()).step(Step::ReopenDevNull)?;
+    let is_null = |st: &libc::stat| st.st_mode & libc::S_IFMT == libc::S_IFCHR && st.st_rdev == ours.st_rdev;
+    if !is_null(&ours) {
+        return Ok(());
+    }
+    for fd in 0..3 {
+        match sys::fstat_raw(fd) {
+            Ok(st) if is_null(&st) => sys::dup_onto(null.as_fd(), fd).step(Step::ReopenDevNull)?,
+            _ => {}
+        }
+    }
+    Ok(())
+}
+
 /// Child, after pivot_root and once /proc is mounted: read-only paths,
 /// masked paths, the deferred read-only mounts (tmpfs, /dev), and finally
 /// the read-only root.

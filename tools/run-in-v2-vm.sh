@@ -43,8 +43,8 @@
 #   V2VM_KERNEL / V2VM_MODDIR  use this kernel image / lib/modules/<ver> instead
 #   V2VM_MODULES  unset/empty (default): the guest has only the few modules
 #                 its initramfs loads.  1: the kernel's whole module tree is
-#                 at /lib/modules (read-only; modules.dep made once in the
-#                 cache) and /sbin/modprobe is busybox's, for the kernel's
+#                 at /lib/modules (read-only, a symlink to a mount under
+#                 /.v2vm; modules.dep made once in the cache) and /sbin/modprobe is busybox's, for the kernel's
 #                 own module requests too.  A list of module names: the same,
 #                 and those are loaded before CMD.  criu: the modules criu
 #                 needs (CRIU_MODULES in vm-kernel.sh; `criu check` passes).
@@ -140,9 +140,14 @@ else
   fi
 fi
 if [ -n "$V2VM_MODULES" ]; then
-  $B mkdir -p /lib/modules /sbin
-  $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose modules /lib/modules ||
+  # Mounted out of the way, /lib/modules a symlink to it: a container that
+  # binds /lib or /usr of the host with rbind must not carry a 9p mount
+  # along (criu cannot dump one).
+  $B mkdir -p /.v2vm/modules /lib /sbin
+  $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose modules /.v2vm/modules ||
     { echo "v2vm: cannot mount the module tree"; echo 125 >$C/rc; $B poweroff -f; }
+  if [ -e /lib/modules ]; then $B mount --bind /.v2vm/modules /lib/modules
+  else $B ln -s /.v2vm/modules /lib/modules; fi
   $B ln -sf /.v2vm/busybox /sbin/modprobe
   echo /sbin/modprobe > /proc/sys/kernel/modprobe
   if [ "$V2VM_MODULES" != 1 ]; then

@@ -479,7 +479,10 @@ fn joined_ns(spec: &Spec, typ: LinuxNamespaceType) -> Option<PathBuf> {
 /// namespace (criu ignores the entries that are no mount).
 ///
 /// A destination is named as the mount is (and as runc names it): with
-/// the symlinks in the rootfs resolved.
+/// the symlinks in the rootfs resolved. A bind's source is named with its
+/// symlinks resolved too: criu's restore fails to move_mount an external
+/// source that is a symlink (EINVAL), such as a merged-/usr host's /bin,
+/// which runc passes as it is (and fails on).
 fn external_mounts(
     spec: &Spec,
     bundle: &Path,
@@ -511,6 +514,7 @@ fn external_mounts(
             } else {
                 source
             };
+            let source = std::fs::canonicalize(&source).unwrap_or(source);
             out.push((dest, source.to_string_lossy().into_owned()));
         } else if typ == "cgroup" && !(pure_v2 && cgroupns) {
             for s in &sources {
@@ -749,5 +753,29 @@ mod tests {
         assert!(ext.contains(&("/dev/null".to_string(), "/dev/null".to_string())));
         assert!(ext.contains(&("/dev/fuse".to_string(), "/dev/fuse".to_string())));
         assert!(!ext.iter().any(|(d, _)| d == "/proc"));
+    }
+
+    #[test]
+    fn a_bind_source_through_a_symlink_is_named_resolved() {
+        let host = tempfile::tempdir().unwrap();
+        let real = host.path().join("usr-bin");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink("usr-bin", host.path().join("bin")).unwrap();
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "root": {"path": "rootfs"},
+            "mounts": [{"destination": "/bin", "type": "bind", "source": host.path().join("bin"),
+                        "options": ["rbind", "ro"]}]
+        }))
+        .unwrap();
+        let rootfs = tempfile::tempdir().unwrap();
+        let ext = external_mounts(
+            &spec,
+            Path::new("/b"),
+            rootfs.path(),
+            &crate::cgroups::Cgroup::default(),
+        );
+        let real = real.canonicalize().unwrap();
+        assert_eq!(ext[0], ("/bin".to_string(), real.to_string_lossy().into_owned()));
     }
 }

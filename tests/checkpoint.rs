@@ -26,13 +26,16 @@ use common::{status_field, Fixture};
 use nook::{CheckpointOptions, ErrorKind, ExecOptions, RestoreOptions, Status};
 use serde_json::json;
 
-/// A shell loop counting in /out/count, five times a second. At its third
-/// count it starts a long sleep in the background and writes its pid in
-/// the container to /out/bgpid: a pid that depends on how many processes
-/// the loop had forked by then, which a restore keeps.
+/// A shell loop counting in /out/count, five times a second, and
+/// appending each count to /out/log, so that what a restored counter
+/// wrote first can be told however slowly the test looks (criu under TCG
+/// takes seconds). At its third count it starts a long sleep in the
+/// background and writes its pid in the container to /out/bgpid: a pid
+/// that depends on how many processes the loop had forked by then, which
+/// a restore keeps.
 const COUNTER: &str =
     "i=0; while true; do i=$((i+1)); echo $i > /out/count.tmp; busybox mv /out/count.tmp /out/count; \
-    if test $i -eq 3; then sleep 100000 & echo $! > /out/bgpid; fi; sleep 0.2; done";
+    echo $i >> /out/log; if test $i -eq 3; then sleep 100000 & echo $! > /out/bgpid; fi; sleep 0.2; done";
 
 /// A fixture running the counter, its cgroup below `parent`, with
 /// resource limits to read back after a restore.
@@ -97,15 +100,26 @@ fn assert_counting(f: &Fixture) -> u64 {
     count(f)
 }
 
-/// Asserts the counter, stopped at `stopped`, goes on from there: its
-/// next value is `stopped + 1` (a counter started again would write 1).
-fn assert_continues(f: &Fixture, stopped: u64) {
-    wait_for("the restored counter to move", || count(f) != stopped);
-    let next = count(f);
+/// Every count in /out/log so far (complete lines only).
+fn log(f: &Fixture) -> Vec<u64> {
+    let text = f.read_out("log");
+    let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
+    complete.lines().map(|l| l.parse().unwrap()).collect()
+}
+
+/// Asserts that the first count a restored counter writes, after the
+/// `logged` counts of before, is in `expected` (a counter started again
+/// would write 1); returns it.
+fn assert_continues(f: &Fixture, logged: usize, expected: std::ops::RangeInclusive<u64>) -> u64 {
+    wait_for("the restored counter to count", || log(f).len() > logged);
+    let all = log(f);
+    let first = all[logged];
     assert!(
-        next > stopped && next < stopped + 25,
-        "counter went from {stopped} to {next}: not continued"
+        expected.contains(&first),
+        "the restored counter wrote {first} first, not in {expected:?}: not continued; before it: {:?}",
+        &all[logged.saturating_sub(5)..logged]
     );
+    first
 }
 
 fn images(f: &Fixture, name: &str) -> PathBuf {
@@ -249,12 +263,14 @@ fn checkpoint_then_restore_same_id_continues_the_count() {
     );
     parent.assert_clean();
     let stopped = count(&f);
+    let logged = log(&f).len();
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(count(&f), stopped, "the checkpointed container still counts");
     assert!(ck.join("inventory.img").is_file() && ck.join("descriptors.json").is_file());
 
+    let last = log(&f)[logged - 1];
     let r = f.ctx.restore("c1", f.bundle(), &restore_opts(ck)).unwrap();
-    assert_continues(&f, stopped);
+    assert_continues(&f, logged, last + 1..=last + 1);
     assert_eq!(
         background_pid(&r),
         Some(bg),
@@ -278,23 +294,20 @@ fn leave_running_then_restore_under_a_new_id() {
     assert_counting(&f);
     let before = observe(&c);
     let ck = images(&f, "ck");
-    let at_start = count(&f);
+    let at_start = *log(&f).last().unwrap();
     c.checkpoint(&CheckpointOptions {
         leave_running: true,
         ..checkpoint_opts(ck.clone())
     })
     .unwrap();
-    let after = count(&f);
+    let after = *log(&f).last().unwrap();
     assert_eq!(c.status(), Status::Running);
-    let later = assert_counting(&f);
-    assert!(later > after);
+    assert_counting(&f);
     c.kill(libc::SIGKILL, false).unwrap();
     wait_for("the original to stop", || c.status() == Status::Stopped);
     c.delete(false).unwrap();
     let stopped = count(&f);
-    // The restored counter writes to the same file, and may write the
-    // original's last value first: start it from 0, so no write is missed.
-    std::fs::write(f.out().join("count"), "0").unwrap();
+    let logged = log(&f).len();
 
     let mut f2 = f;
     // The new id gets its own cgroup.
@@ -304,11 +317,10 @@ fn leave_running_then_restore_under_a_new_id() {
     // The restored counter goes on from its value when dumped (between
     // the counts read before and after the checkpoint), which is below
     // where the original got to.
-    wait_for("the restored counter to write", || count(&f2) != 0);
-    let first = count(&f2);
+    let first = assert_continues(&f2, logged, at_start + 1..=after + 1);
     assert!(
-        first > at_start && first <= after + 1 && first < stopped,
-        "restored counter wrote {first}; dumped between {at_start} and {after}, original stopped at {stopped}"
+        first <= stopped,
+        "restored at {first}, the original stopped at {stopped}"
     );
     let paths = r.cgroup().paths();
     assert!(
@@ -342,14 +354,15 @@ fn pre_dump_then_dump_with_parent_path() {
         ..checkpoint_opts(ck.clone())
     })
     .unwrap();
-    let stopped = count(&f);
+    let logged = log(&f).len();
     assert_eq!(
         std::fs::read_link(ck.join("parent")).unwrap(),
         Path::new("../pre"),
         "the dump does not name its parent"
     );
+    let last = log(&f)[logged - 1];
     let r = f.ctx.restore("c1", f.bundle(), &restore_opts(ck)).unwrap();
-    assert_continues(&f, stopped);
+    assert_continues(&f, logged, last + 1..=last + 1);
     exercise_restored(&f, &parent, &r);
 }
 

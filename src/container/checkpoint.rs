@@ -385,7 +385,9 @@ impl Context {
         };
         let annotations = plan.spec.annotations().clone().unwrap_or_default();
         let mut restored_pid = 0;
-        let resp = swrk.call(&req, &work_path.join("restore.log"), |n| {
+        let criu_pid = swrk.pid();
+        let criu_start = state::pid_start_time(criu_pid).unwrap_or(0);
+        let called = swrk.call(&req, &work_path.join("restore.log"), |n| {
             match n.script.as_str() {
                 "setup-namespaces" => {
                     let state = |status| hooks::state_json(&id, status, n.pid, &plan.bundle, &annotations);
@@ -401,7 +403,14 @@ impl Context {
                 _ => {}
             }
             Ok(())
-        })?;
+        });
+        let resp = match called {
+            Ok(resp) => resp,
+            Err(e) => {
+                reap_failed_restore(criu_pid, criu_start);
+                return Err(e);
+            }
+        };
         drop(root);
         let pid = resp.restore_pid.filter(|&p| p > 0).unwrap_or(restored_pid);
         let persisted = Persisted {
@@ -438,6 +447,41 @@ impl Context {
         guard.armed = false;
         drop(guard);
         Ok(Container { id, dir, persisted })
+    }
+}
+
+/// Reaps the root task of a restore criu gave up (criu kills it): with
+/// `rst_sibling` it is our child, and it would stay a zombie. It is found
+/// as a child of ours forked by criu (named "criu") since criu started,
+/// criu itself being reaped already; it is killed first, in case it has
+/// not died yet.
+fn reap_failed_restore(criu_pid: i32, criu_start: u64) {
+    let me = std::process::id().to_string();
+    let Ok(dir) = fs::read_dir("/proc") else {
+        return;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
+            continue;
+        };
+        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let comm = &stat[open + 1..close];
+        // After ") ": state, ppid, ...; starttime is the 20th of them.
+        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
+        let ours = f.get(1) == Some(&me.as_str()) && comm == "criu" && pid != criu_pid;
+        let since = f
+            .get(19)
+            .and_then(|s| s.parse::<u64>().ok())
+            .is_some_and(|t| t >= criu_start);
+        if ours && since {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(Pid::from_raw(pid), None);
+        }
     }
 }
 
@@ -479,10 +523,7 @@ fn joined_ns(spec: &Spec, typ: LinuxNamespaceType) -> Option<PathBuf> {
 /// namespace (criu ignores the entries that are no mount).
 ///
 /// A destination is named as the mount is (and as runc names it): with
-/// the symlinks in the rootfs resolved. A bind's source is named with its
-/// symlinks resolved too: criu's restore fails to move_mount an external
-/// source that is a symlink (EINVAL), such as a merged-/usr host's /bin,
-/// which runc passes as it is (and fails on).
+/// the symlinks in the rootfs resolved.
 fn external_mounts(
     spec: &Spec,
     bundle: &Path,
@@ -514,7 +555,10 @@ fn external_mounts(
             } else {
                 source
             };
-            let source = std::fs::canonicalize(&source).unwrap_or(source);
+            // criu takes the source as it is (open_tree without following
+            // a last symlink): on a merged-/usr host a bind of /bin is one
+            // of /usr/bin, as create mounted it.
+            let source = fs::canonicalize(&source).unwrap_or(source);
             out.push((dest, source.to_string_lossy().into_owned()));
         } else if typ == "cgroup" && !(pure_v2 && cgroupns) {
             for s in &sources {

@@ -1493,10 +1493,9 @@ fn containerd_checkpoint_restore() {
         assert_ne!(pid2, pid);
         let (t2, n2) = count(pid2);
         assert_eq!(t2, token, "the restored counter started afresh");
-        assert!(
-            n2 >= before && n2 <= after + 1,
-            "restored at {n2}: dumped between {before} and {after}"
-        );
+        // (not bounded above: the restored counter runs on while ctr
+        // returns; the token is what tells it is the dumped one)
+        assert!(n2 >= before, "restored at {n2}, was at {before} before the dump");
         assert!(wait_for(30, || count(pid2).1 > n2 + 2));
         assert_eq!(memory_limit(pid2), MEMORY_LIMIT);
 

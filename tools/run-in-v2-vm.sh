@@ -54,7 +54,7 @@ set -euo pipefail
 die() { echo "run-in-v2-vm: $*" >&2; exit 125; }
 log() { [ "${V2VM_QUIET:-0}" = 1 ] || echo "run-in-v2-vm: $*" >&2; }
 
-[ $# -ge 2 ] || { sed -n "2,/^set -euo/p" "$0" | sed '$d' >&2; exit 125; }
+[ $# -ge 2 ] || { sed -n '2,/^# Exit status/p' "$0" >&2; exit 125; }
 HOST_DIR=$(realpath -e "$1") || die "no such dir: $1"; shift
 [ -d "$HOST_DIR" ] || die "not a directory: $HOST_DIR"
 

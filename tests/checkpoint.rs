@@ -727,4 +727,12 @@ fn cli_flags_are_runc_s() {
         "{}",
         String::from_utf8_lossy(&o.stderr)
     );
+    // containerd's shims (go-runc) pass restore's -no-subreaper with one
+    // dash; runc's parser takes it. The restore then fails on the bundle.
+    let o = common::nook(
+        root,
+        &["restore", "-no-subreaper", "--bundle", "/nonexistent", "ghost"],
+    );
+    let err = String::from_utf8_lossy(&o.stderr);
+    assert!(err.contains("opening bundle /nonexistent"), "{err}");
 }

@@ -14,7 +14,9 @@
 //! layer) for `ctr images import` and `docker load`.
 //!
 //! A missing engine skips its test with a message, except under CI
-//! (CI=true), where it fails. The tests run one at a time.
+//! (CI=true), where it fails. The tests run one at a time. Checkpoint and
+//! restore through podman and containerd are ignored here: they need criu
+//! on a kernel it supports (tools/test-criu.sh runs them in a VM).
 
 mod common;
 
@@ -670,15 +672,12 @@ fn not_found(text: &str) -> bool {
 /// A loop that exits 0 on SIGTERM, for `stop`.
 const TRAP_LOOP: &str = "trap 'exit 0' TERM; while true; do sleep 0.2; done";
 
-#[test]
-fn podman() {
-    let _serial = serial();
-    if !have(&["podman", "conmon", "script"]) {
-        return;
-    }
+/// A lab for podman: its own storage, run dir and containers.conf, with
+/// the nook wrapper as its runtime; the podman command line to use.
+fn podman_lab() -> (Lab, Cli) {
     // Made by podman at fixed paths whatever its --root (the blob info
     // cache, netavark's run dir).
-    let mut lab = Lab::new(
+    let lab = Lab::new(
         "podman",
         &["/var/lib/containers", "/run/containers", "/run/libpod"],
     );
@@ -721,6 +720,16 @@ fn podman() {
         ],
         &[("CONTAINERS_CONF", &conf), ("TMPDIR", &tmpdir)],
     );
+    (lab, podman)
+}
+
+#[test]
+fn podman() {
+    let _serial = serial();
+    if !have(&["podman", "conmon", "script"]) {
+        return;
+    }
+    let (mut lab, podman) = podman_lab();
     let parent = format!("/{}", lab.tag);
     let mut run = vec![
         "run",
@@ -1194,6 +1203,337 @@ fn docker() {
             "kill 9",
             "delete --force",
             "update --resources",
+        ],
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Checkpoint and restore through criu, driven by the engines. Ignored here:
+// criu needs a kernel it supports (tools/test-criu.sh runs them in the VM).
+
+/// A counter that says who it is: a token drawn once at its start, then
+/// `TOKEN N` for N = 1, 2, 3..., five a second, on stdout and in
+/// /dev/shm/count. A restored counter goes on with the same token and the
+/// next N; one started afresh would draw a new token and begin at 1.
+const COUNTER: &str = "t=$(cat /proc/sys/kernel/random/uuid); i=0; \
+    while true; do i=$((i+1)); echo \"$t $i\"; echo \"$t $i\" > /dev/shm/count; sleep 0.2; done";
+
+/// The same on stdout only (podman's /dev/shm is a host tmpfs that podman
+/// mounts anew on restore, so a file kept there is not part of the image).
+const STDOUT_COUNTER: &str = "t=$(cat /proc/sys/kernel/random/uuid); i=0; \
+    while true; do i=$((i+1)); echo \"$t $i\"; sleep 0.2; done";
+
+/// The `TOKEN N` lines of a counter's output, also as the ends of the
+/// lines of a log file (podman's k8s-file log puts a time and the stream
+/// first); other lines are skipped.
+fn counts(text: &str) -> Vec<(String, u64)> {
+    text.lines()
+        .filter_map(|l| {
+            let mut f = l.split_whitespace().rev();
+            let n = f.next()?.parse().ok()?;
+            let t = f.next().filter(|t| t.len() == 36)?;
+            Some((t.to_string(), n))
+        })
+        .collect()
+}
+
+/// Asserts that `seq` is one counter's run without a gap or a restart:
+/// one token, N going up by one.
+fn assert_one_run(seq: &[(String, u64)], what: &str) {
+    assert!(!seq.is_empty(), "{what}: no count");
+    for (i, w) in seq.windows(2).enumerate() {
+        assert!(
+            w[1].0 == w[0].0 && w[1].1 == w[0].1 + 1,
+            "{what}: {:?} after {:?} (restarted, or lines lost); around it: {:?}",
+            w[1],
+            w[0],
+            &seq[i.saturating_sub(3)..(i + 5).min(seq.len())]
+        );
+    }
+}
+
+/// The counter's last `TOKEN N`, read through /proc/PID/root from its
+/// /dev/shm (None while the file is being rewritten).
+fn shm_count(pid: i32) -> Option<(String, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/root/dev/shm/count")).ok()?;
+    counts(&text).pop()
+}
+
+#[test]
+#[ignore = "needs criu on a kernel it supports: tools/test-criu.sh"]
+fn podman_checkpoint_restore() {
+    let _serial = serial();
+    if !have(&["podman", "conmon", "criu"]) {
+        return;
+    }
+    let (mut lab, podman) = podman_lab();
+    let parent = format!("/{}", lab.tag);
+    let image = "localhost/nooktest/busybox:latest";
+    let started = Instant::now();
+    podman.ok(&["import", &lab.p("image/rootfs.tar"), image]);
+    let inspect = |name: &str, what: &str| podman.ok(&["inspect", "-f", what, name]).trim().to_string();
+    // Read from the log file itself: a `podman logs` takes seconds under TCG.
+    let logs = |name: &str| {
+        let path = inspect(name, "{{.HostConfig.LogConfig.Path}}");
+        move || counts(&std::fs::read_to_string(&path).unwrap_or_default())
+    };
+    let last = |logs: &dyn Fn() -> Vec<(String, u64)>| logs().last().map_or(0, |c| c.1);
+    let pid_of = |name: &str| -> i32 { inspect(name, "{{.State.Pid}}").parse().unwrap() };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let cidfile = lab.p("k1.cid");
+        podman.ok(&[
+            "run",
+            "-d",
+            "--network",
+            "none",
+            "--cgroup-parent",
+            &parent,
+            "--name",
+            "k1",
+            "--memory",
+            "64m",
+            "--cidfile",
+            &cidfile,
+            image,
+            "sh",
+            "-c",
+            STDOUT_COUNTER,
+        ]);
+        let id = std::fs::read_to_string(&cidfile).unwrap().trim().to_string();
+        lab.owned_ids.push((PathBuf::from("/run/nook"), id.clone()));
+        let k1 = logs("k1");
+        assert!(wait_for(60, || last(&k1) >= 3), "{:?}", k1());
+        let pid = pid_of("k1");
+        eprintln!("   podman import, run: {:.1?}", started.elapsed());
+
+        // checkpoint --leave-running, exported (podman passes
+        // --leave-running twice): k1 counts on in the same process
+        let tar = lab.p("k1.tar");
+        let before = last(&k1);
+        let t = Instant::now();
+        podman.ok(&[
+            "container",
+            "checkpoint",
+            "--leave-running",
+            "--export",
+            &tar,
+            "--compress",
+            "none",
+            "k1",
+        ]);
+        eprintln!(
+            "   podman container checkpoint --leave-running --export: {:.1?}",
+            t.elapsed()
+        );
+        assert_eq!(inspect("k1", "{{.State.Status}}"), "running");
+        assert_eq!(pid_of("k1"), pid);
+        let now = last(&k1);
+        assert!(wait_for(30, || last(&k1) > now + 2), "{:?}", k1().last());
+
+        // the export restored under a new name, beside k1: its log is k1's
+        // as exported, then the restored counter's, which goes on from the
+        // dump with k1's token
+        let t = Instant::now();
+        podman.ok(&["container", "restore", "--import", &tar, "--name", "k2"]);
+        eprintln!("   podman container restore --import: {:.1?}", t.elapsed());
+        let id2 = inspect("k2", "{{.Id}}");
+        lab.owned_ids.push((PathBuf::from("/run/nook"), id2.clone()));
+        assert_ne!(id2, id);
+        let pid2 = pid_of("k2");
+        assert!(pid2 > 0 && pid2 != pid);
+        let k2 = logs("k2");
+        let restored = || {
+            let seq = k2();
+            let cut = seq
+                .windows(2)
+                .rposition(|w| w[1].1 <= w[0].1)
+                .map_or(0, |i| i + 1);
+            seq[cut..].to_vec()
+        };
+        assert!(wait_for(60, || restored().len() >= 3), "{:?}", k2().last());
+        let run2 = restored();
+        assert_one_run(&run2, "k2, restored from k1's export");
+        assert_eq!(run2[0].0, k1()[0].0, "k2 is not k1's counter");
+        assert!(
+            run2[0].1 > before,
+            "k2 starts at {:?}, k1 was at {before}",
+            run2[0]
+        );
+        assert_eq!(memory_limit(pid2), MEMORY_LIMIT);
+
+        // checkpoint: k1's processes are gone, its count stands still
+        let t = Instant::now();
+        podman.ok(&["container", "checkpoint", "k1"]);
+        eprintln!("   podman container checkpoint: {:.1?}", t.elapsed());
+        assert!(common::host::dead(pid), "pid {pid} runs on after the checkpoint");
+        assert_eq!(inspect("k1", "{{.State.Status}}"), "exited");
+        assert!(
+            !Path::new("/run/nook").join(&id).exists(),
+            "nook still holds {id}"
+        );
+        let stopped = last(&k1);
+        std::thread::sleep(Duration::from_millis(600));
+        assert_eq!(last(&k1), stopped);
+
+        // restore under the same name: the count goes on where it stopped,
+        // in a new process under the old cgroup limit; exec works in it
+        let t = Instant::now();
+        podman.ok(&["container", "restore", "k1"]);
+        eprintln!("   podman container restore: {:.1?}", t.elapsed());
+        assert_eq!(inspect("k1", "{{.State.Status}}"), "running");
+        let pid3 = pid_of("k1");
+        assert!(pid3 > 0 && pid3 != pid && pid3 != pid2);
+        assert!(wait_for(60, || last(&k1) >= stopped + 3), "{:?}", k1().last());
+        assert_one_run(&k1(), "k1 across its checkpoints and restore");
+        assert_eq!(memory_limit(pid3), MEMORY_LIMIT);
+        let out = podman.ok(&["exec", "k1", "sh", "-c", "echo exec ok; cat /proc/1/cmdline"]);
+        assert!(out.contains("exec ok\nsh"), "{out}");
+
+        podman.ok(&["rm", "-f", "-t", "1", "k1", "k2"]);
+        lab.assert_engine_cleaned_up();
+    }));
+    let _ = podman.run(&["rm", "-af", "-t", "1"]);
+    lab.finish(
+        "podman checkpoint",
+        result,
+        &[
+            "checkpoint --help",
+            "checkpoint --image-path --work-path",
+            "checkpoint --image-path --work-path --leave-running --leave-running",
+            "restore --bundle --pid-file --detach --image-path --work-path",
+        ],
+    );
+}
+
+#[test]
+#[ignore = "needs criu on a kernel it supports: tools/test-criu.sh"]
+fn containerd_checkpoint_restore() {
+    let _serial = serial();
+    if !have(&["containerd", "ctr", "containerd-shim-runc-v2", "criu"]) {
+        return;
+    }
+    // The shim's sockets and ctr's restore fifos go to /run/containerd.
+    let mut lab = Lab::new("containerd", &["/run/containerd"]);
+    let sock = lab.start_containerd();
+    let ns = lab.tag.clone();
+    let runc_root = lab.p("runc");
+    lab.nook_roots.push(lab.path("runc").join(&ns));
+    let (tmp, fifo, wrapper) = (lab.p("tmp"), lab.p("fifo"), lab.wrapper());
+    let ctr = Cli::new(
+        &["ctr", "--address", &sock, "--namespace", &ns],
+        &[("TMPDIR", &tmp)],
+    );
+    let image = "docker.io/nooktest/busybox:latest";
+    let checkpoint = "localhost/nooktest/checkpoint:c1";
+    ctr.ok(&[
+        "images",
+        "import",
+        "--snapshotter",
+        "native",
+        &lab.p("image/docker-archive.tar"),
+    ]);
+    let limit = MEMORY_LIMIT.to_string();
+    let count = |pid: i32| {
+        let mut c = None;
+        wait_for(5, || {
+            c = shm_count(pid);
+            c.is_some()
+        });
+        c.unwrap_or_else(|| panic!("no count in /proc/{pid}/root/dev/shm/count"))
+    };
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        let o = ctr.run(&[
+            "run",
+            "-d",
+            "--snapshotter",
+            "native",
+            "--runc-binary",
+            &wrapper,
+            "--runc-root",
+            &runc_root,
+            "--fifo-dir",
+            &fifo,
+            "--memory-limit",
+            &limit,
+            image,
+            "c1",
+            "sh",
+            "-c",
+            COUNTER,
+        ]);
+        assert!(o.ok, "{}", o.text);
+        let (pid, _) = ctr_task(&ctr, "c1").expect("task c1");
+        assert!(wait_for(60, || shm_count(pid).is_some_and(|c| c.1 >= 3)));
+        let (token, _) = count(pid);
+
+        // checkpoint (ctr pauses the task, has it dumped with
+        // --leave-running, resumes it): the task runs on
+        let before = count(pid).1;
+        let t = Instant::now();
+        ctr.ok(&["containers", "checkpoint", "--task", "--image", "c1", checkpoint]);
+        eprintln!("   ctr containers checkpoint: {:.1?}", t.elapsed());
+        assert_eq!(ctr_task(&ctr, "c1"), Some((pid, "RUNNING".to_string())));
+        assert!(!frozen(pid));
+        let after = count(pid).1;
+        assert!(wait_for(30, || count(pid).1 > after + 2));
+
+        // gone: task and container
+        ctr.ok(&["task", "kill", "--signal", "SIGKILL", "c1"]);
+        assert!(wait_for(30, || ctr_task(&ctr, "c1").is_some_and(|(_, s)| s == "STOPPED")));
+        ctr.ok(&["task", "rm", "c1"]);
+        ctr.ok(&["containers", "rm", "c1"]);
+
+        // restore under the same id, with the memory: the counter goes on
+        // from the dump, with the old token, under the old cgroup limit
+        let t = Instant::now();
+        ctr.ok(&["containers", "restore", "--live", "c1", checkpoint]);
+        eprintln!("   ctr containers restore --live: {:.1?}", t.elapsed());
+        let (pid2, status) = ctr_task(&ctr, "c1").expect("restored task c1");
+        assert_eq!(status, "RUNNING");
+        assert_ne!(pid2, pid);
+        let (t2, n2) = count(pid2);
+        assert_eq!(t2, token, "the restored counter started afresh");
+        // (not bounded above: the restored counter runs on while ctr
+        // returns; the token is what tells it is the dumped one)
+        assert!(n2 >= before, "restored at {n2}, was at {before} before the dump");
+        assert!(wait_for(30, || count(pid2).1 > n2 + 2));
+        assert_eq!(memory_limit(pid2), MEMORY_LIMIT);
+
+        // the restored task is a task like any other
+        let out = ctr.ok(&[
+            "task",
+            "exec",
+            "--fifo-dir",
+            &fifo,
+            "--exec-id",
+            "e1",
+            "c1",
+            "sh",
+            "-c",
+            "echo exec ok; cat /proc/1/cmdline",
+        ]);
+        assert!(out.contains("exec ok\nsh"), "{out}");
+        ctr.ok(&["task", "pause", "c1"]);
+        assert!(frozen(pid2));
+        ctr.ok(&["task", "resume", "c1"]);
+        assert!(!frozen(pid2));
+        ctr.ok(&["task", "kill", "--signal", "SIGKILL", "c1"]);
+        assert!(wait_for(30, || ctr_task(&ctr, "c1").is_some_and(|(_, s)| s == "STOPPED")));
+        ctr.ok(&["task", "rm", "c1"]);
+        ctr.ok(&["containers", "rm", "c1"]);
+        lab.assert_engine_cleaned_up();
+    }));
+    let _ = ctr.run(&["task", "kill", "--signal", "SIGKILL", "c1"]);
+    let _ = ctr.run(&["task", "rm", "--force", "c1"]);
+    let _ = ctr.run(&["containers", "rm", "c1"]);
+    lab.finish(
+        "containerd checkpoint",
+        result,
+        &[
+            "checkpoint --image-path --work-path --file-locks --leave-running",
+            // -no-subreaper with one dash: go-runc's spelling, which runc's
+            // flag parser takes.
+            "restore --image-path --work-path --detach --pid-file -no-subreaper --bundle",
         ],
     );
 }

@@ -37,6 +37,14 @@ if ! { ls /etc/selinux/default/policy/policy.* && command -v load_policy; } >/de
 	[ ${#pkgs[@]} -gt 0 ] || apt-get update -qq
 	apt-get install -y -qq --no-install-recommends selinux-policy-default selinux-utils policycoreutils >/dev/null
 fi
+# criu: tools/test-criu.sh checkpoints and restores through it (in the VM;
+# it fails on kernels newer than it knows). Its recommends are not needed.
+if ! command -v criu >/dev/null; then
+	echo "installing: criu" >&2
+	export DEBIAN_FRONTEND=noninteractive
+	[ ${#pkgs[@]} -gt 0 ] || apt-get update -qq
+	apt-get install -y -qq --no-install-recommends criu >/dev/null
+fi
 # The engines that tests/engines.rs drives nook with. Their packages would
 # start dockerd and containerd on the host: a policy-rc.d that says no
 # (101) holds while they install; the tests start their own daemons.

@@ -43,6 +43,13 @@
 #   V2VM_DMESG=FILE  save the guest's dmesg there after the run
 #   V2VM_PROBE_TIMEOUT  seconds the one-off KVM probe may take (20)
 #   V2VM_KERNEL / V2VM_MODDIR  use this kernel image / lib/modules/<ver> instead
+#   V2VM_MODULES  unset/empty (default): the guest has only the few modules
+#                 its initramfs loads.  1: the kernel's whole module tree is
+#                 at /lib/modules (read-only, a symlink to a mount under
+#                 /.v2vm; modules.dep made once in the cache) and /sbin/modprobe is busybox's, for the kernel's
+#                 own module requests too.  A list of module names: the same,
+#                 and those are loaded before CMD.  criu: the modules criu
+#                 needs (CRIU_MODULES in vm-kernel.sh; `criu check` passes).
 # Exit status: the command's status; 124 VM timeout; 125 VM/infra failure.
 set -euo pipefail
 
@@ -75,6 +82,9 @@ MODULES="virtio_pci virtio_mmio 9pnet_virtio 9p overlay"
 
 # fetch_kernel, resolve_mod and build_initramfs, shared with the other runner.
 . "$(dirname "$0")/vm-kernel.sh"
+GUEST_MODULES=${V2VM_MODULES:-}
+[ "$GUEST_MODULES" = criu ] && GUEST_MODULES=$CRIU_MODULES
+case $GUEST_MODULES in *[!a-z0-9_\ -]*) die "V2VM_MODULES: 1 or module names";; esac
 
 # ------------------------------------------------------------- initramfs ---
 # The guest init script (busybox ash).  Stage 1 runs from the initramfs,
@@ -131,6 +141,21 @@ else
     $B mount -t cgroup2 -o nsdelegate cgroup2 /sys/fs/cgroup/unified
   fi
 fi
+if [ -n "$V2VM_MODULES" ]; then
+  # Mounted out of the way, /lib/modules a symlink to it: a container that
+  # binds /lib or /usr of the host with rbind must not carry a 9p mount
+  # along (criu cannot dump one).
+  $B mkdir -p /.v2vm/modules /lib /sbin
+  $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144,ro,cache=loose modules /.v2vm/modules ||
+    { echo "v2vm: cannot mount the module tree"; echo 125 >$C/rc; $B poweroff -f; }
+  if [ -e /lib/modules ]; then $B mount --bind /.v2vm/modules /lib/modules
+  else $B ln -s /.v2vm/modules /lib/modules; fi
+  $B ln -sf /.v2vm/busybox /sbin/modprobe
+  echo /sbin/modprobe > /proc/sys/kernel/modprobe
+  if [ "$V2VM_MODULES" != 1 ]; then
+    $B modprobe -a $V2VM_MODULES || echo "v2vm: cannot load all of: $V2VM_MODULES"
+  fi
+fi
 $B hostname v2vm; $B ip link set lo up 2>/dev/null
 $B mkdir -p "$V2VM_DIR"
 $B mount -t 9p -o trans=virtio,version=9p2000.L,msize=262144 work "$V2VM_DIR" ||
@@ -164,6 +189,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
   [ -n "${V2VM_APPEND:-}" ] && append="$append $V2VM_APPEND"
   local virtfs_root=()
   [ "$HOSTROOT" = 1 ] && virtfs_root=(-virtfs "local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap")
+  [ -n "$GUEST_MODULES" ] && virtfs_root+=(-virtfs "local,path=$MODTREE,mount_tag=modules,security_model=none,readonly=on")
   timeout -k 5 "${2:-$TIMEOUT}" "$QEMU" \
     -machine "q35,accel=$accel" -cpu "$cpu" -m "$MEM" -smp "$SMP" \
     -nodefaults -no-user-config -display none -no-reboot \
@@ -177,7 +203,7 @@ boot() {  # $1 = accel; runs qemu with $CTL prepared; returns qemu/timeout statu
 SQ="'\\''"   # inside '...', a ' is written as '\''
 prepare_ctl() {  # $@ = command
   CTL=$(mktemp -d "${TMPDIR:-/tmp}/v2vm-ctl.XXXXXX")
-  { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\nV2VM_CGROUP='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}" "$CGROUP"; } > "$CTL/env"
+  { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\nV2VM_CGROUP='%s'\nV2VM_MODULES='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}" "$CGROUP" "$GUEST_MODULES"; } > "$CTL/env"
   {
     # POSIX single-quoting (the guest /bin/sh may be dash: no $'..' from %q)
     for v in $PASSENV; do [ -n "${!v+x}" ] && printf "export %s='%s'\n" "$v" "${!v//\'/$SQ}"; done
@@ -187,6 +213,7 @@ prepare_ctl() {  # $@ = command
 
 fetch_kernel
 build_initramfs
+[ -z "$GUEST_MODULES" ] || prepare_module_tree
 
 if [ "$ACCEL" = auto ]; then
   probe=$CACHE/accel.$(uname -r)

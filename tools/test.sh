@@ -3,8 +3,9 @@
 # integration tests against this kernel, the C and Go bindings, the OCI
 # conformance suite against a release build (tools/conformance.sh), the
 # cgroup tests on a pure cgroup v2 kernel, the AppArmor and the SELinux tests
-# on kernels with each, and the systemd cgroup driver under systemd
-# (tools/test-systemd.sh) (qemu), and a short fuzz of every input parser
+# on kernels with each, the systemd cgroup driver under systemd
+# (tools/test-systemd.sh), checkpoint/restore through criu
+# (tools/test-criu.sh) (qemu), and a short fuzz of every input parser
 # (tools/fuzz.sh). Installs what is missing.
 # Ends with a check that the run left no mount, cgroup or state behind.
 set -euo pipefail
@@ -37,6 +38,7 @@ if [ -x tools/test-rootless-vm.sh ]; then tools/test-rootless-vm.sh; fi
 if [ -x tools/test-apparmor.sh ]; then tools/test-apparmor.sh; fi
 if [ -x tools/test-selinux.sh ]; then tools/test-selinux.sh; fi
 if [ -x tools/test-engines-v2.sh ]; then tools/test-engines-v2.sh; fi
+if [ -x tools/test-criu.sh ]; then tools/test-criu.sh; fi
 # Each fuzz target for 20 s from the committed corpus (tools/fuzz.sh).
 tools/fuzz.sh 20
 

@@ -3,7 +3,14 @@
 # needs, and the initramfs that carries them with busybox and the guest init.
 # Sourced, not run: the runner sets CACHE, BUSYBOX, MODULES, GUEST_INIT and
 # log() first (and V2VM_KERNEL/V2VM_MODDIR/V2VM_PVH are read as documented
-# in the runners).
+# in the runners). prepare_module_tree gives a guest the kernel's whole
+# module tree (run-in-v2-vm.sh's V2VM_MODULES).
+
+# What criu 3.17 needs of Debian's kernel that is built as modules: its
+# checks (`criu check`) and dumps use the sock_diag modules, nf_tables (the
+# nftables network lock), tun, veth and autofs.
+CRIU_MODULES="tun autofs4 veth unix_diag af_packet_diag netlink_diag inet_diag tcp_diag \
+udp_diag raw_diag nfnetlink nf_tables nft_compat x_tables xt_mark nf_conntrack nf_conntrack_netlink"
 
 # ---------------------------------------------------------------- kernel ---
 fetch_kernel() {   # -> sets KERNEL, MODDIR
@@ -81,4 +88,30 @@ build_initramfs() {   # -> sets INITRD
   (cd "$stage" && find . | "$BUSYBOX" cpio -o -H newc 2>/dev/null) > "$INITRD.tmp"
   mv "$INITRD.tmp" "$INITRD"
   rm -rf "$stage"
+}
+
+# The kernel's module tree with a modules.dep, for busybox modprobe in the
+# guest (criu needs nf_tables, the sock_diag modules, tun...; the .deb
+# carries the modules but no modules.dep). Made once in the cache: a copy
+# of MODDIR with hard links (the .ko files are shared with the unpacked
+# .deb, never written), then busybox depmod over the copy (~10 s), which
+# writes modules.dep, .alias and .symbols as new files. Any file of those
+# names is unlinked first, so depmod can never write through a hard link
+# into the unpacked .deb.
+prepare_module_tree() {   # -> sets MODTREE (a dir holding <ver>/modules.dep)
+  local kver tmp f
+  kver=$(basename "$MODDIR")
+  MODTREE=$CACHE/modtree-$kver-$(printf '%s' "$MODDIR" | md5sum | cut -c1-8)/lib/modules
+  [ -s "$MODTREE/$kver/modules.dep" ] && return 0
+  log "making the module tree $MODTREE (one-off: cp -al, busybox depmod)"
+  tmp=${MODTREE%/lib/modules}.tmp.$$
+  rm -rf "$tmp" && mkdir -p "$tmp/lib/modules" &&
+    cp -al "$MODDIR" "$tmp/lib/modules/" || { rm -rf "$tmp"; die "cannot copy $MODDIR"; }
+  for f in dep dep.bin alias alias.bin symbols symbols.bin softdep devname; do
+    rm -f "$tmp/lib/modules/$kver/modules.$f"
+  done
+  "$BUSYBOX" depmod -b "$tmp" "$kver" && [ -s "$tmp/lib/modules/$kver/modules.dep" ] ||
+    { rm -rf "$tmp"; die "busybox depmod failed over $tmp"; }
+  # Another run may have made it meanwhile: keep theirs.
+  mv -T "$tmp" "${MODTREE%/lib/modules}" 2>/dev/null || rm -rf "$tmp"
 }

@@ -798,4 +798,28 @@ mod tests {
         assert!(ext.contains(&("/dev/fuse".to_string(), "/dev/fuse".to_string())));
         assert!(!ext.iter().any(|(d, _)| d == "/proc"));
     }
+
+    #[test]
+    fn a_bind_source_through_a_symlink_is_named_resolved() {
+        let host = tempfile::tempdir().unwrap();
+        let real = host.path().join("usr-bin");
+        std::fs::create_dir(&real).unwrap();
+        std::os::unix::fs::symlink("usr-bin", host.path().join("bin")).unwrap();
+        let spec: Spec = serde_json::from_value(serde_json::json!({
+            "ociVersion": "1.2.0",
+            "root": {"path": "rootfs"},
+            "mounts": [{"destination": "/bin", "type": "bind", "source": host.path().join("bin"),
+                        "options": ["rbind", "ro"]}]
+        }))
+        .unwrap();
+        let rootfs = tempfile::tempdir().unwrap();
+        let ext = external_mounts(
+            &spec,
+            Path::new("/b"),
+            rootfs.path(),
+            &crate::cgroups::Cgroup::default(),
+        );
+        let real = real.canonicalize().unwrap();
+        assert_eq!(ext[0], ("/bin".to_string(), real.to_string_lossy().into_owned()));
+    }
 }

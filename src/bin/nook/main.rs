@@ -387,7 +387,24 @@ fn main() -> ExitCode {
     // NOOK_FAULT and NOOK_TRACE_STEPS, read now: step times count from here.
     nook::faults::init();
     // runc exits 1 on a usage error (clap would exit 2), 0 for --help.
-    let cli = match Cli::try_parse() {
+    // go-runc, which containerd's shims use, passes `restore -no-subreaper`
+    // with one dash, which runc's flag parser takes and clap reads as short
+    // flags: spelled with two, only when the line does not parse as it is
+    // (so an exec'd process's own `-no-subreaper` argument stays).
+    let parsed = Cli::try_parse().or_else(|e| {
+        let args: Vec<std::ffi::OsString> = std::env::args_os().collect();
+        if !args.iter().any(|a| a == "-no-subreaper") {
+            return Err(e);
+        }
+        Cli::try_parse_from(args.into_iter().map(|a| {
+            if a == "-no-subreaper" {
+                "--no-subreaper".into()
+            } else {
+                a
+            }
+        }))
+    });
+    let cli = match parsed {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();

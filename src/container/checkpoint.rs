@@ -30,7 +30,7 @@ use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
 use super::state::{self, Intent, Persisted, StateDir};
-use super::{Container, Context, CreateGuard, Status};
+use super::{run_poststop_after_failure, Container, Context, CreateGuard, Status};
 use crate::bundle::Bundle;
 use crate::criu::proto::{CgMode, Opts, Req, ReqType};
 use crate::criu::{self, rpc::Swrk};
@@ -280,9 +280,7 @@ impl Context {
         let dir = StateDir::create(&self.root, id)?;
         let restored = self.restore_in(&mut plan, dir, opts, &descriptors);
         if restored.is_err() {
-            let annotations = plan.spec.annotations().clone().unwrap_or_default();
-            let state = hooks::state_json(id, "stopped", 0, &plan.bundle, &annotations);
-            hooks::run_logged(hooks::Kind::Poststop, &plan.hooks.hooks, &state);
+            run_poststop_after_failure(&plan);
         }
         restored
     }
@@ -298,20 +296,12 @@ impl Context {
     ) -> Result<Container> {
         let id = plan.id.clone();
         let lock = dir.lock(&id)?;
-        let mut guard = CreateGuard {
-            dir: &dir,
-            cgroup: None,
-            _claim: None,
-            lock: Some(lock),
-            armed: true,
-        };
+        let mut guard = CreateGuard::new(&dir, lock);
         dir.write_intent(&Intent {
             id: id.clone(),
             cgroup: plan.cgroup.intended()?,
         })?;
-        let (cgroup, claim) = plan.cgroup.create_claimed(3)?;
-        guard.cgroup = Some(cgroup.clone());
-        guard._claim = Some(claim);
+        let cgroup = guard.make_cgroup(&plan.cgroup, 3)?;
 
         let images = open_dir(&opts.image_path)?;
         let work_path = opts.work_path.as_deref().unwrap_or(&opts.image_path);

@@ -248,6 +248,41 @@ struct CreateGuard<'a> {
     armed: bool,
 }
 
+impl<'a> CreateGuard<'a> {
+    /// Armed: until `armed` is cleared, dropping it undoes the set-up
+    /// (the cgroup it made, the state directory `dir` whose `lock` it holds).
+    fn new(dir: &'a StateDir, lock: state::Lock) -> Self {
+        CreateGuard {
+            dir,
+            cgroup: None,
+            _claim: None,
+            lock: Some(lock),
+            armed: true,
+        }
+    }
+
+    /// Makes the container's cgroup, claimed (its claim's descriptor at or
+    /// above `min_fd`), and takes it into the guard's care.
+    fn make_cgroup(
+        &mut self,
+        plan: &crate::cgroups::CgroupPlan,
+        min_fd: i32,
+    ) -> Result<crate::cgroups::Cgroup> {
+        let (cgroup, claim) = plan.create_claimed(min_fd)?;
+        self.cgroup = Some(cgroup.clone());
+        self._claim = Some(claim);
+        Ok(cgroup)
+    }
+}
+
+/// After a create or restore failed: the poststop hooks, as runc runs them
+/// when its set-up fails; their errors are only logged.
+fn run_poststop_after_failure(plan: &Plan) {
+    let annotations = plan.spec.annotations().clone().unwrap_or_default();
+    let state = hooks::state_json(&plan.id, "stopped", 0, &plan.bundle, &annotations);
+    hooks::run_logged(hooks::Kind::Poststop, &plan.hooks.hooks, &state);
+}
+
 impl Drop for CreateGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
@@ -327,9 +362,7 @@ impl Context {
         let dir = StateDir::create(&self.root, id)?;
         let created = self.set_up(&mut plan, dir, opts, &preserved);
         if created.is_err() {
-            let annotations = plan.spec.annotations().clone().unwrap_or_default();
-            let state = hooks::state_json(id, "stopped", 0, &plan.bundle, &annotations);
-            hooks::run_logged(hooks::Kind::Poststop, &plan.hooks.hooks, &state);
+            run_poststop_after_failure(&plan);
         }
         created
     }
@@ -352,13 +385,7 @@ impl Context {
         let id = plan.id.clone();
         let id = id.as_str();
         let lock = dir.lock_above(id, 3 + opts.preserve_fds as i32)?;
-        let mut guard = CreateGuard {
-            dir: &dir,
-            cgroup: None,
-            _claim: None,
-            lock: Some(lock),
-            armed: true,
-        };
+        let mut guard = CreateGuard::new(&dir, lock);
         reached(Point::CreateStateDirMade)?;
         dir.write_intent(&Intent {
             id: id.to_string(),
@@ -368,9 +395,7 @@ impl Context {
         // Ours closes when set-up returns: from then on only the init holds it.
         let exec_listener = dir.listen_exec()?;
         reached(Point::CreateExecSocketMade)?;
-        let (cgroup, claim) = plan.cgroup.create_claimed(3 + opts.preserve_fds as i32)?;
-        guard.cgroup = Some(cgroup.clone());
-        guard._claim = Some(claim);
+        let cgroup = guard.make_cgroup(&plan.cgroup, 3 + opts.preserve_fds as i32)?;
         reached(Point::CreateCgroupMade)?;
         plan.mounts.set_cgroup_sources(
             &cgroup.mount_sources(),

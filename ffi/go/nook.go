@@ -209,6 +209,19 @@ func (ctx *Context) Load(id string) (*Container, error) {
 	return c, err
 }
 
+// Delete removes container id by its id, as `nook delete [--force] ID`
+// does: with force it kills a running container first, and it removes a
+// container whose state cannot be loaded (a corrupt state.json) as well,
+// which Load followed by Container.ForceDelete cannot.
+func (ctx *Context) Delete(id string, force bool) error {
+	var flags uint32
+	what := "delete "
+	if force {
+		flags, what = capi.DeleteForce, "delete --force "
+	}
+	return ctx.h.use(func(p capi.Context) error { return wrapErr(what+id, capi.ContextDelete(p, id, flags)) })
+}
+
 // List returns the state of every container under the root, sorted by id.
 func (ctx *Context) List() ([]State, error) {
 	var out []State

@@ -238,6 +238,47 @@ func TestKillAndForceDelete(t *testing.T) {
 	}
 }
 
+// A container whose state.json is corrupt cannot be loaded, but
+// Context.Delete with force kills its init and removes it, as the CLI does.
+func TestDeleteByIDWithACorruptState(t *testing.T) {
+	bundle := newBundle(t, "/bin/sleep", "1000")
+	ctx := newContext(t, bundle)
+	c, err := ctx.Create("corrupt", bundle, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pid := c.Pid()
+	c.Close()
+	state := filepath.Join(ctx.Root(), "corrupt", "state.json")
+	if err := os.WriteFile(state, []byte(`{"id":"corrupt","pid":`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := ctx.Load("corrupt"); err == nil {
+		t.Fatal("a corrupt state.json loaded")
+	}
+	if err := ctx.Delete("corrupt", false); err == nil {
+		t.Error("delete without force removed a container it cannot read")
+	}
+	if err := ctx.Delete("corrupt", true); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Dir(state)); !os.IsNotExist(err) {
+		t.Errorf("state dir left: %v", err)
+	}
+	if err := syscall.Kill(pid, 0); err != syscall.ESRCH {
+		if b, _ := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); !strings.Contains(string(b), ") Z ") {
+			t.Errorf("init %d still runs after delete --force: %v", pid, err)
+		}
+	}
+	// runc's answers for a container that is not there.
+	if err := ctx.Delete("corrupt", false); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("delete of a deleted container: %v", err)
+	}
+	if err := ctx.Delete("corrupt", true); err != nil {
+		t.Errorf("delete --force of a deleted container: %v", err)
+	}
+}
+
 func TestErrors(t *testing.T) {
 	bundle := newBundle(t, "/nonexistent")
 	ctx := newContext(t, bundle)

@@ -580,6 +580,9 @@ impl Context {
         }
         if let Some(intent) = intent {
             let cg = &intent.cgroup;
+            // Those among them that are our children (a library caller's
+            // init) are reaped once dead, as `Container::delete` reaps.
+            let killed = gone_is_empty(cg.pids())?;
             gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
             let mut left = gone_is_empty(cg.pids())?;
             for _ in 0..1000 {
@@ -591,6 +594,9 @@ impl Context {
             }
             if !left.is_empty() {
                 return Err(Error::state(id, "container processes did not exit after SIGKILL"));
+            }
+            for &p in &killed {
+                let _ = waitpid(Pid::from_raw(p), Some(WaitPidFlag::WNOHANG));
             }
             cg.remove()?;
         }

@@ -293,6 +293,17 @@ func ContainerDelete(c Container, flags uint32) *Error {
 	return nil
 }
 
+// ContextDelete is nook_context_delete().
+func ContextDelete(ctx Context, id string, flags uint32) *Error {
+	cid := C.CString(id)
+	defer free(cid)
+	var cerr *C.nook_error_t
+	if ret := C.nook_context_delete(ctxp(ctx), cid, C.uint32_t(flags), &cerr); ret < 0 {
+		return takeError(ret, cerr)
+	}
+	return nil
+}
+
 // ContainerStatus is nook_container_status().
 func ContainerStatus(c Container) (int, *Error) {
 	var st C.nook_status_t

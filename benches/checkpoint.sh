@@ -18,7 +18,9 @@
 # `run -d`, then `checkpoint --image-path DIR ID` (timed: criu dumps the
 # tree and kills it), then `restore -d --image-path DIR -b BUNDLE ID`
 # (timed: criu restores it, running), then a check that the counter goes
-# on, then `delete --force`. criu check runs once before, as in
+# on, then `delete --force`.
+# Each time comes with criu's part of it (the last timestamp of dump.log /
+# restore.log): the rest is the runtime's. criu check runs once before, as in
 # tools/test-criu.sh, so no round pays criu's first kernel probe.
 # Everything lives in the guest's /tmp (RAM) and goes with the VM.
 set -euo pipefail
@@ -71,7 +73,10 @@ count() {  # the counter's last number (0 while its file is being rewritten)
     echo "${c:-0}"
 }
 
-declare -A dump rest
+declare -A dump rest cdump crest
+# criu's own time: the timestamp of the last line of its log ("(SS.UUUUUU) ..."),
+# so the rest of a command's time is the runtime's.
+criu_ms() { sed -n 's/^(\([0-9]*\)\.\([0-9]\{3\}\).*/\1\2/p' "$1" 2>/dev/null | tail -1 | sed 's/^0*//;s/^$/0/'; }
 for ((r = 1; r <= N; r++)); do
     for rt in "${runtimes[@]}"; do
         b=${bin[$rt]} root=$tmp/root-$rt id=bench-$rt-$r img=$tmp/img-$rt-$r
@@ -90,13 +95,17 @@ for ((r = 1; r <= N; r++)); do
         until (( $(count) > at + 2 )); do sleep 0.1; done
         "$b" --root "$root" delete --force "$id"
         dump[$rt]+="$d " rest[$rt]+="$s "
-        note "round $r $rt: checkpoint $d ms, restore $s ms, image $(du -sk "$img" | cut -f1) KiB"
+        cd_=$(criu_ms "$img/dump.log") cr=$(criu_ms "$img/restore.log")
+        cdump[$rt]+="$cd_ " crest[$rt]+="$cr "
+        note "round $r $rt: checkpoint $d ms (criu $cd_), restore $s ms (criu $cr), image $(du -sk "$img" | cut -f1) KiB"
     done
 done
 
 median() { tr ' ' '\n' | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-printf '%-6s %16s %16s   (median of %d rounds, ms, TCG guest)\n' runtime checkpoint restore "$N"
+printf '%-6s %12s %12s %12s %12s   (median of %d rounds, ms, TCG guest)\n' \
+    runtime checkpoint "criu's part" restore "criu's part" "$N"
 for rt in "${runtimes[@]}"; do
-    printf '%-6s %16s %16s\n' "$rt" "$(median <<<"${dump[$rt]}")" "$(median <<<"${rest[$rt]}")"
+    printf '%-6s %12s %12s %12s %12s\n' "$rt" "$(median <<<"${dump[$rt]}")" "$(median <<<"${cdump[$rt]}")" \
+        "$(median <<<"${rest[$rt]}")" "$(median <<<"${crest[$rt]}")"
 done
 rm -rf "$tmp"

@@ -38,6 +38,14 @@ use crate::error::{Error, Result};
 use crate::hooks;
 use crate::plan::{Plan, PlanOptions};
 
+/// Namespaces whose contents criu neither dumps nor restores, whatever the
+/// caller asks: the network namespace, as runc always passes it in
+/// `--empty-ns`. A runtime does not manage network devices, addresses,
+/// routes or firewall rules: the engine's network plugin sets them up again
+/// in the restored (new, empty) namespace. Dumping them also cost criu
+/// `ip`/`iptables-save` runs: about 1.1 s of a 3.6 s dump under TCG.
+const NOT_MANAGED: u32 = libc::CLONE_NEWNET as u32;
+
 /// Options of [`Container::checkpoint`] (runc's `checkpoint` flags).
 #[derive(Debug, Clone, Default)]
 pub struct CheckpointOptions {
@@ -65,6 +73,8 @@ pub struct CheckpointOptions {
     /// What criu does with the cgroups (criu's default, soft, if None).
     pub manage_cgroups_mode: Option<CgMode>,
     /// CLONE_NEW* flags of namespaces restored empty (runc's `--empty-ns`).
+    /// The network namespace always is, as with runc: a runtime does not
+    /// manage network devices, the engine sets them up again.
     pub empty_ns: u32,
     /// Deduplicate the images against the parent.
     pub auto_dedup: bool,
@@ -96,7 +106,8 @@ pub struct RestoreOptions {
     pub file_locks: bool,
     /// What criu does with the cgroups (criu's default, soft, if None).
     pub manage_cgroups_mode: Option<CgMode>,
-    /// CLONE_NEW* flags of namespaces restored empty.
+    /// CLONE_NEW* flags of namespaces restored empty. The network
+    /// namespace always is, as with runc.
     pub empty_ns: u32,
     /// Deduplicate the images while restoring.
     pub auto_dedup: bool,
@@ -174,7 +185,7 @@ impl Container {
             tcp_established: Some(opts.tcp_established),
             ext_unix_sk: Some(opts.ext_unix_sk),
             file_locks: Some(opts.file_locks),
-            empty_ns: Some(opts.empty_ns),
+            empty_ns: Some(opts.empty_ns | NOT_MANAGED),
             orphan_pts_master: Some(true),
             auto_dedup: Some(opts.auto_dedup),
             manage_cgroups_mode: opts.manage_cgroups_mode,
@@ -326,7 +337,7 @@ impl Context {
             ext_unix_sk: Some(opts.ext_unix_sk),
             tcp_established: Some(opts.tcp_established),
             file_locks: Some(opts.file_locks),
-            empty_ns: Some(opts.empty_ns),
+            empty_ns: Some(opts.empty_ns | NOT_MANAGED),
             orphan_pts_master: Some(true),
             auto_dedup: Some(opts.auto_dedup),
             manage_cgroups_mode: opts.manage_cgroups_mode,

@@ -23,14 +23,13 @@ use std::fs;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd, RawFd};
 use std::os::unix::fs::{DirBuilderExt, MetadataExt, OpenOptionsExt};
 use std::path::{Component, Path, PathBuf};
-use std::time::SystemTime;
 
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use oci_spec::runtime::{LinuxNamespaceType, Spec};
 
-use super::state::{self, Intent, Persisted, StateDir};
-use super::{run_poststop_after_failure, Container, Context, CreateGuard, Status};
+use super::state::{self, Intent, StateDir};
+use super::{persisted_for, run_poststop_after_failure, Container, Context, CreateGuard, Status};
 use crate::bundle::Bundle;
 use crate::criu::proto::{CgMode, Opts, Req, ReqType};
 use crate::criu::{self, rpc::Swrk};
@@ -414,26 +413,7 @@ impl Context {
         };
         drop(root);
         let pid = resp.restore_pid.filter(|&p| p > 0).unwrap_or(restored_pid);
-        let persisted = Persisted {
-            id: id.clone(),
-            pid,
-            pid_start: state::pid_start_time(pid).unwrap_or(0),
-            bundle: plan.bundle.clone(),
-            rootfs: plan.rootfs.clone(),
-            created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
-            annotations,
-            owner: String::new(),
-            cgroup,
-            program: plan
-                .spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.args().as_ref())
-                .and_then(|a| a.first().cloned())
-                .unwrap_or_default(),
-            no_new_keyring: opts.no_new_keyring,
-            hooks: plan.spec.hooks().clone(),
-        };
+        let persisted = persisted_for(plan, pid, cgroup, opts.no_new_keyring);
         let saved = dir.save(&persisted).and_then(|()| match &opts.pid_file {
             Some(f) => state::write_atomic(f, pid.to_string().as_bytes(), 0o644),
             None => Ok(()),

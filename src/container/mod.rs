@@ -283,6 +283,31 @@ fn run_poststop_after_failure(plan: &Plan) {
     hooks::run_logged(hooks::Kind::Poststop, &plan.hooks.hooks, &state);
 }
 
+/// What state.json keeps of a container whose init is `pid` in `cgroup`,
+/// made now from `plan` (by create, or by restore).
+fn persisted_for(plan: &Plan, pid: i32, cgroup: crate::cgroups::Cgroup, no_new_keyring: bool) -> Persisted {
+    Persisted {
+        id: plan.id.clone(),
+        pid,
+        pid_start: state::pid_start_time(pid).unwrap_or(0),
+        bundle: plan.bundle.clone(),
+        rootfs: plan.rootfs.clone(),
+        created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
+        annotations: plan.spec.annotations().clone().unwrap_or_default(),
+        owner: String::new(),
+        cgroup,
+        program: plan
+            .spec
+            .process()
+            .as_ref()
+            .and_then(|p| p.args().as_ref())
+            .and_then(|a| a.first().cloned())
+            .unwrap_or_default(),
+        no_new_keyring,
+        hooks: plan.spec.hooks().clone(),
+    }
+}
+
 impl Drop for CreateGuard<'_> {
     fn drop(&mut self) {
         if self.armed {
@@ -414,25 +439,7 @@ impl Context {
                 cgroup: &cgroup,
             },
         )?;
-        let persisted = Persisted {
-            id: id.to_string(),
-            pid,
-            pid_start: state::pid_start_time(pid).unwrap_or(0),
-            bundle: plan.bundle.clone(),
-            rootfs: plan.rootfs.clone(),
-            created: humantime::format_rfc3339_nanos(SystemTime::now()).to_string(),
-            annotations: plan.spec.annotations().clone().unwrap_or_default(),
-            owner: String::new(),
-            cgroup,
-            program: plan
-                .spec
-                .process()
-                .as_ref()
-                .and_then(|p| p.args().as_ref())
-                .map_or(String::new(), |a| a[0].clone()),
-            no_new_keyring: opts.no_new_keyring,
-            hooks: plan.spec.hooks().clone(),
-        };
+        let persisted = persisted_for(plan, pid, cgroup, opts.no_new_keyring);
         let saved = dir
             .save(&persisted)
             .and_then(|()| reached(Point::CreateStateWritten))

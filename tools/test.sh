@@ -32,6 +32,8 @@ cargo test --workspace --doc
 cargo run --quiet --example hello
 if [ -x ffi/test.sh ]; then ffi/test.sh; fi
 tools/conformance.sh
+# The link order of the binary conformance.sh built still fits it (tools/text-order.sh).
+tools/text-order.sh --check
 if [ -x tools/test-cgroup-v2.sh ]; then tools/test-cgroup-v2.sh; fi
 if [ -x tools/test-systemd.sh ]; then tools/test-systemd.sh; fi
 if [ -x tools/test-rootless-vm.sh ]; then tools/test-rootless-vm.sh; fi

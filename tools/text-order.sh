@@ -55,7 +55,14 @@ fi
 [[ -x /bin/busybox ]] || die "needs a static busybox at /bin/busybox (Debian: busybox-static)"
 
 tmp=$(mktemp -d /tmp/nook-text-order.XXXXXX)
-trap 'for id in t-create; do "$nook" --root "$tmp/root" delete --force "$id" 2>/dev/null || true; done; rm -rf "$tmp"' EXIT
+cleanup() {   # whatever a failed trace left: containers (and their cgroups), then the files
+    local id
+    for id in $("$nook" --root "$tmp/root" list -q 2>/dev/null); do
+        "$nook" --root "$tmp/root" delete --force "$id" || true
+    done
+    rm -rf "$tmp"
+}
+trap cleanup EXIT
 cc -O2 -Wall -o "$tmp/trace-text" "$repo/tools/trace-text.c"
 (cd "$repo" && cargo build-nook)
 

@@ -287,11 +287,7 @@ struct UpdateArgs {
     id: String,
 }
 
-/// `defer`: clap builds only the arguments of the subcommand being run,
-/// not those of all twenty (a `nook state` executed ~1M instructions, most
-/// of them building and moving clap's `Arg`s of the other subcommands).
 #[derive(Subcommand, Debug)]
-#[command(defer = true)]
 enum Command {
     /// Create a container; its process waits for `start`.
     Create(CreateArgs),

@@ -381,7 +381,7 @@ fn refuse_in_shared_ns(linux: &oci_spec::runtime::Linux, readonly_root: bool) ->
 
 /// The mount point (from /proc/self/mountinfo) that contains `path`.
 fn mount_point_of(path: &Path) -> Result<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    let info = crate::procfile::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
     let best = info
         .lines()

@@ -291,8 +291,9 @@ impl MountPlan {
 
         let label = crate::lsm::mount_label(linux.mount_label().as_deref(), lsm)?;
         let mut mounts = Vec::new();
+        let mut resolver = resolve::Resolver::new(rootfs);
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            mounts.push(plan_mount(i, m, rootfs, ns, label)?);
+            mounts.push(plan_mount(i, m, rootfs, &mut resolver, ns, label)?);
         }
         let setup_dev = !mounts
             .iter()
@@ -340,8 +341,9 @@ impl MountPlan {
             userns,
             cwd: match spec.process().as_ref().map(|p| p.cwd()) {
                 Some(cwd) if cwd.is_absolute() => {
-                    let resolved =
-                        resolve::resolve_in_root(rootfs, cwd).map_err(|r| Error::config("process.cwd", r))?;
+                    let resolved = resolver
+                        .resolve(cwd)
+                        .map_err(|r| Error::config("process.cwd", r))?;
                     Some(Dest::new(&resolved).map_err(|r| Error::config("process.cwd", r))?)
                 }
                 _ => None,
@@ -398,6 +400,7 @@ fn plan_mount(
     i: usize,
     m: &oci_spec::runtime::Mount,
     rootfs: &Path,
+    resolver: &mut resolve::Resolver<'_>,
     ns: &NamespacePlan,
     label: Option<&str>,
 ) -> Result<MountOp> {
@@ -405,7 +408,8 @@ fn plan_mount(
     if !m.destination().is_absolute() {
         return Err(Error::config(field("destination"), "must be an absolute path"));
     }
-    let resolved = resolve::resolve_in_root(rootfs, m.destination())
+    let resolved = resolver
+        .resolve(m.destination())
         .map_err(|r| Error::config(field("destination"), r))?;
     let dest = Dest::new(&resolved).map_err(|r| Error::config(field("destination"), r))?;
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
@@ -1221,7 +1225,10 @@ mod tests {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, m)| plan_mount(i, m, root.path(), &ns, Some(label)).unwrap())
+            .map(|(i, m)| {
+                let mut resolver = resolve::Resolver::new(root.path());
+                plan_mount(i, m, root.path(), &mut resolver, &ns, Some(label)).unwrap()
+            })
             .collect();
         let data: Vec<_> = ops
             .iter()

@@ -498,10 +498,13 @@ pub fn pid_start_time(pid: i32) -> Option<u64> {
     rest.split(' ').nth(19)?.parse().ok()
 }
 
-/// The one-letter state of `pid` from /proc/PID/stat ('R', 'S', 'Z', ...).
-pub fn pid_state(pid: i32) -> Option<char> {
+/// The start time and the one-letter state of `pid`, from one read of
+/// /proc/PID/stat ('R', 'S', 'Z', ...; see [`pid_start_time`]).
+pub fn pid_start_and_state(pid: i32) -> Option<(u64, char)> {
     let stat = crate::procfile::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat[stat.rfind(')')? + 2..].chars().next()
+    let rest = stat.get(stat.rfind(')')? + 2..)?;
+    let state = rest.chars().next()?;
+    Some((rest.split(' ').nth(19)?.parse().ok()?, state))
 }
 
 /// Whether `pid` has begun to exit: PF_EXITING in the flags of
@@ -655,7 +658,10 @@ mod tests {
     #[test]
     fn own_start_time_is_readable() {
         assert!(pid_start_time(std::process::id() as i32).is_some());
-        assert!(matches!(pid_state(std::process::id() as i32), Some('R' | 'S')));
+        let (start, state) = pid_start_and_state(std::process::id() as i32).unwrap();
+        assert_eq!(Some(start), pid_start_time(std::process::id() as i32));
+        assert!(matches!(state, 'R' | 'S'));
+        assert_eq!(pid_start_and_state(i32::MAX), None);
         assert!(!pid_exiting(std::process::id() as i32));
     }
 }

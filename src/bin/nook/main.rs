@@ -515,7 +515,9 @@ fn dispatch(cli: Cli, logger: &Logger) -> nook::Result<u8> {
             reason: "missing; see nook --help".into(),
         });
     };
-    logger.debug(&format!("{command:?}"));
+    if logger.debug {
+        logger.debug(&format!("{command:?}"));
+    }
     if matches!(
         command,
         Command::Create(_) | Command::Run { .. } | Command::Exec(_)

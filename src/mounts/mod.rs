@@ -264,7 +264,14 @@ impl MountPlan {
                 format!("{} is not a directory", rootfs.display()),
             ));
         }
-        let linux = spec.linux().clone().unwrap_or_default();
+        let no_linux;
+        let linux = match spec.linux() {
+            Some(l) => l,
+            None => {
+                no_linux = oci_spec::runtime::Linux::default();
+                &no_linux
+            }
+        };
         let shared_ns = !ns.has(LinuxNamespaceType::Mount);
         let readonly_root = spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
         if shared_ns {
@@ -311,9 +318,11 @@ impl MountPlan {
                 .flatten()
                 .enumerate()
                 .map(|(i, p)| {
-                    let f = format!("{field}[{i}]");
-                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(&f, r))?;
-                    cstr(d.path.as_os_str().as_bytes(), &f)
+                    // The field's name is only made for an error.
+                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(format!("{field}[{i}]"), r))?;
+                    let bytes = std::os::unix::ffi::OsStringExt::into_vec(d.path.into_os_string());
+                    CString::new(bytes)
+                        .map_err(|_| Error::config(format!("{field}[{i}]"), "contains a NUL byte"))
                 })
                 .collect()
         };
@@ -1286,6 +1295,13 @@ mod tests {
             r#"{"namespaces":[{"type":"mount"}],"maskedPaths":["/proc/kcore"]}"#,
         )
         .unwrap();
+        // A bad entry is named by its index.
+        for field in ["maskedPaths", "readonlyPaths"] {
+            let linux =
+                format!(r#"{{"namespaces":[{{"type":"mount"}}],"{field}":["/proc/kcore","relative"]}}"#);
+            let e = err(&linux);
+            assert!(e.contains(&format!("linux.{field}[1]")), "{e}");
+        }
     }
 
     #[test]

@@ -150,11 +150,16 @@ impl<'a> Resolver<'a> {
             let mut here = rootfs.to_path_buf();
             here.extend(&at);
             here.push(&c);
-            let is_link = *self.seen.entry(here.clone()).or_insert_with(|| {
-                std::fs::symlink_metadata(&here)
-                    .ok()
-                    .map(|m| m.file_type().is_symlink())
-            });
+            let is_link = match self.seen.get(&here) {
+                Some(&seen) => seen,
+                None => {
+                    let kind = std::fs::symlink_metadata(&here)
+                        .ok()
+                        .map(|m| m.file_type().is_symlink());
+                    self.seen.insert(here.clone(), kind);
+                    kind
+                }
+            };
             match is_link {
                 Some(true) => {}
                 Some(false) => {

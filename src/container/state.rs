@@ -414,14 +414,17 @@ fn read_state(path: &Path) -> std::io::Result<Vec<u8>> {
         .read(true)
         .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
         .open(path)?;
-    if !file.metadata()?.is_file() {
+    let meta = file.metadata()?;
+    if !meta.is_file() {
         return Err(std::io::Error::new(
             std::io::ErrorKind::InvalidData,
             "not a regular file",
         ));
     }
-    let mut text = Vec::new();
-    file.read_to_end(&mut text)?;
+    // Sized from the metadata just read: File's own read_to_end would
+    // ask for it again, and for the offset.
+    let mut text = Vec::with_capacity(meta.len() as usize + 1);
+    Read::by_ref(&mut file).take(u64::MAX).read_to_end(&mut text)?;
     Ok(text)
 }
 

@@ -275,7 +275,7 @@ impl MountPlan {
         let shared_ns = !ns.has(LinuxNamespaceType::Mount);
         let readonly_root = spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
         if shared_ns {
-            refuse_in_shared_ns(&linux, readonly_root)?;
+            refuse_in_shared_ns(linux, readonly_root)?;
         }
         let final_propagation = match linux.rootfs_propagation().as_deref() {
             None | Some("") => None,

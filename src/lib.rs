@@ -35,6 +35,7 @@ pub mod mounts;
 pub mod namespaces;
 pub mod plan;
 pub mod process;
+pub mod procfile;
 pub mod rootless;
 pub mod sched;
 pub mod seccomp;

@@ -155,7 +155,7 @@ impl ProcessPlan {
             rlimits.push((res, r.soft(), r.hard()));
         }
 
-        let last_cap = std::fs::read_to_string("/proc/sys/kernel/cap_last_cap")
+        let last_cap = crate::procfile::read_to_string("/proc/sys/kernel/cap_last_cap")
             .ok()
             .and_then(|s| s.trim().parse().ok())
             .unwrap_or(40);

@@ -91,7 +91,7 @@ pub fn detect() -> bool {
 /// Whether this process lives in a user namespace other than the initial
 /// one: the initial namespace's `uid_map` is the identity over all 2^32 ids.
 pub fn running_in_user_namespace() -> bool {
-    match std::fs::read_to_string("/proc/self/uid_map") {
+    match crate::procfile::read_to_string("/proc/self/uid_map") {
         Ok(map) => !is_initial_uid_map(&map),
         Err(_) => false,
     }

@@ -54,7 +54,7 @@ pub(crate) struct Layout {
 impl Layout {
     /// Reads the layout of the calling process from `/proc/self`.
     pub fn detect() -> Result<Layout> {
-        let read = |p: &str| fs::read_to_string(p).map_err(|e| Error::io("reading", p, e));
+        let read = |p: &str| crate::procfile::read_to_string(p).map_err(|e| Error::io("reading", p, e));
         Layout::parse(&read("/proc/self/mountinfo")?, &read("/proc/self/cgroup")?)
     }
 

@@ -699,7 +699,7 @@ impl TryFrom<StoredCgroup> for Cgroup {
 
     fn try_from(s: StoredCgroup) -> std::result::Result<Cgroup, String> {
         if !s.dirs.is_empty() {
-            let info = fs::read_to_string("/proc/self/mountinfo")
+            let info = crate::procfile::read_to_string("/proc/self/mountinfo")
                 .map_err(|e| format!("reading /proc/self/mountinfo: {e}"))?;
             check_dirs(&s.dirs, &layout::cgroup_mount_points(&info))?;
         }

@@ -655,7 +655,10 @@ impl Container {
     }
 
     fn alive(&self) -> bool {
-        self.is_init() && state::pid_state(self.persisted.pid).is_some_and(|s| s != 'Z' && s != 'X')
+        let p = &self.persisted;
+        p.pid > 0
+            && state::pid_start_and_state(p.pid)
+                .is_some_and(|(start, s)| start == p.pid_start && s != 'Z' && s != 'X')
     }
 
     /// The current status, read from the kernel.

@@ -264,11 +264,18 @@ impl MountPlan {
                 format!("{} is not a directory", rootfs.display()),
             ));
         }
-        let linux = spec.linux().clone().unwrap_or_default();
+        let no_linux;
+        let linux = match spec.linux() {
+            Some(l) => l,
+            None => {
+                no_linux = oci_spec::runtime::Linux::default();
+                &no_linux
+            }
+        };
         let shared_ns = !ns.has(LinuxNamespaceType::Mount);
         let readonly_root = spec.root().as_ref().and_then(|r| r.readonly()).unwrap_or(false);
         if shared_ns {
-            refuse_in_shared_ns(&linux, readonly_root)?;
+            refuse_in_shared_ns(linux, readonly_root)?;
         }
         let final_propagation = match linux.rootfs_propagation().as_deref() {
             None | Some("") => None,
@@ -291,8 +298,9 @@ impl MountPlan {
 
         let label = crate::lsm::mount_label(linux.mount_label().as_deref(), lsm)?;
         let mut mounts = Vec::new();
+        let mut resolver = resolve::Resolver::new(rootfs);
         for (i, m) in spec.mounts().iter().flatten().enumerate() {
-            mounts.push(plan_mount(i, m, rootfs, ns, label)?);
+            mounts.push(plan_mount(i, m, rootfs, &mut resolver, ns, label)?);
         }
         let setup_dev = !mounts
             .iter()
@@ -310,9 +318,11 @@ impl MountPlan {
                 .flatten()
                 .enumerate()
                 .map(|(i, p)| {
-                    let f = format!("{field}[{i}]");
-                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(&f, r))?;
-                    cstr(d.path.as_os_str().as_bytes(), &f)
+                    // The field's name is only made for an error.
+                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(format!("{field}[{i}]"), r))?;
+                    let bytes = std::os::unix::ffi::OsStringExt::into_vec(d.path.into_os_string());
+                    CString::new(bytes)
+                        .map_err(|_| Error::config(format!("{field}[{i}]"), "contains a NUL byte"))
                 })
                 .collect()
         };
@@ -340,8 +350,9 @@ impl MountPlan {
             userns,
             cwd: match spec.process().as_ref().map(|p| p.cwd()) {
                 Some(cwd) if cwd.is_absolute() => {
-                    let resolved =
-                        resolve::resolve_in_root(rootfs, cwd).map_err(|r| Error::config("process.cwd", r))?;
+                    let resolved = resolver
+                        .resolve(cwd)
+                        .map_err(|r| Error::config("process.cwd", r))?;
                     Some(Dest::new(&resolved).map_err(|r| Error::config("process.cwd", r))?)
                 }
                 _ => None,
@@ -381,7 +392,7 @@ fn refuse_in_shared_ns(linux: &oci_spec::runtime::Linux, readonly_root: bool) ->
 
 /// The mount point (from /proc/self/mountinfo) that contains `path`.
 fn mount_point_of(path: &Path) -> Result<PathBuf> {
-    let info = std::fs::read_to_string("/proc/self/mountinfo")
+    let info = crate::procfile::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
     let best = info
         .lines()
@@ -398,6 +409,7 @@ fn plan_mount(
     i: usize,
     m: &oci_spec::runtime::Mount,
     rootfs: &Path,
+    resolver: &mut resolve::Resolver<'_>,
     ns: &NamespacePlan,
     label: Option<&str>,
 ) -> Result<MountOp> {
@@ -405,7 +417,8 @@ fn plan_mount(
     if !m.destination().is_absolute() {
         return Err(Error::config(field("destination"), "must be an absolute path"));
     }
-    let resolved = resolve::resolve_in_root(rootfs, m.destination())
+    let resolved = resolver
+        .resolve(m.destination())
         .map_err(|r| Error::config(field("destination"), r))?;
     let dest = Dest::new(&resolved).map_err(|r| Error::config(field("destination"), r))?;
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
@@ -1221,7 +1234,10 @@ mod tests {
             .iter()
             .flatten()
             .enumerate()
-            .map(|(i, m)| plan_mount(i, m, root.path(), &ns, Some(label)).unwrap())
+            .map(|(i, m)| {
+                let mut resolver = resolve::Resolver::new(root.path());
+                plan_mount(i, m, root.path(), &mut resolver, &ns, Some(label)).unwrap()
+            })
             .collect();
         let data: Vec<_> = ops
             .iter()
@@ -1279,6 +1295,13 @@ mod tests {
             r#"{"namespaces":[{"type":"mount"}],"maskedPaths":["/proc/kcore"]}"#,
         )
         .unwrap();
+        // A bad entry is named by its index.
+        for field in ["maskedPaths", "readonlyPaths"] {
+            let linux =
+                format!(r#"{{"namespaces":[{{"type":"mount"}}],"{field}":["/proc/kcore","relative"]}}"#);
+            let e = err(&linux);
+            assert!(e.contains(&format!("linux.{field}[1]")), "{e}");
+        }
     }
 
     #[test]

@@ -101,56 +101,111 @@ impl Dest {
 /// first symlink whose `..` climbs above the rootfs. Missing components end
 /// the walk: they will be created as directories.
 pub fn resolve_in_root(rootfs: &Path, dest: &Path) -> Result<PathBuf, String> {
-    let mut todo: Vec<OsString> = components(dest);
-    todo.reverse();
-    let mut at: Vec<OsString> = Vec::new();
-    let mut links = 0;
-    while let Some(c) = todo.pop() {
-        if c == ".." {
-            at.pop();
-            continue;
+    Resolver::new(rootfs).resolve(dest)
+}
+
+/// [`resolve_in_root`] for many destinations in one rootfs: each host path
+/// is looked at once (runc's spec has /dev, /dev/pts, /dev/shm and
+/// /dev/mqueue: /dev was looked at four times), and nothing is looked at
+/// below a component that could not be (a path under a missing directory
+/// cannot be a symlink).
+#[derive(Debug)]
+pub struct Resolver<'a> {
+    rootfs: &'a Path,
+    /// Host path -> whether it is a symlink (None: it could not be looked at).
+    seen: std::collections::HashMap<PathBuf, Option<bool>>,
+}
+
+impl<'a> Resolver<'a> {
+    /// A resolver for paths under `rootfs`.
+    pub fn new(rootfs: &'a Path) -> Resolver<'a> {
+        Resolver {
+            rootfs,
+            seen: std::collections::HashMap::new(),
         }
-        let mut here = rootfs.to_path_buf();
-        here.extend(&at);
-        here.push(&c);
-        let is_link = std::fs::symlink_metadata(&here).is_ok_and(|m| m.file_type().is_symlink());
-        if !is_link {
-            at.push(c);
-            continue;
-        }
-        links += 1;
-        if links > 40 {
-            return Err(format!("too many symlinks under {}", here.display()));
-        }
-        let target = std::fs::read_link(&here).map_err(|e| format!("{}: {e}", here.display()))?;
-        if target.is_absolute() {
-            at.clear();
-        } else {
-            // A relative target climbing above the rootfs would, on the host,
-            // lead outside it: that is an attack, not a layout.
-            let mut depth = at.len() as isize;
-            for t in target.components() {
-                match t {
-                    Component::ParentDir => depth -= 1,
-                    Component::Normal(_) => depth += 1,
-                    _ => {}
+    }
+
+    /// See [`resolve_in_root`].
+    pub fn resolve(&mut self, dest: &Path) -> Result<PathBuf, String> {
+        let rootfs = self.rootfs;
+        let mut todo: Vec<OsString> = components(dest);
+        todo.reverse();
+        let mut at: Vec<OsString> = Vec::new();
+        let mut links = 0;
+        // `at.len()` once a component that could not be looked at was
+        // pushed: everything below it is not a symlink either.
+        let mut unseen_from: Option<usize> = None;
+        while let Some(c) = todo.pop() {
+            if c == ".." {
+                at.pop();
+                if unseen_from.is_some_and(|d| at.len() < d) {
+                    unseen_from = None;
                 }
-                if depth < 0 {
-                    return Err(format!(
-                        "symlink {} -> {} escapes the rootfs",
-                        here.display(),
-                        target.display()
-                    ));
+                continue;
+            }
+            if unseen_from.is_some() {
+                at.push(c);
+                continue;
+            }
+            let mut here = rootfs.to_path_buf();
+            here.extend(&at);
+            here.push(&c);
+            let is_link = match self.seen.get(&here) {
+                Some(&seen) => seen,
+                None => {
+                    let kind = std::fs::symlink_metadata(&here)
+                        .ok()
+                        .map(|m| m.file_type().is_symlink());
+                    self.seen.insert(here.clone(), kind);
+                    kind
+                }
+            };
+            match is_link {
+                Some(true) => {}
+                Some(false) => {
+                    at.push(c);
+                    continue;
+                }
+                None => {
+                    at.push(c);
+                    unseen_from = Some(at.len());
+                    continue;
                 }
             }
+            links += 1;
+            if links > 40 {
+                return Err(format!("too many symlinks under {}", here.display()));
+            }
+            let target = std::fs::read_link(&here).map_err(|e| format!("{}: {e}", here.display()))?;
+            if target.is_absolute() {
+                at.clear();
+            } else {
+                // A relative target climbing above the rootfs would, on the host,
+                // lead outside it: that is an attack, not a layout.
+                let mut depth = at.len() as isize;
+                for t in target.components() {
+                    match t {
+                        Component::ParentDir => depth -= 1,
+                        Component::Normal(_) => depth += 1,
+                        _ => {}
+                    }
+                    if depth < 0 {
+                        return Err(format!(
+                            "symlink {} -> {} escapes the rootfs",
+                            here.display(),
+                            target.display()
+                        ));
+                    }
+                }
+            }
+            let mut next = components(&target);
+            next.reverse();
+            todo.extend(next);
         }
-        let mut next = components(&target);
-        next.reverse();
-        todo.extend(next);
+        let mut out = PathBuf::from("/");
+        out.extend(at);
+        Ok(out)
     }
-    let mut out = PathBuf::from("/");
-    out.extend(at);
-    Ok(out)
 }
 
 fn components(p: &Path) -> Vec<OsString> {
@@ -240,6 +295,24 @@ mod tests {
             resolve_in_root(root.path(), Path::new("/missing/x")).unwrap(),
             Path::new("/missing/x")
         );
+        // One resolver for many paths answers as a fresh one each time,
+        // whatever it has looked at before; `..` out of a missing
+        // directory looks again.
+        let mut r = Resolver::new(root.path());
+        for _ in 0..2 {
+            assert!(r.resolve(Path::new("/evil/x")).is_err());
+            assert!(r.resolve(Path::new("/missing/../evil/x")).is_err());
+            assert!(r.resolve(Path::new("/missing/a/../../evil")).is_err());
+            assert_eq!(
+                r.resolve(Path::new("/missing/a/../b")).unwrap(),
+                Path::new("/missing/b")
+            );
+            assert_eq!(r.resolve(Path::new("/abs/x")).unwrap(), Path::new("/etc/x"));
+            assert_eq!(
+                r.resolve(Path::new("/etc/../rel/y")).unwrap(),
+                Path::new("/etc/y")
+            );
+        }
     }
 
     #[test]

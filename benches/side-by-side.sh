@@ -96,11 +96,16 @@ fi
 tmp=$(mktemp -d /tmp/nook-bench.XXXXXX)
 prefix="nkbench$$r${RANDOM}-"          # every container id starts with this
 names=(nook runc crun)
-declare -A bin=([nook]=$NOOK [runc]=$RUNC [crun]=$CRUN)
+# Each nook binary is timed from a copy made here: how a file's pages came into the page
+# cache (written by the linker, or by cp) moved its exec cost by 0.2-0.45 ms per call
+# for identical bytes, so a fresh build against a cp'd NOOK_BASE was skewed.
+cp "$NOOK" "$tmp/nook-bin"
+declare -A bin=([nook]=$tmp/nook-bin [runc]=$RUNC [crun]=$CRUN)
 if [[ -n ${NOOK_BASE:-} ]]; then
     NOOK_BASE=$(readlink -f "$(command -v "$NOOK_BASE")") || die "NOOK_BASE is not an executable"
     names+=(base)
-    bin[base]=$NOOK_BASE
+    cp "$NOOK_BASE" "$tmp/base-bin"
+    bin[base]=$tmp/base-bin
 fi
 cg_top_before=$(ls -A "$CG" 2>/dev/null || true)
 hide_unified=0
@@ -377,7 +382,7 @@ for rt in "${names[@]}"; do
 done
 status=0
 in_ns python3 "$tmp/timer.py" "$N" "$WARMUP" "$tmp" "$bundle" "$prefix" \
-    "nook=$NOOK" "runc=$RUNC" "crun=$CRUN" ${NOOK_BASE:+"base=$NOOK_BASE"} || status=$?
+    "nook=${bin[nook]}" "runc=$RUNC" "crun=$CRUN" ${NOOK_BASE:+"base=${bin[base]}"} || status=$?
 ((status == 0)) || die "timer failed (exit $status)"
 
 # ---- 5. peak RSS of `run` and `create` ------------------------------------------------

@@ -1143,10 +1143,15 @@ fn write(path: &Path, value: &str) -> Result<()> {
         .write(true)
         .open(path)
         .and_then(|mut f| f.write_all(value.as_bytes()));
-    res.map_err(|e| Error::Sys {
+    res.map_err(|e| write_error(path, value, e))
+}
+
+/// The error of writing `value` into cgroup file `path`.
+fn write_error(path: &Path, value: &str, e: io::Error) -> Error {
+    Error::Sys {
         call: format!("write({}, {value:?})", path.display()),
         errno: e.raw_os_error().unwrap_or(libc::EIO),
-    })
+    }
 }
 
 /// `rmdir`, tolerating a directory that is already gone. With `wait_busy`,

@@ -775,13 +775,16 @@ fn removing_a_top_level_cgroup_takes_no_hierarchy_lock() {
     )
     .unwrap();
     // Every mounted hierarchy: fields 5 (mount point) and, after " - ", the type.
-    let mounts: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
+    let mut mounts: Vec<String> = fs::read_to_string("/proc/self/mountinfo")
         .unwrap()
         .lines()
         .filter(|l| l.split(" - ").nth(1).is_some_and(|t| t.starts_with("cgroup")))
         .map(|l| l.split(' ').nth(4).unwrap().to_string())
         .collect();
     assert!(!mounts.is_empty());
+    // In nook's order (see cgroups/lock.rs): a create in another test
+    // holding one of them while waiting for the next must not deadlock.
+    mounts.sort();
     let cg = plan.create().unwrap();
     let mut held = Vec::new();
     for m in mounts {

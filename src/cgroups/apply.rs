@@ -11,7 +11,7 @@ use oci_spec::runtime::LinuxResources;
 use super::devices::{self, DeviceRule};
 use super::layout::{Hierarchy, Version};
 use super::resources::Settings;
-use super::{read, write, Dir};
+use super::{read, write, write_error, Dir};
 use crate::error::{Error, Result};
 use crate::sys;
 
@@ -80,9 +80,10 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
     // pass them on, the leaf keeps its subtree_control empty because it
     // will hold processes (cgroup2's "no internal processes" rule).
     let delegate = match h.version {
-        Version::V2 => read(&anc.join("cgroup.subtree_control"))?,
-        Version::V1 => String::new(),
+        Version::V2 if todo.len() > 1 => read(&anc.join("cgroup.subtree_control"))?,
+        _ => String::new(),
     };
+    let made = created.len();
     for (i, dir) in todo.iter().enumerate() {
         let is_leaf = i + 1 == todo.len();
         match fs::create_dir(dir) {
@@ -98,7 +99,7 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
         }
     }
     if h.version == Version::V1 && h.controllers.iter().any(|c| c == "cpuset") {
-        fill_cpusets(&h.mount_point, path)?;
+        fill_cpusets(&h.mount_point, path, &created[made..])?;
     }
     Ok(())
 }
@@ -110,8 +111,10 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
 /// nearest ancestor that has them: the directories nook made, the cgroup it
 /// adopts, and an empty parent an engine made (a pod cgroup), as runc does
 /// (`cpusetEnsureParent`). Filling an empty cpuset changes nothing for
-/// anyone: it cannot hold a task. A non-empty one is left as it is.
-pub(crate) fn fill_cpusets(mount_point: &Path, path: &Path) -> Result<()> {
+/// anyone: it cannot hold a task. A non-empty one is left as it is. The
+/// directories nook has just made (`fresh`) are not read: they are empty,
+/// or hold their parent's values already (`cgroup.clone_children`).
+pub(crate) fn fill_cpusets(mount_point: &Path, path: &Path, fresh: &[PathBuf]) -> Result<()> {
     let Ok(rel) = path.strip_prefix(mount_point) else {
         return Ok(());
     };
@@ -120,7 +123,7 @@ pub(crate) fn fill_cpusets(mount_point: &Path, path: &Path) -> Result<()> {
         let parent = dir.clone();
         dir.push(c);
         for f in ["cpuset.cpus", "cpuset.mems"] {
-            if read(&dir.join(f))?.trim().is_empty() {
+            if fresh.contains(&dir) || read(&dir.join(f))?.trim().is_empty() {
                 write(&dir.join(f), read(&parent.join(f))?.trim())?;
             }
         }
@@ -145,9 +148,38 @@ fn dir_for<'a>(dirs: &'a [Dir], controller: &str) -> Result<&'a Dir> {
     })
 }
 
+/// The file of the last write, kept open for the next write to the same
+/// file: a container's device rules are a dozen writes to `devices.allow`
+/// (the kernel takes each write as one rule, and ignores the offset).
+#[derive(Default)]
+struct LastFile(Option<(PathBuf, fs::File)>);
+
+impl LastFile {
+    /// [`write`] through the kept file when it is `path`'s.
+    fn write(&mut self, path: PathBuf, value: &str) -> Result<()> {
+        use std::io::Write as _;
+        let (path, mut file) = match self.0.take() {
+            Some((p, f)) if p == path => (p, f),
+            _ => {
+                let f = fs::OpenOptions::new()
+                    .write(true)
+                    .open(&path)
+                    .map_err(|e| write_error(&path, value, e))?;
+                (path, f)
+            }
+        };
+        let written = file
+            .write_all(value.as_bytes())
+            .map_err(|e| write_error(&path, value, e));
+        self.0 = Some((path, file));
+        written
+    }
+}
+
 /// Writes `settings` into `dirs`, in order.
 pub(crate) fn apply(dirs: &[Dir], settings: &Settings) -> Result<()> {
     let writes = &settings.writes;
+    let mut last = LastFile::default();
     let mut i = 0;
     while i < writes.len() {
         let w = &writes[i];
@@ -177,7 +209,7 @@ pub(crate) fn apply(dirs: &[Dir], settings: &Settings) -> Result<()> {
             }
             return Err(missing());
         };
-        match write(&dir.path.join(file), value) {
+        match last.write(dir.path.join(file), value) {
             Ok(()) => i += 1,
             Err(e) if only && e.errno() == libc::ENOENT => return Err(missing()),
             // v1 wants memory+swap >= memory at every moment: when raising
@@ -190,8 +222,8 @@ pub(crate) fn apply(dirs: &[Dir], settings: &Settings) -> Result<()> {
                         .is_some_and(|n| n.candidates[0].0 == "memory.memsw.limit_in_bytes") =>
             {
                 let next = &writes[i + 1].candidates[0];
-                write(&dir.path.join(&next.0), &next.1)?;
-                write(&dir.path.join(file), value)?;
+                last.write(dir.path.join(&next.0), &next.1)?;
+                last.write(dir.path.join(file), value)?;
                 i += 2;
             }
             Err(e) => return Err(e),
@@ -307,8 +339,8 @@ mod tests {
         cpuset(&r.join("pod/ctr"), "");
         cpuset(&r.join("mine"), "1\n"); // set by its owner: kept
         cpuset(&r.join("mine/ctr"), "");
-        fill_cpusets(r, &r.join("pod/ctr")).unwrap();
-        fill_cpusets(r, &r.join("mine/ctr")).unwrap();
+        fill_cpusets(r, &r.join("pod/ctr"), &[]).unwrap();
+        fill_cpusets(r, &r.join("mine/ctr"), &[]).unwrap();
         let cpus = |d: &str| fs::read_to_string(r.join(d).join("cpuset.cpus")).unwrap();
         assert_eq!((cpus("pod"), cpus("pod/ctr")), ("0-3".into(), "0-3".into()));
         assert_eq!((cpus("mine"), cpus("mine/ctr")), ("1\n".into(), "1".into()));

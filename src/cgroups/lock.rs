@@ -7,8 +7,11 @@
 //! create uses it. nook takes an exclusive `flock(2)` on each hierarchy's
 //! mount point directory around creation and removal, which every nook
 //! process (and the C and Go callers) sees, without a lock file anywhere.
-//! Removal locks only where a parent is removed: a leaf directly below
-//! the mount point (the default) races nobody's set-up of a parent.
+//! Removal locks only where a parent is removed, and creation only where
+//! a parent may be made or filled, plus the hierarchy of the directory it
+//! claims (below), which serialises the creates of one path: a leaf
+//! directly below the mount point (the default) races nobody's set-up of
+//! a parent.
 //!
 //! A create also holds a [`Claim`] on its cgroup directory from its mkdir
 //! (or adoption) until its init is in it: before that the cgroup is empty,

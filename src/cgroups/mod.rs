@@ -478,7 +478,7 @@ impl CgroupPlan {
     /// under the hierarchy locks: two creates of one new path must not both
     /// find it free. Held only for that, not while resources are written.
     fn make(&self, fd_floor: RawFd) -> Result<(Cgroup, Claim)> {
-        let _lock = lock::lock(self.targets.iter().map(|t| t.hierarchy.mount_point.as_path()))?;
+        let _lock = lock::lock(self.mounts_to_lock()?)?;
         // Checked before the first mkdir so a refusal leaves nothing behind.
         let on_v1: Vec<&str> = self
             .targets
@@ -643,6 +643,23 @@ impl CgroupPlan {
         }
         cg.add_process(pid)?;
         apply::apply(&cg.dirs, &self.settings)
+    }
+
+    /// The mount points to lock while the directories are checked and
+    /// made (see lock.rs): the first target's, whose directory every create
+    /// of the cgroup claims, which serialises the creates of one path, and
+    /// those where the cgroup is not directly below the mount point, where
+    /// nook may make or fill a parent that others share. A leaf directly
+    /// below it (the default `/<id>`) races nobody else's set-up.
+    fn mounts_to_lock(&self) -> Result<Vec<&Path>> {
+        let mut mounts = Vec::new();
+        for (i, t) in self.targets.iter().enumerate() {
+            let h = &t.hierarchy;
+            if i == 0 || h.dir_of(&t.cgroup)?.parent() != Some(h.mount_point.as_path()) {
+                mounts.push(h.mount_point.as_path());
+            }
+        }
+        Ok(mounts)
     }
 
     fn create_into(&self, cg: &mut Cgroup) -> Result<()> {
@@ -1126,10 +1143,15 @@ fn write(path: &Path, value: &str) -> Result<()> {
         .write(true)
         .open(path)
         .and_then(|mut f| f.write_all(value.as_bytes()));
-    res.map_err(|e| Error::Sys {
+    res.map_err(|e| write_error(path, value, e))
+}
+
+/// The error of writing `value` into cgroup file `path`.
+fn write_error(path: &Path, value: &str, e: io::Error) -> Error {
+    Error::Sys {
         call: format!("write({}, {value:?})", path.display()),
         errno: e.raw_os_error().unwrap_or(libc::EIO),
-    })
+    }
 }
 
 /// `rmdir`, tolerating a directory that is already gone. With `wait_busy`,

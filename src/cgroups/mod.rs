@@ -582,21 +582,10 @@ impl CgroupPlan {
     /// The cgroup v2 directory of `cg`, opened, for a clone straight into
     /// it (CLONE_INTO_CGROUP), with its number; none under systemd.
     pub fn open_v2_dir(&self, cg: &Cgroup) -> Option<(usize, std::os::fd::OwnedFd)> {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        if self.systemd.is_some() {
-            return None;
+        match self.systemd {
+            Some(_) => None,
+            None => cg.open_v2_dir(),
         }
-        let (i, d) = cg
-            .dirs
-            .iter()
-            .enumerate()
-            .find(|(_, d)| d.version == Version::V2)?;
-        let dir = fs::OpenOptions::new()
-            .read(true)
-            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
-            .open(&d.path)
-            .ok()?;
-        Some((i, dir.into()))
     }
 
     /// `joined`: the directories (by [`CgroupPlan::open_tasks`] index) the
@@ -790,8 +779,10 @@ impl Cgroup {
         self.add_process_except(pid, &[])
     }
 
-    /// [`Cgroup::add_process`], but for the directories numbered in `skip`.
-    fn add_process_except(&self, pid: i32, skip: &[usize]) -> Result<()> {
+    /// [`Cgroup::add_process`], but for the directories numbered in `skip`
+    /// (those the process has moved itself into: [`Cgroup::open_tasks`],
+    /// [`Cgroup::open_v2_dir`]).
+    pub(crate) fn add_process_except(&self, pid: i32, skip: &[usize]) -> Result<()> {
         for (i, d) in self.dirs.iter().enumerate() {
             if !skip.contains(&i) {
                 write(&d.path.join("cgroup.procs"), &pid.to_string())?;
@@ -807,8 +798,10 @@ impl Cgroup {
     /// which waits for an RCU grace period (6-18 ms measured on this 6.18
     /// host); the kernel moves the writing thread itself without that lock.
     /// The write is checked against the opener's credentials (the runtime's).
-    /// A directory whose file cannot be opened is left to [`CgroupPlan::enter`].
-    fn open_tasks(&self) -> Vec<(usize, std::os::fd::OwnedFd)> {
+    /// A directory whose file cannot be opened is left to
+    /// [`Cgroup::add_process_except`]. Used for a container's init and for
+    /// an exec'd process alike.
+    pub(crate) fn open_tasks(&self) -> Vec<(usize, std::os::fd::OwnedFd)> {
         use std::os::unix::fs::OpenOptionsExt as _;
         let mut open = Vec::new();
         for (i, d) in self.dirs.iter().enumerate() {
@@ -824,6 +817,23 @@ impl Cgroup {
             }
         }
         open
+    }
+
+    /// The cgroup v2 directory, opened, for a clone straight into it
+    /// (CLONE_INTO_CGROUP), with its number.
+    pub(crate) fn open_v2_dir(&self) -> Option<(usize, std::os::fd::OwnedFd)> {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        let (i, d) = self
+            .dirs
+            .iter()
+            .enumerate()
+            .find(|(_, d)| d.version == Version::V2)?;
+        let dir = fs::OpenOptions::new()
+            .read(true)
+            .custom_flags(libc::O_DIRECTORY | libc::O_CLOEXEC | libc::O_NOFOLLOW)
+            .open(&d.path)
+            .ok()?;
+        Some((i, dir.into()))
     }
 
     /// The existing sub-cgroup named by `specs` (runc's `exec --cgroup`):

@@ -445,18 +445,12 @@ fn reap_failed_restore(criu_pid: i32, criu_start: u64) {
         let Ok(pid) = e.file_name().to_string_lossy().parse::<i32>() else {
             continue;
         };
-        let Ok(stat) = fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        let Some(stat) = state::ProcStat::read(pid) else {
             continue;
         };
-        let (Some(open), Some(close)) = (stat.find('('), stat.rfind(')')) else {
-            continue;
-        };
-        let comm = &stat[open + 1..close];
-        // After ") ": state, ppid, ...; starttime is the 20th of them.
-        let f: Vec<&str> = stat[close + 2..].split(' ').collect();
-        let ours = f.get(1) == Some(&me.as_str()) && comm == "criu" && pid != criu_pid;
-        let since = f
-            .get(19)
+        let ours = stat.field(1) == Some(me.as_str()) && stat.comm() == "criu" && pid != criu_pid;
+        let since = stat
+            .field(19)
             .and_then(|s| s.parse::<u64>().ok())
             .is_some_and(|t| t >= criu_start);
         if ours && since {

@@ -641,8 +641,15 @@ impl Container {
     /// Whether the saved pid still names the container's init (running or
     /// a zombie not reaped yet), not a process that got the pid since.
     fn is_init(&self) -> bool {
+        self.init_state().is_some()
+    }
+
+    /// The one-letter state of the init ('S', 'Z', ...; /proc/PID/stat),
+    /// None if its pid is gone or now another process's.
+    fn init_state(&self) -> Option<char> {
         let p = &self.persisted;
-        p.pid > 0 && state::pid_start_time(p.pid) == Some(p.pid_start)
+        let (start, state) = state::pid_start_and_state(p.pid).filter(|_| p.pid > 0)?;
+        (start == p.pid_start).then_some(state)
     }
 
     /// Whether the init has begun exiting and is out of the cgroup (which
@@ -655,10 +662,7 @@ impl Container {
     }
 
     fn alive(&self) -> bool {
-        let p = &self.persisted;
-        p.pid > 0
-            && state::pid_start_and_state(p.pid)
-                .is_some_and(|(start, s)| start == p.pid_start && s != 'Z' && s != 'X')
+        self.init_state().is_some_and(|s| s != 'Z' && s != 'X')
     }
 
     /// The current status, read from the kernel.

@@ -400,8 +400,7 @@ fn ancestor_holding(file: &File) -> Option<i32> {
 
 /// The parent of `pid` (field 4 of /proc/PID/stat), None if it is gone.
 fn parent_pid(pid: i32) -> Option<i32> {
-    let stat = crate::procfile::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    stat.get(stat.rfind(')')? + 2..)?.split(' ').nth(1)?.parse().ok()
+    ProcStat::read(pid)?.field(1)?.parse().ok()
 }
 
 /// Reads a state file that must be a regular file: opened without
@@ -493,21 +492,45 @@ fn random_u64(salt: u32) -> u64 {
     std::collections::hash_map::RandomState::new().hash_one((std::process::id(), now, salt))
 }
 
+/// /proc/PID/stat, read once for the fields after the command name.
+pub(super) struct ProcStat {
+    text: String,
+    /// Where the fields after "(comm) " start: the name may contain
+    /// spaces and parentheses, so they start after the last ')'.
+    rest: usize,
+}
+
+impl ProcStat {
+    /// None if `pid` is gone.
+    pub(super) fn read(pid: i32) -> Option<ProcStat> {
+        let text = crate::procfile::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        let rest = text.rfind(')')? + 2;
+        (rest <= text.len()).then_some(ProcStat { text, rest })
+    }
+
+    /// The command name, between the first '(' and the last ')'.
+    pub(super) fn comm(&self) -> &str {
+        let open = self.text.find('(').map_or(0, |i| i + 1);
+        self.text.get(open..self.rest - 2).unwrap_or_default()
+    }
+
+    /// Field `n` after the name: 0 the state, 1 the parent, 6 the flags,
+    /// 19 the start time (fields 3, 4, 9 and 22 of proc(5)).
+    pub(super) fn field(&self, n: usize) -> Option<&str> {
+        self.text[self.rest..].split(' ').nth(n)
+    }
+}
+
 /// Start time (clock ticks since boot) of `pid`, or None if it is gone.
 pub fn pid_start_time(pid: i32) -> Option<u64> {
-    let stat = crate::procfile::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    // The command name may contain spaces and parentheses: parse after the last ')'.
-    let rest = &stat[stat.rfind(')')? + 2..];
-    rest.split(' ').nth(19)?.parse().ok()
+    pid_start_and_state(pid).map(|(start, _)| start)
 }
 
 /// The start time and the one-letter state of `pid`, from one read of
 /// /proc/PID/stat ('R', 'S', 'Z', ...; see [`pid_start_time`]).
 pub fn pid_start_and_state(pid: i32) -> Option<(u64, char)> {
-    let stat = crate::procfile::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let rest = stat.get(stat.rfind(')')? + 2..)?;
-    let state = rest.chars().next()?;
-    Some((rest.split(' ').nth(19)?.parse().ok()?, state))
+    let stat = ProcStat::read(pid)?;
+    Some((stat.field(19)?.parse().ok()?, stat.field(0)?.chars().next()?))
 }
 
 /// Whether `pid` has begun to exit: PF_EXITING in the flags of
@@ -516,15 +539,9 @@ pub fn pid_start_and_state(pid: i32) -> Option<(u64, char)> {
 /// process of the namespace has been reaped by its parent.
 pub fn pid_exiting(pid: i32) -> bool {
     const PF_EXITING: u64 = 0x4;
-    let Ok(stat) = crate::procfile::read_to_string(format!("/proc/{pid}/stat")) else {
-        return false;
-    };
-    let flags = stat
-        .rfind(')')
-        .and_then(|i| stat.get(i + 2..))
-        .and_then(|rest| rest.split(' ').nth(6))
-        .and_then(|f| f.parse::<u64>().ok());
-    flags.is_some_and(|f| f & PF_EXITING != 0)
+    ProcStat::read(pid)
+        .and_then(|s| s.field(6)?.parse::<u64>().ok())
+        .is_some_and(|f| f & PF_EXITING != 0)
 }
 
 /// Lists the container ids under `root`.
@@ -655,6 +672,29 @@ mod tests {
             fs::read_dir(d.path()).unwrap().count(),
             2,
             "no temporary file left"
+        );
+    }
+
+    /// The fields after a command name with spaces and parentheses, read
+    /// back from the kernel for a child named so.
+    #[test]
+    fn proc_stat_fields_follow_any_command_name() {
+        let d = tempfile::tempdir().unwrap();
+        let exe = d.path().join("a) b (c");
+        fs::copy("/bin/sleep", &exe).unwrap();
+        let mut child = std::process::Command::new(&exe).arg("5").spawn().unwrap();
+        let pid = child.id() as i32;
+        let stat = ProcStat::read(pid).unwrap();
+        let fields = (stat.comm().to_string(), stat.field(1).map(str::to_string));
+        child.kill().unwrap();
+        child.wait().unwrap();
+        assert_eq!(
+            fields,
+            ("a) b (c".to_string(), Some(std::process::id().to_string()))
+        );
+        assert_eq!(
+            parent_pid(std::process::id() as i32),
+            Some(nix::unistd::getppid().as_raw())
         );
     }
 

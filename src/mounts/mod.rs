@@ -244,7 +244,13 @@ pub struct MountPlan {
 }
 
 fn cstr(bytes: &[u8], field: &str) -> Result<CString> {
-    CString::new(bytes).map_err(|_| Error::config(field, "contains a NUL byte"))
+    cstr_at(bytes, || field.to_string())
+}
+
+/// [`cstr`], with the field's name made only for an error (masked and
+/// read-only paths are many, and each name would be a `format!`).
+fn cstr_at(bytes: &[u8], field: impl FnOnce() -> String) -> Result<CString> {
+    CString::new(bytes).map_err(|_| Error::config(field(), "contains a NUL byte"))
 }
 
 impl MountPlan {
@@ -319,10 +325,9 @@ impl MountPlan {
                 .enumerate()
                 .map(|(i, p)| {
                     // The field's name is only made for an error.
-                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(format!("{field}[{i}]"), r))?;
-                    let bytes = std::os::unix::ffi::OsStringExt::into_vec(d.path.into_os_string());
-                    CString::new(bytes)
-                        .map_err(|_| Error::config(format!("{field}[{i}]"), "contains a NUL byte"))
+                    let at = || format!("{field}[{i}]");
+                    let d = Dest::new(Path::new(p)).map_err(|r| Error::config(at(), r))?;
+                    cstr_at(d.path.as_os_str().as_bytes(), at)
                 })
                 .collect()
         };

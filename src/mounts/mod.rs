@@ -826,6 +826,14 @@ fn mount_one(
             }
         }
     }
+    let after = op.remount.is_some()
+        || op.tmpcopyup
+        || op.root_label.is_some()
+        || !op.propagation.is_empty()
+        || op.attr.is_some();
+    if !after {
+        return Ok(());
+    }
     // The old fd names the covered directory; what follows acts on the new mount.
     let mounted = open_dest(root, &op.dest, Create::Nothing).map_err(at)?;
     let mpath = FdPath::new(mounted.as_fd());

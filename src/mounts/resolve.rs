@@ -226,31 +226,38 @@ pub fn open_dest(root: BorrowedFd<'_>, dest: &Dest, create: Create) -> SysResult
         Err(libc::ENOENT) if create != Create::Nothing => {}
         other => return other,
     }
-    let mut parent = sys::openat2(root, c".", libc::O_PATH | libc::O_DIRECTORY, 0, resolve)?;
+    // The deepest existing directory so far; the root until one is opened.
+    let mut parent: Option<OwnedFd> = None;
     let last = dest.names.len().saturating_sub(1);
     for (i, (prefix, name)) in dest.prefixes.iter().zip(&dest.names).enumerate() {
-        match sys::openat2(root, prefix, libc::O_PATH, 0, resolve) {
-            Ok(fd) => {
-                parent = fd;
-                continue;
+        // The whole path was just missing: only its ancestors need a look.
+        if i < last {
+            match sys::openat2(root, prefix, libc::O_PATH, 0, resolve) {
+                Ok(fd) => {
+                    parent = Some(fd);
+                    continue;
+                }
+                Err(libc::ENOENT) => {}
+                Err(e) => return Err(e),
             }
-            Err(libc::ENOENT) => {}
-            Err(e) => return Err(e),
         }
+        let at = parent.as_ref().map_or(root, |p| p.as_fd());
         let made = if i == last && create == Create::File {
             let flags = libc::O_CREAT | libc::O_EXCL | libc::O_WRONLY | libc::O_NOFOLLOW;
-            sys::openat(Some(parent.as_fd()), name, flags, 0o644).map(drop)
+            sys::openat(Some(at), name, flags, 0o644).map(drop)
         } else {
-            sys::mkdirat(parent.as_fd(), name, 0o755)
+            sys::mkdirat(at, name, 0o755)
         };
+        // EEXIST: made meanwhile, or a symlink, which the next open resolves.
         match made {
             Ok(()) | Err(libc::EEXIST) => {}
             Err(e) => return Err(e),
         }
         // Re-resolve what now exists instead of trusting the name we created.
-        parent = sys::openat2(root, prefix, libc::O_PATH, 0, resolve)?;
+        parent = Some(sys::openat2(root, prefix, libc::O_PATH, 0, resolve)?);
     }
-    Ok(parent)
+    // A destination with no names is the root itself, which always exists.
+    parent.ok_or(libc::ENOENT)
 }
 
 /// Child: opens the existing directory `dest` for reading (its entries), in-root.

@@ -60,6 +60,28 @@ pub(crate) fn check_delegation(path: &Path, settings: &Settings, on_v1: &[&str])
 /// each directory made in `created` (parents first) as soon as it exists,
 /// so a failure half-way can still be cleaned up.
 pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) -> Result<()> {
+    // Most cgroups are one directory below one that exists (`/<id>` at a
+    // mount point): the leaf first, then the walk up only when its parent
+    // is missing. A parent that exists lies inside the hierarchy when
+    // `path` does.
+    let made = created.len();
+    let inside = path.parent().is_some_and(|p| p.starts_with(&h.mount_point));
+    match inside.then(|| fs::create_dir(path)) {
+        Some(Ok(())) => {
+            created.push(path.to_path_buf());
+            return fill_made_cpusets(h, path, &created[made..]);
+        }
+        // Missing parents: the walk below. Existing: adopted, as below.
+        Some(Err(e))
+            if !matches!(
+                e.kind(),
+                std::io::ErrorKind::NotFound | std::io::ErrorKind::AlreadyExists
+            ) =>
+        {
+            return Err(Error::io("creating cgroup", path, e));
+        }
+        _ => {}
+    }
     let anc = existing_ancestor(path).to_path_buf();
     if !anc.starts_with(&h.mount_point) {
         return Err(Error::Unsupported {
@@ -83,7 +105,6 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
         Version::V2 if todo.len() > 1 => read(&anc.join("cgroup.subtree_control"))?,
         _ => String::new(),
     };
-    let made = created.len();
     for (i, dir) in todo.iter().enumerate() {
         let is_leaf = i + 1 == todo.len();
         match fs::create_dir(dir) {
@@ -98,8 +119,13 @@ pub(crate) fn make_dirs(h: &Hierarchy, path: &Path, created: &mut Vec<PathBuf>) 
             write(&dir.join("cgroup.subtree_control"), &plus.join(" "))?;
         }
     }
+    fill_made_cpusets(h, path, &created[made..])
+}
+
+/// [`fill_cpusets`] on a v1 cpuset hierarchy, where `fresh` was just made.
+fn fill_made_cpusets(h: &Hierarchy, path: &Path, fresh: &[PathBuf]) -> Result<()> {
     if h.version == Version::V1 && h.controllers.iter().any(|c| c == "cpuset") {
-        fill_cpusets(&h.mount_point, path, &created[made..])?;
+        fill_cpusets(&h.mount_point, path, fresh)?;
     }
     Ok(())
 }
@@ -345,6 +371,27 @@ mod tests {
         assert_eq!((cpus("pod"), cpus("pod/ctr")), ("0-3".into(), "0-3".into()));
         assert_eq!((cpus("mine"), cpus("mine/ctr")), ("1\n".into(), "1".into()));
         assert_eq!(fs::read_to_string(r.join("pod/ctr/cpuset.mems")).unwrap(), "0");
+    }
+
+    #[test]
+    fn a_leaf_is_made_at_once_and_an_existing_one_adopted() {
+        let root = tempfile::tempdir().unwrap();
+        let h = Hierarchy {
+            version: Version::V1,
+            mount_point: root.path().to_path_buf(),
+            root: "/".into(),
+            controllers: vec!["pids".into()],
+            own: "/".into(),
+        };
+        let leaf = root.path().join("ctr");
+        let mut created = Vec::new();
+        make_dirs(&h, &leaf, &mut created).unwrap();
+        assert!(leaf.is_dir());
+        assert_eq!(created, vec![leaf.clone()]);
+        // Made already (by someone else): adopted, not recorded as ours.
+        let mut again = Vec::new();
+        make_dirs(&h, &leaf, &mut again).unwrap();
+        assert!(again.is_empty());
     }
 
     #[test]

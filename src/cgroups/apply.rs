@@ -373,16 +373,21 @@ mod tests {
         assert_eq!(fs::read_to_string(r.join("pod/ctr/cpuset.mems")).unwrap(), "0");
     }
 
+    /// A v1 hierarchy of `controller` mounted at `mount_point` (a fake tree).
+    fn v1_at(mount_point: &Path, controller: &str) -> Hierarchy {
+        Hierarchy {
+            version: Version::V1,
+            mount_point: mount_point.to_path_buf(),
+            root: "/".into(),
+            controllers: vec![controller.into()],
+            own: "/".into(),
+        }
+    }
+
     #[test]
     fn a_leaf_is_made_at_once_and_an_existing_one_adopted() {
         let root = tempfile::tempdir().unwrap();
-        let h = Hierarchy {
-            version: Version::V1,
-            mount_point: root.path().to_path_buf(),
-            root: "/".into(),
-            controllers: vec!["pids".into()],
-            own: "/".into(),
-        };
+        let h = v1_at(root.path(), "pids");
         let leaf = root.path().join("ctr");
         let mut created = Vec::new();
         make_dirs(&h, &leaf, &mut created).unwrap();
@@ -397,13 +402,7 @@ mod tests {
     #[test]
     fn created_dirs_are_recorded_even_when_a_step_fails() {
         let root = tempfile::tempdir().unwrap();
-        let h = Hierarchy {
-            version: Version::V1,
-            mount_point: root.path().to_path_buf(),
-            root: "/".into(),
-            controllers: vec!["cpuset".into()],
-            own: "/".into(),
-        };
+        let h = v1_at(root.path(), "cpuset");
         // A fake tree has no cpuset.cpus to inherit: filling them fails
         // after both directories exist.
         let mut created = Vec::new();

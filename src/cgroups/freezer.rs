@@ -69,10 +69,35 @@ fn events_frozen(dir: FreezerDir<'_>) -> Result<bool> {
     Ok(events.lines().any(|l| l.trim() == "frozen 1"))
 }
 
-/// Whether the cgroup is frozen or on its way there.
+/// Whether the cgroup is frozen or on its way there. One that is gone
+/// holds nothing frozen: ENOENT, or ENODEV for a file of one being removed
+/// (systemd removes a scope's cgroup as soon as its last process dies,
+/// which may be between `cgroup.kill` and this read).
 pub(crate) fn is_frozen(dir: FreezerDir<'_>) -> Result<bool> {
-    match dir {
-        FreezerDir::V1(p) => Ok(read(&p.join("freezer.state"))?.trim() != "THAWED"),
-        FreezerDir::V2(p) => Ok(read(&p.join("cgroup.freeze"))?.trim() == "1"),
+    let (file, frozen): (_, fn(&str) -> bool) = match dir {
+        FreezerDir::V1(p) => (p.join("freezer.state"), |s| s != "THAWED"),
+        FreezerDir::V2(p) => (p.join("cgroup.freeze"), |s| s == "1"),
+    };
+    match read(&file) {
+        Ok(s) => Ok(frozen(s.trim())),
+        Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENODEV) => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_that_is_gone_is_not_frozen() {
+        let d = tempfile::tempdir().unwrap();
+        std::fs::write(d.path().join("freezer.state"), "FROZEN\n").unwrap();
+        std::fs::write(d.path().join("cgroup.freeze"), "1\n").unwrap();
+        assert!(is_frozen(FreezerDir::V1(d.path())).unwrap());
+        assert!(is_frozen(FreezerDir::V2(d.path())).unwrap());
+        let gone = d.path().join("gone");
+        assert!(!is_frozen(FreezerDir::V1(&gone)).unwrap());
+        assert!(!is_frozen(FreezerDir::V2(&gone)).unwrap());
     }
 }

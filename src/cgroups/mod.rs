@@ -997,14 +997,7 @@ impl Cgroup {
                 if file.exists() {
                     write(&file, "1")?;
                     if let Ok(f) = self.freezer_dir() {
-                        // Under systemd the scope's cgroup goes as soon as
-                        // its processes are dead: a cgroup gone (ENOENT, or
-                        // ENODEV for a file of a removed one) is not frozen.
-                        let frozen = match freezer::is_frozen(f) {
-                            Err(e) if matches!(e.errno(), libc::ENOENT | libc::ENODEV) => false,
-                            r => r?,
-                        };
-                        if frozen {
+                        if freezer::is_frozen(f)? {
                             freezer::set(f, false, FREEZE_TIMEOUT)?;
                         }
                     }

@@ -648,7 +648,10 @@ impl Container {
     /// None if its pid is gone or now another process's.
     fn init_state(&self) -> Option<char> {
         let p = &self.persisted;
-        let (start, state) = state::pid_start_and_state(p.pid).filter(|_| p.pid > 0)?;
+        if p.pid <= 0 {
+            return None;
+        }
+        let (start, state) = state::pid_start_and_state(p.pid)?;
         (start == p.pid_start).then_some(state)
     }
 

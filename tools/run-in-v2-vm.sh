@@ -29,6 +29,10 @@
 #   V2VM_ACCEL    kvm | tcg | auto (auto = probe KVM once, cache the result)
 #   V2VM_MEM      guest RAM in MiB (1024)      V2VM_SMP   vCPUs (2)
 #   V2VM_TIMEOUT  seconds before the VM is killed (900)
+#   V2VM_WATCHDOG seconds after which the guest prints its tasks and their
+#                 kernel stacks, and ends the command as hung (V2VM_TIMEOUT - 60)
+#   V2VM_HUNG_RETRIES  boots after a hang before giving up (1); the hang and
+#                 its task list stay in the output either way
 #   V2VM_PASSENV  names of env vars to copy into the guest ("RUST_BACKTRACE RUST_LOG")
 #   V2VM_HOSTROOT 1 | 0 (see above)          V2VM_PVH=0  boot the bzImage, not vmlinux
 #   V2VM_CGROUP   v2 (default) | v1 | hybrid: the cgroup layout of the guest.
@@ -50,7 +54,7 @@
 #                 own module requests too.  A list of module names: the same,
 #                 and those are loaded before CMD.  criu: the modules criu
 #                 needs (CRIU_MODULES in vm-kernel.sh; `criu check` passes).
-# Exit status: the command's status; 124 VM timeout; 125 VM/infra failure.
+# Exit status: the command's status; 124 VM timeout or hang; 125 VM/infra failure.
 set -euo pipefail
 
 die() { echo "run-in-v2-vm: $*" >&2; exit 125; }
@@ -64,6 +68,7 @@ CACHE=${V2VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/v2vm}
 MEM=${V2VM_MEM:-1024}
 SMP=${V2VM_SMP:-2}
 TIMEOUT=${V2VM_TIMEOUT:-900}
+WATCHDOG=${V2VM_WATCHDOG:-$((TIMEOUT > 120 ? TIMEOUT - 60 : TIMEOUT))}
 HOSTROOT=${V2VM_HOSTROOT:-1}
 CGROUP=${V2VM_CGROUP:-v2}
 case $CGROUP in v1|v2|hybrid) ;; *) die "V2VM_CGROUP must be v1, v2 or hybrid";; esac
@@ -204,11 +209,7 @@ SQ="'\\''"   # inside '...', a ' is written as '\''
 prepare_ctl() {  # $@ = command
   CTL=$(mktemp -d "${TMPDIR:-/tmp}/v2vm-ctl.XXXXXX")
   { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\nV2VM_CGROUP='%s'\nV2VM_MODULES='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}" "$CGROUP" "$GUEST_MODULES"; } > "$CTL/env"
-  {
-    # POSIX single-quoting (the guest /bin/sh may be dash: no $'..' from %q)
-    for v in $PASSENV; do [ -n "${!v+x}" ] && printf "export %s='%s'\n" "$v" "${!v//\'/$SQ}"; done
-    printf 'exec'; for a in "$@"; do printf " '%s'" "${a//\'/$SQ}"; done; printf '\n'
-  } > "$CTL/cmd"
+  write_cmd "$CTL" "$@"
 }
 
 fetch_kernel
@@ -230,11 +231,7 @@ if [ "$ACCEL" = auto ]; then
   ACCEL=$(cat "$probe")
 fi
 
-prepare_ctl "$@"
-set +e
-boot "$ACCEL"
-qrc=$?
-set -e
+boot_until_done "$@"
 if [ -s "$CTL/rc" ]; then
   rc=$(cat "$CTL/rc")
   [ -n "${V2VM_DMESG:-}" ] && cp "$CTL/dmesg" "$V2VM_DMESG" 2>/dev/null

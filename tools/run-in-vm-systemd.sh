@@ -13,7 +13,7 @@
 #
 # Same contract as run-in-v2-vm.sh: HOST_DIR is shared read-write (9p) at the same path,
 # CMD runs as root with HOST_DIR as cwd, its stdout+stderr reach our stdout (serial
-# console), and we exit with its status (124 VM timeout, 125 VM/infra failure).
+# console), and we exit with its status (124 VM timeout or hang, 125 VM/infra failure).
 #
 # Guest boot: the initramfs /init builds the overlay root (host "/" read-only over 9p as
 # lower + tmpfs upper, so /etc /var /run are writable and writes are discarded), puts a
@@ -52,6 +52,7 @@ CACHE=${V2VM_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/v2vm}
 MEM=${V2VM_MEM:-1024}
 SMP=${V2VM_SMP:-2}
 TIMEOUT=${V2VM_TIMEOUT:-900}
+WATCHDOG=${V2VM_WATCHDOG:-$((TIMEOUT > 120 ? TIMEOUT - 60 : TIMEOUT))}
 HOSTROOT=1   # systemd needs the host root (V2VM_HOSTROOT is ignored here)
 CGROUP=${V2VM_CGROUP:-v2}
 case $CGROUP in v1|v2|hybrid) ;; *) die "V2VM_CGROUP must be v1, v2 or hybrid";; esac
@@ -207,11 +208,7 @@ prepare_ctl() {  # $@ = command
   { printf "V2VM_DIR='%s'\nV2VM_HOSTROOT='%s'\nV2VM_SHOWBOOT='%s'\n" "${HOST_DIR//\'/$SQ}" "$HOSTROOT" "${V2VM_SHOWBOOT:-}"
     printf "V2VM_MASK='%s'\nV2VM_SDLOG='%s'\nV2VM_SDSTATUS='%s'\nV2VM_JOURNAL='%s'\n" \
       "${V2VM_MASK:-}" "${V2VM_SDLOG:-warning}" "${V2VM_SDSTATUS:-no}" "${V2VM_JOURNAL:+1}"; } > "$CTL/env"
-  {
-    # POSIX single-quoting (the guest /bin/sh may be dash: no $'..' from %q)
-    for v in $PASSENV; do [ -n "${!v+x}" ] && printf "export %s='%s'\n" "$v" "${!v//\'/$SQ}"; done
-    printf 'exec'; for a in "$@"; do printf " '%s'" "${a//\'/$SQ}"; done; printf '\n'
-  } > "$CTL/cmd"
+  write_cmd "$CTL" "$@"
 }
 
 fetch_kernel
@@ -232,11 +229,7 @@ if [ "$ACCEL" = auto ]; then
   ACCEL=$(cat "$probe")
 fi
 
-prepare_ctl "$@"
-set +e
-boot "$ACCEL"
-qrc=$?
-set -e
+boot_until_done "$@"
 if [ -s "$CTL/rc" ]; then
   rc=$(cat "$CTL/rc")
   [ -n "${V2VM_DMESG:-}" ] && cp "$CTL/dmesg" "$V2VM_DMESG" 2>/dev/null

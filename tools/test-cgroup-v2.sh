@@ -16,6 +16,8 @@
 # and a one-off kernel download on the first run (about 40 s). With a warm
 # cache and a built test binary a run takes 20-40 s on two shared cores
 # (boot plus ~10-30 s of tests; the concurrent-create test is the slowest).
+# A run still going after 8 minutes (V2VM_WATCHDOG) has hung: the guest
+# prints its tasks and their kernel stacks, and the runner boots once more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo=$(pwd)
@@ -32,4 +34,5 @@ done
 # Two threads: the guest has two vCPUs, and each test waits on the kernel.
 # Libtest args after the filter apply to both binaries; both must pass.
 script='rc=0; for b in '"${bins[*]}"'; do "$b" --test-threads=2 "$@" || rc=1; done; exit $rc'
+export V2VM_WATCHDOG=${V2VM_WATCHDOG:-480}
 exec tools/run-in-v2-vm.sh "$repo" sh -c "$script" sh "$@"

@@ -4,7 +4,8 @@
 # Sourced, not run: the runner sets CACHE, BUSYBOX, MODULES, GUEST_INIT and
 # log() first (and V2VM_KERNEL/V2VM_MODDIR/V2VM_PVH are read as documented
 # in the runners). prepare_module_tree gives a guest the kernel's whole
-# module tree (run-in-v2-vm.sh's V2VM_MODULES).
+# module tree (run-in-v2-vm.sh's V2VM_MODULES). write_cmd writes the guest's
+# command with its watchdog; boot_until_done boots again after a hang.
 
 # What criu 3.17 needs of Debian's kernel that is built as modules: its
 # checks (`criu check`) and dumps use the sock_diag modules, nf_tables (the
@@ -114,4 +115,72 @@ prepare_module_tree() {   # -> sets MODTREE (a dir holding <ver>/modules.dep)
     { rm -rf "$tmp"; die "busybox depmod failed over $tmp"; }
   # Another run may have made it meanwhile: keep theirs.
   mv -T "$tmp" "${MODTREE%/lib/modules}" 2>/dev/null || rm -rf "$tmp"
+}
+
+# --------------------------------------------------------------- command ---
+# write_cmd CTL CMD [ARG...]: CTL/cmd, which the guest runs with CTL mounted
+# at /.v2vm/ctl, and CTL/watchdog beside it. The runner sets WATCHDOG,
+# PASSENV and SQ first.
+#
+# A command that hangs in the guest used to end only when the host killed
+# qemu at V2VM_TIMEOUT, with no word of what hung. The watchdog, started
+# beside the command, fires after WATCHDOG seconds: it prints every user
+# task of the guest (state, wait channel, system call number, kernel stack)
+# and the kernel's list of blocked tasks into CTL/hung (a file, not the
+# console: a console that stopped taking output would hang the watchdog
+# too), leaves 124 as the status and powers the guest off; boot_until_done
+# prints the file. It reads nothing under /proc/*/cgroup, whose lock a hung
+# cgroup operation may hold.
+write_cmd() {
+  local ctl=$1 v a; shift
+  cat > "$ctl/watchdog" <<'WATCHDOG'
+sleep "$1" || exit 0
+B=/.v2vm/busybox; C=/.v2vm/ctl
+{
+  echo "v2vm: watchdog: the command still runs after $1 s. The guest's tasks (pid tid state wchan syscall comm [cmdline]):"
+  for d in /proc/[0-9]*; do
+    cmd=$(tr '\0' ' ' < "$d/cmdline" 2>/dev/null | cut -c1-160)
+    [ -n "$cmd" ] || continue   # kernel threads have no command line
+    for t in "$d"/task/[0-9]*; do
+      st=$(sed -n 's/^State:[[:space:]]*//p' "$t/status" 2>/dev/null)
+      echo "${d#/proc/} ${t##*/} $st wchan=$(cat "$t/wchan" 2>/dev/null) syscall=$(cut -d' ' -f1 "$t/syscall" 2>/dev/null) $(cat "$t/comm" 2>/dev/null) [$cmd]"
+      case $st in R*) ;; *) sed 's/^/    /' "$t/stack" 2>/dev/null;; esac
+    done
+  done
+  echo w > /proc/sysrq-trigger 2>/dev/null
+  $B dmesg | sed -n '/Show Blocked State/,$p' | tail -n 300
+} > $C/hung.tmp 2>&1
+$B mv $C/hung.tmp $C/hung
+echo 124 > $C/rc.tmp && $B mv $C/rc.tmp $C/rc
+$B sync
+$B poweroff -f
+WATCHDOG
+  {
+    # POSIX single-quoting (the guest /bin/sh may be dash: no $'..' from %q)
+    for v in $PASSENV; do [ -n "${!v+x}" ] && printf "export %s='%s'\n" "$v" "${!v//\'/$SQ}"; done
+    printf '/bin/sh /.v2vm/ctl/watchdog %s &\n' "$WATCHDOG"
+    for a in "$@"; do printf "'%s' " "${a//\'/$SQ}"; done
+    printf '\nrc=$?\nkill $! 2>/dev/null\nexit $rc\n'
+  } > "$ctl/cmd"
+}
+
+# boot_until_done CMD [ARG...]: the runner's prepare_ctl and boot, again
+# after a hang (V2VM_HUNG_RETRIES times, 1 by default). The hang's task
+# list stays in the output, and a hang on the last boot fails the run with
+# 124. Sets qrc (qemu's or timeout's status) and CTL.
+boot_until_done() {
+  local left=${V2VM_HUNG_RETRIES:-1}
+  while :; do
+    prepare_ctl "$@"
+    set +e
+    boot "$ACCEL"
+    qrc=$?
+    set -e
+    [ -e "$CTL/hung" ] || return 0
+    cat "$CTL/hung" >&2
+    [ "$left" -gt 0 ] || return 0
+    left=$((left - 1))
+    log "the command hung (watchdog after ${WATCHDOG}s; its tasks are above): booting once more"
+    rm -rf "$CTL"; CTL=
+  done
 }

@@ -184,12 +184,11 @@ fn seccomp_of(spec: &Spec) -> Result<Option<Program>> {
 }
 
 /// The spec as the cgroup code should see it: runc's device policy (deny
-/// all, the spec's rules, `linux.devices`, runc's defaults), rules or not.
+/// all, the spec's rules, runc's defaults), rules or not.
 fn with_default_device_rules(spec: &Spec) -> Spec {
     let mut spec = spec.clone();
     if let Some(linux) = spec.linux_mut() {
-        let devices = linux.devices().clone().unwrap_or_default();
-        let res = cgroups::with_runtime_defaults(linux.resources().as_ref(), &devices);
+        let res = cgroups::with_runtime_defaults(linux.resources().as_ref());
         linux.set_resources(Some(res));
     }
     spec

@@ -156,24 +156,33 @@ fn bad_resources_are_rejected_before_anything_is_created() {
     assert!(!f.ctx.root().join("cgbad").exists());
 }
 
+/// Deny-all in the spec, then /dev/fuse's numbers allowed or not: a node in
+/// the image, and one the runtime makes from `linux.devices`, which (as
+/// with runc, dev.bats "device cgroup deny") gets no rule of its own.
 #[test]
 fn device_rules_deny_and_allow_with_runtime_defaults() {
-    for allow in [false, true] {
+    for (allow, made) in [(false, false), (true, false), (false, true), (true, true)] {
+        let node = if made { "/dev/fuse" } else { "/fuse" };
         let mut f = Fixture::new(&[
             "sh",
             "-c",
-            "echo x > /dev/null && echo null-ok > /out/null; (exec 3<> /fuse) 2> /out/dev && echo dev-ok >> /out/dev; true",
+            &format!("echo x > /dev/null && echo null-ok > /out/null; (exec 3<> {node}) 2> /out/dev && echo dev-ok >> /out/dev; true"),
         ])
         .with_out();
-        // A device node in the image itself (not created by the runtime):
-        // /dev/fuse's numbers, which root may open without capabilities.
-        let node = f.rootfs().join("fuse");
-        let c_path = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
-        // SAFETY: mknod on a path in this test's own temp directory.
-        assert_eq!(
-            unsafe { libc::mknod(c_path.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(10, 229)) },
-            0
-        );
+        if made {
+            f.config["linux"]["devices"] =
+                json!([{"path": "/dev/fuse", "type": "c", "major": 10, "minor": 229, "fileMode": 0o600}]);
+        } else {
+            // A device node in the image itself (not created by the runtime):
+            // /dev/fuse's numbers, which root may open without capabilities.
+            let node = f.rootfs().join("fuse");
+            let c_path = std::ffi::CString::new(node.to_str().unwrap()).unwrap();
+            // SAFETY: mknod on a path in this test's own temp directory.
+            assert_eq!(
+                unsafe { libc::mknod(c_path.as_ptr(), libc::S_IFCHR | 0o600, libc::makedev(10, 229)) },
+                0
+            );
+        }
         let mut rules = vec![json!({"allow": false, "access": "rwm"})];
         if allow {
             rules.push(json!({"allow": true, "type": "c", "major": 10, "minor": 229, "access": "rw"}));
@@ -185,7 +194,7 @@ fn device_rules_deny_and_allow_with_runtime_defaults() {
         // fuse driver may still say ENXIO); denied: EPERM from the cgroup.
         let dev = f.read_out("dev");
         let denied = dev.contains("Operation not permitted");
-        assert_eq!(denied, !allow, "allow={allow}: {dev:?}");
+        assert_eq!(denied, !allow, "allow={allow} made={made}: {dev:?}");
     }
 }
 

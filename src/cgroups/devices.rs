@@ -9,7 +9,7 @@
 //! that checks the rules last-first and returns the first match.
 #![forbid(unsafe_code)]
 
-use oci_spec::runtime::{LinuxDevice, LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
+use oci_spec::runtime::{LinuxDeviceCgroup, LinuxDeviceType, LinuxResources};
 
 use super::resources::Write;
 use crate::error::{Error, Result};
@@ -37,18 +37,17 @@ pub(crate) struct DeviceRule {
 }
 
 /// The device policy of every container, whatever the spec says (runc's):
-/// deny everything, then the spec's `linux.resources.devices` in order, the
-/// block and character nodes of `linux.devices` (the runtime creates them),
-/// and last runc's default list (libcontainer/specconv `AllowedDevices`):
-/// mknod of any device, the standard nodes and ptys. A spec without device
-/// rules therefore still gets the default list only, never "everything"
-/// (a loop or fuse node in the image stays unusable). Rootless mode drops
-/// the rules afterwards, as the caller cannot write them.
+/// deny everything, then the spec's `linux.resources.devices` in order, and
+/// last runc's default list (libcontainer/specconv `AllowedDevices`): mknod
+/// of any device, the standard nodes and ptys. A spec without device rules
+/// therefore still gets the default list only, never "everything" (a loop
+/// or fuse node in the image stays unusable). Rootless mode drops the rules
+/// afterwards, as the caller cannot write them.
 ///
-/// Only `b`, `c` and `u` devices of `linux.devices` become rules: a fifo
-/// (`p`) needs none. Entries the cgroup cannot express are left out here;
-/// [`crate::mounts`] refuses them naming `linux.devices[i]`.
-pub fn with_runtime_defaults(res: Option<&LinuxResources>, devices: &[LinuxDevice]) -> LinuxResources {
+/// A node of `linux.devices` is made, not allowed: as with runc, only a
+/// rule of the spec lets the container use it (engines add one for every
+/// device they pass), so a deny-all in the spec holds for it too.
+pub fn with_runtime_defaults(res: Option<&LinuxResources>) -> LinuxResources {
     let mut res = res.cloned().unwrap_or_default();
     let rule = |allow, typ, major: Option<i64>, minor: Option<i64>, access: &str| {
         let mut r = LinuxDeviceCgroup::default();
@@ -61,17 +60,6 @@ pub fn with_runtime_defaults(res: Option<&LinuxResources>, devices: &[LinuxDevic
     };
     let mut all = vec![rule(false, LinuxDeviceType::A, None, None, "rwm")];
     all.extend(res.devices().iter().flatten().cloned());
-    let representable = |n: i64| (0..=i64::from(i32::MAX)).contains(&n);
-    for d in devices {
-        let typ = match d.typ() {
-            LinuxDeviceType::B => LinuxDeviceType::B,
-            LinuxDeviceType::C | LinuxDeviceType::U => LinuxDeviceType::C,
-            _ => continue,
-        };
-        if representable(d.major()) && representable(d.minor()) {
-            all.push(rule(true, typ, Some(d.major()), Some(d.minor()), "rwm"));
-        }
-    }
     all.extend([
         rule(true, LinuxDeviceType::C, None, None, "m"),
         rule(true, LinuxDeviceType::B, None, None, "m"),
@@ -336,25 +324,6 @@ mod tests {
     }
 
     #[test]
-    fn created_fifos_get_no_rule_and_unbuffered_devices_a_char_rule() {
-        let res: LinuxResources =
-            serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
-        let devices: Vec<LinuxDevice> = serde_json::from_str(
-            r#"[{"path":"/dev/fifo","type":"p","major":0,"minor":0},
-                {"path":"/dev/u","type":"u","major":4,"minor":64}]"#,
-        )
-        .unwrap();
-        let all = with_runtime_defaults(Some(&res), &devices);
-        let rules = all.devices().as_deref().unwrap();
-        parse(rules).unwrap();
-        // [0] the runtime's deny-all, [1] the spec's rule, then linux.devices.
-        assert_eq!(rules[2].typ(), Some(LinuxDeviceType::C));
-        assert_eq!((rules[2].major(), rules[2].minor()), (Some(4), Some(64)));
-        assert_eq!(rules[3].typ(), Some(LinuxDeviceType::C), "the fifo got a rule");
-        assert_eq!(rules[3].major(), None);
-    }
-
-    #[test]
     fn later_deny_overrides_earlier_allow() {
         let r = rules(r#"[{"allow":true,"type":"c","major":1,"minor":3},{"allow":false,"type":"c","major":1,"minor":3,"access":"w"}]"#)
             .unwrap();
@@ -367,19 +336,13 @@ mod tests {
 
     #[test]
     fn without_rules_the_runtime_policy_denies_what_it_does_not_list() {
-        let devices: Vec<LinuxDevice> = serde_json::from_str(
-            r#"[{"path":"/dev/fifo","type":"p"},{"path":"/dev/kvm","type":"c","major":10,"minor":232},
-                {"path":"/dev/sda","type":"b","major":8,"minor":0}]"#,
-        )
-        .unwrap();
-        let res = with_runtime_defaults(None, &devices);
+        let res = with_runtime_defaults(None);
         let r = parse(res.devices().as_ref().unwrap()).unwrap();
         assert_eq!(
             v1_writes(&r)[0].candidates[0],
             ("devices.deny".to_string(), "a *:* rwm".to_string())
         );
-        // The fifo got no rule; the b and c nodes did.
-        assert_eq!(r.len(), 1 + 2 + 10);
+        assert_eq!(r.len(), 1 + 10);
         let p = bpf_program(&r);
         let (c, b) = (2, 1);
         let rw = u32::from(ACC_READ | ACC_WRITE);
@@ -389,9 +352,23 @@ mod tests {
         assert_eq!(run(&p, c, rw, 10, 200), 0, "tun is not in runc's list any more");
         assert_eq!(run(&p, c, rw, 1, 3), 1, "null");
         assert_eq!(run(&p, c, rw, 136, 4), 1, "a pty");
-        assert_eq!(run(&p, c, rw, 10, 232), 1, "linux.devices kvm");
-        assert_eq!(run(&p, b, rw, 8, 0), 1, "linux.devices sda");
         assert_eq!(run(&p, b, u32::from(ACC_MKNOD), 7, 0), 1, "mknod of anything");
+    }
+
+    #[test]
+    fn a_deny_all_of_the_spec_is_not_undone_for_its_device_nodes() {
+        // runc's dev.bats "device cgroup deny": /dev/kmsg in linux.devices,
+        // `{"allow": false, "access": "rwm"}` in the rules: kmsg stays shut.
+        let spec: LinuxResources =
+            serde_json::from_str(r#"{"devices":[{"allow":false,"access":"rwm"}]}"#).unwrap();
+        let r = parse(with_runtime_defaults(Some(&spec)).devices().as_ref().unwrap()).unwrap();
+        let p = bpf_program(&r);
+        assert_eq!(run(&p, 2, u32::from(ACC_READ | ACC_WRITE), 1, 11), 0, "kmsg");
+        assert_eq!(
+            run(&p, 2, u32::from(ACC_READ | ACC_WRITE), 1, 3),
+            1,
+            "null, runc's default"
+        );
     }
 
     #[test]

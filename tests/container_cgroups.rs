@@ -402,3 +402,66 @@ fn hooks_and_process_run_inside_the_cgroup() {
     );
     c.delete(true).unwrap();
 }
+
+/// runc's delete.bats "delete --force in cgroupv1 with subcgroups" (and its
+/// v2 twin): the container made cgroups below its own (systemd in a
+/// container does) and moved a process there. `delete --force` kills that
+/// process too and removes the sub-cgroups with the container's.
+#[test]
+fn delete_force_removes_sub_cgroups_and_their_processes() {
+    use std::process::{Command, Stdio};
+    let f = Fixture::new(&["sleep", "100"]);
+    let c = f.create("cgsub").unwrap();
+    c.start().unwrap();
+    let mut dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
+    dirs.sort();
+    dirs.dedup();
+    // Ours to kill by pid should the test fail half-way.
+    struct Reap(std::process::Child);
+    impl Drop for Reap {
+        fn drop(&mut self) {
+            let _ = self.0.kill();
+            let _ = self.0.wait();
+        }
+    }
+    let mut sleeper = Reap(
+        Command::new("sleep")
+            .arg("100")
+            .stdin(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    let pid = sleeper.0.id().to_string();
+    for d in &dirs {
+        let sub = d.join("sub").join("deeper");
+        std::fs::create_dir_all(&sub).unwrap();
+        // A v1 cpuset starts empty: no process may join it until filled.
+        for f in ["cpuset.cpus", "cpuset.mems"] {
+            if let Ok(v) = std::fs::read_to_string(d.join(f)) {
+                std::fs::write(d.join("sub").join(f), &v).unwrap();
+                std::fs::write(sub.join(f), &v).unwrap();
+            }
+        }
+        std::fs::write(sub.join("cgroup.procs"), &pid).unwrap();
+    }
+    assert!(
+        c.cgroup().pids().unwrap().contains(&(sleeper.0.id() as i32)),
+        "pids() misses the sub-cgroup"
+    );
+    let result = c.delete(true);
+    // Killed, and reaped by the delete (this test is its parent): gone.
+    let proc_dir = PathBuf::from(format!("/proc/{pid}"));
+    let gone = eventually(|| !proc_dir.exists() || sleeper.0.try_wait().is_ok_and(|s| s.is_some()));
+    for d in &dirs {
+        let _ = std::fs::remove_dir(d.join("sub/deeper"));
+        let _ = std::fs::remove_dir(d.join("sub"));
+    }
+    result.unwrap();
+    assert!(gone, "the sub-cgroup's process {pid} was not killed");
+    // Reaped already: a kill by its pid could reach a process that got it since.
+    std::mem::forget(sleeper);
+    for d in &dirs {
+        assert!(!d.exists(), "{} left behind", d.display());
+    }
+    assert!(!f.ctx.root().join("cgsub").exists());
+}

@@ -348,7 +348,7 @@ fn cgroups_path(path: Option<&Path>, id: &str) -> Result<PathBuf> {
 /// would stop the init before it runs: both are refused, saying why.
 fn check_adoptable(path: &Path, h: &Hierarchy) -> Result<()> {
     const F: &str = "linux.cgroupsPath";
-    let procs = procs_below(path)?;
+    let procs = pids_below(path)?.len();
     if procs > 0 {
         return Err(Error::config(
             F,
@@ -374,16 +374,21 @@ fn check_adoptable(path: &Path, h: &Hierarchy) -> Result<()> {
     Ok(())
 }
 
-/// How many processes are in cgroup `dir` and its descendants.
-fn procs_below(dir: &Path) -> Result<usize> {
-    let mut n = read(&dir.join("cgroup.procs"))?.lines().count();
+/// The processes in cgroup `dir` and in the cgroups below it (runc's
+/// `GetAllPids`): a container may make sub-cgroups of its own (systemd in
+/// it, `exec --cgroup`) and move processes there.
+fn pids_below(dir: &Path) -> Result<Vec<i32>> {
+    let mut pids: Vec<i32> = read(&dir.join("cgroup.procs"))?
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
     for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
         let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            n += procs_below(&entry.path())?;
+            pids.extend(pids_below(&entry.path())?);
         }
     }
-    Ok(n)
+    Ok(pids)
 }
 
 /// One directory of the container's cgroup, in one hierarchy.
@@ -919,13 +924,13 @@ impl Cgroup {
         !self.dirs.is_empty()
     }
 
-    /// Host pids of every process in the cgroup (none without a cgroup).
+    /// Host pids of every process in the cgroup and the cgroups below it
+    /// (none without a cgroup).
     pub fn pids(&self) -> Result<Vec<i32>> {
-        let Some(d) = self.dirs.first() else {
-            return Ok(Vec::new());
-        };
-        let text = read(&d.path.join("cgroup.procs"))?;
-        Ok(text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+        match self.dirs.first() {
+            Some(d) => pids_below(&d.path),
+            None => Ok(Vec::new()),
+        }
     }
 
     /// Removes every directory nook created, deepest first. The cgroup must
@@ -1173,12 +1178,29 @@ fn rmdir_retry(dir: &Path, wait_busy: bool) -> Result<()> {
         match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
+            // The container's own cgroup with cgroups made inside it (by
+            // systemd in the container, say): theirs go first, deepest
+            // first, as runc's RemovePath does. A parent's children are
+            // other containers' and stay.
+            Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) && has_subdirs(dir) => {
+                for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
+                    let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
+                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                        rmdir_retry(&entry.path(), true)?;
+                    }
+                }
+            }
             Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
                 std::thread::sleep(Duration::from_millis(10));
             }
             Err(e) => return Err(Error::io("removing cgroup", dir, e)),
         }
     }
+}
+
+/// Whether cgroup `dir` has a cgroup below it.
+fn has_subdirs(dir: &Path) -> bool {
+    fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_type().is_ok_and(|t| t.is_dir()))))
 }
 
 #[cfg(test)]

@@ -120,7 +120,7 @@ fn kill_all_on_a_stopped_container_signals_what_is_left_in_its_cgroup() {
         c.status() == Status::Stopped && pids.len() == 1
     }));
     let sleeper = pids[0];
-    let o = nook(root, &["kill", "compat-left", "KILL"]);
+    let o = nook(root, &["kill", "compat-left", "TERM"]);
     assert_eq!(
         o.status.code(),
         Some(1),
@@ -128,7 +128,7 @@ fn kill_all_on_a_stopped_container_signals_what_is_left_in_its_cgroup() {
     );
     assert!(stderr(&o).contains("container not running"), "{}", stderr(&o));
     assert!(!exited(sleeper));
-    let o = nook(root, &["kill", "--all", "compat-left", "KILL"]);
+    let o = nook(root, &["kill", "--all", "compat-left", "TERM"]);
     assert!(o.status.success(), "{}", stderr(&o));
     assert!(
         eventually(|| exited(sleeper)),
@@ -316,4 +316,48 @@ fn list_pads_columns_as_runcs_tabwriter() {
     // One line of JSON, as runc's encoder writes it.
     let json = stdout(&nook(f.ctx.root(), &["list", "-f", "json"]));
     assert_eq!(json.lines().count(), 1, "{json}");
+}
+
+/// runc 1.2's kill.bats "kill KILL [host pidns]" and "kill detached
+/// busybox": without a pid namespace of its own the init's death leaves its
+/// other processes running, so SIGKILL goes to the whole cgroup, with or
+/// without --all, running or stopped; signal 0 only checks.
+#[test]
+fn kill_zero_checks_and_sigkill_without_a_pid_namespace_reaches_every_process() {
+    // busybox sh execs its last command: the init and one child.
+    let mut f = Fixture::new(&["sh", "-c", "sleep 100 & sleep 100"]);
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    f.write_config();
+    let root = f.ctx.root();
+    let b = f.bundle();
+    assert!(nook_detached(root, &["run", "-d", "-b", b.to_str().unwrap(), "compat-host-pid"]).success());
+    let c = f.ctx.load("compat-host-pid").unwrap();
+    let mut pids = Vec::new();
+    assert!(eventually(|| {
+        pids = c.processes().unwrap();
+        pids.len() == 2
+    }));
+    for args in [
+        &["kill", "compat-host-pid", "0"][..],
+        &["kill", "-a", "compat-host-pid", "0"],
+    ] {
+        let o = nook(root, args);
+        assert!(o.status.success(), "{args:?}: {}", stderr(&o));
+    }
+    assert!(pids.iter().all(|&p| !exited(p)), "signal 0 killed something");
+    let o = nook(root, &["kill", "compat-host-pid", "KILL"]);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        eventually(|| pids.iter().all(|&p| exited(p))),
+        "left running after kill KILL: {pids:?}"
+    );
+    // Stopped now: signal 0 to the init is refused, as any signal without --all.
+    assert!(eventually(|| c.status() == Status::Stopped));
+    let o = nook(root, &["kill", "compat-host-pid", "0"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let o = nook(root, &["delete", "compat-host-pid"]);
+    assert!(o.status.success(), "{}", stderr(&o));
 }

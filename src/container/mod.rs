@@ -144,7 +144,7 @@ fn try_wait_pid(pid: i32) -> Result<Option<i32>> {
 /// then kill(2) could hit a process that got the pid in between. Without
 /// pidfds (kernels before 5.3, or a seccomp filter refusing them) it is
 /// that check then kill(2).
-fn signal_same(pid: i32, start: u64, sig: Signal) -> std::result::Result<(), Errno> {
+fn signal_same(pid: i32, start: u64, sig: Option<Signal>) -> std::result::Result<(), Errno> {
     let pidfd = match crate::sys::pidfd_open(pid) {
         Ok(fd) => Some(fd),
         Err(libc::ENOSYS | libc::EPERM) => None,
@@ -154,7 +154,9 @@ fn signal_same(pid: i32, start: u64, sig: Signal) -> std::result::Result<(), Err
         return Err(Errno::ESRCH);
     }
     match pidfd {
-        Some(fd) => crate::sys::pidfd_send_signal(fd.as_fd(), sig as i32).map_err(Errno::from_raw),
+        Some(fd) => {
+            crate::sys::pidfd_send_signal(fd.as_fd(), sig.map_or(0, |s| s as i32)).map_err(Errno::from_raw)
+        }
         None => kill(Pid::from_raw(pid), sig),
     }
 }
@@ -305,6 +307,9 @@ fn persisted_for(plan: &Plan, pid: i32, cgroup: crate::cgroups::Cgroup, no_new_k
             .unwrap_or_default(),
         no_new_keyring,
         hooks: plan.spec.hooks().clone(),
+        shared_pid_ns: !plan
+            .namespaces
+            .creates(oci_spec::runtime::LinuxNamespaceType::Pid),
     }
 }
 
@@ -873,42 +878,51 @@ impl Container {
         }
     }
 
-    /// Sends `signal` to the init, or with `all` to every process of the container.
+    /// Sends `signal` to the init, or with `all` to every process of the
+    /// container (its cgroup and the cgroups below it). Signal 0 sends
+    /// nothing and only checks, as kill(2) does.
     ///
     /// As in runc, `all` works on a stopped container too: it signals what
-    /// is left in the cgroup (processes of a container without its own pid
-    /// namespace outlive the init), which may be nothing; without `all` a
-    /// stopped container is an error, since its init pid may be reused.
+    /// is left in the cgroup, which may be nothing; without `all` a stopped
+    /// container is an error, since its init pid may be reused. A container
+    /// without a pid namespace of its own (none, or one joined) gets SIGKILL
+    /// as with `all`, as runc 1.2 does: its other processes do not die with
+    /// the init, so killing only the init would leave them running.
     pub fn kill(&self, signal: i32, all: bool) -> Result<()> {
+        let sig = match signal {
+            0 => None,
+            n => Some(
+                Signal::try_from(n).map_err(|_| Error::config("signal", format!("unknown signal {n}")))?,
+            ),
+        };
+        let all = all || (sig == Some(Signal::SIGKILL) && self.persisted.shared_pid_ns);
         let stopped = self.status() == Status::Stopped;
         if stopped && !all {
             return Err(Error::state(&self.id, "container not running"));
         }
-        let sig = Signal::try_from(signal)
-            .map_err(|_| Error::config("signal", format!("unknown signal {signal}")))?;
-        let pids = match (all, stopped) {
-            (false, _) => Vec::new(),
-            (true, false) => self.persisted.cgroup.pids()?,
+        if all {
+            let cg = &self.persisted.cgroup;
             // runc: a stopped container whose cgroup is gone has nothing left to signal.
-            (true, true) => self.persisted.cgroup.pids().unwrap_or_default(),
-        };
-        if pids.is_empty() && !stopped {
-            // Gone since status() looked: as an exited process below.
-            return match signal_same(self.persisted.pid, self.persisted.pid_start, sig) {
-                Ok(()) | Err(Errno::ESRCH) => Ok(()),
-                Err(e) => Err(Error::sys(
-                    format!("pidfd_send_signal({}, {sig})", self.persisted.pid),
-                    e,
-                )),
+            let pids = if stopped {
+                cg.pids().unwrap_or_default()
+            } else {
+                cg.pids()?
             };
-        }
-        for pid in pids {
-            match kill(Pid::from_raw(pid), sig) {
-                Ok(()) | Err(Errno::ESRCH) => {}
-                Err(e) => return Err(Error::sys(format!("kill({pid}, {sig})"), e)),
+            match (pids.is_empty(), sig) {
+                (false, Some(sig)) => return gone_is_empty(cg.kill_all(sig)),
+                (false, None) => return Ok(()),
+                (true, _) if stopped => return Ok(()),
+                // Gone since status() looked: as an exited init below.
+                (true, _) => {}
             }
         }
-        Ok(())
+        match signal_same(self.persisted.pid, self.persisted.pid_start, sig) {
+            Ok(()) | Err(Errno::ESRCH) => Ok(()),
+            Err(e) => Err(Error::sys(
+                format!("pidfd_send_signal({}, {signal})", self.persisted.pid),
+                e,
+            )),
+        }
     }
 
     /// Waits for the init to exit and returns its exit code (128+N for a
@@ -1016,7 +1030,11 @@ impl Container {
         if init || !pids.is_empty() {
             gone_is_empty(cg.kill_all(Signal::SIGKILL))?;
             if init {
-                let _ = signal_same(self.persisted.pid, self.persisted.pid_start, Signal::SIGKILL);
+                let _ = signal_same(
+                    self.persisted.pid,
+                    self.persisted.pid_start,
+                    Some(Signal::SIGKILL),
+                );
             }
             reached(Point::DeleteKilled)?;
             self.wait_gone(init, &pids)?;

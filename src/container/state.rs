@@ -81,6 +81,11 @@ pub struct Persisted {
     /// the bundle has changed or gone by then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hooks: Option<oci_spec::runtime::Hooks>,
+    /// The container has no pid namespace of its own (none, or one joined):
+    /// its other processes outlive the init, so SIGKILL goes to the whole
+    /// cgroup (see [`super::Container::kill`]).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub shared_pid_ns: bool,
 }
 
 /// The state directory of one container.
@@ -585,6 +590,7 @@ mod tests {
             program: "sh".into(),
             no_new_keyring: false,
             hooks: None,
+            shared_pid_ns: false,
         };
         dir.save(&st).unwrap();
         let _lock = dir.lock("c1").unwrap();

@@ -116,6 +116,12 @@ impl NamespacePlan {
         self.types.contains(&(flag(t) as u32))
     }
 
+    /// Whether the container gets a new namespace of type `t` of its own
+    /// (runc's "private": listed, and without a path to join).
+    pub fn creates(&self, t: LinuxNamespaceType) -> bool {
+        self.has(t) && !self.joins.iter().any(|j| j.typ == t)
+    }
+
     /// Validates `linux.namespaces`, the id mappings and the time offsets.
     pub fn from_spec(spec: &Spec) -> Result<NamespacePlan> {
         let mut plan = NamespacePlan::default();

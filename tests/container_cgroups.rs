@@ -273,7 +273,13 @@ fn cli_pause_resume_ps_events_update() {
     assert_eq!(read(&cg_file(&c, "pids", "pids.max", "pids.max")), "33");
     let mem = read(&cg_file(&c, "memory", "memory.limit_in_bytes", "memory.max"));
     assert_eq!(mem.parse::<u64>().unwrap() / 4096, 100_000_000 / 4096);
-    let event: serde_json::Value = serde_json::from_str(ok(&["events", "--stats", "cgcli"]).trim()).unwrap();
+    let line = ok(&["events", "--stats", "cgcli"]);
+    // runc's tests match the start of the line: its fields, in its order.
+    assert!(
+        line.starts_with(r#"{"type":"stats","id":"cgcli","data":{"#),
+        "{line}"
+    );
+    let event: serde_json::Value = serde_json::from_str(line.trim()).unwrap();
     assert_eq!(event["type"], "stats");
     assert_eq!(event["id"], "cgcli");
     assert_eq!(event["data"]["pids"]["current"], 2);
@@ -464,4 +470,54 @@ fn delete_force_removes_sub_cgroups_and_their_processes() {
         assert!(!d.exists(), "{} left behind", d.display());
     }
     assert!(!f.ctx.root().join("cgsub").exists());
+}
+
+/// runc's events.bats "events oom": `events` streams a
+/// `{"type":"oom","id":...}` line once the OOM killer strikes in the
+/// container's cgroup, without waiting for the stats interval, and ends
+/// when the container is gone.
+#[test]
+fn events_tell_of_an_oom_kill() {
+    use std::process::{Command, Stdio};
+    let mut f = Fixture::new(&[
+        "sh",
+        "-c",
+        "sleep 1; dd if=/dev/zero of=/dev/null bs=64M count=1; sleep 100",
+    ]);
+    f.config["linux"]["resources"] = json!({"memory": {"limit": 32 << 20, "swap": 32 << 20}});
+    f.write_config();
+    let root = f.ctx.root().to_str().unwrap().to_string();
+    let b = f.bundle();
+    let run = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .args(["--root", &root, "run", "-d", "-b", b.to_str().unwrap(), "cgoomev"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap();
+    assert!(run.success());
+    let log = f.dir.path().join("events.log");
+    let mut events = Command::new(env!("CARGO_BIN_EXE_nook"))
+        .args(["--root", &root, "events", "--interval", "1h", "cgoomev"])
+        .stdin(Stdio::null())
+        .stdout(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let read_log = || std::fs::read_to_string(&log).unwrap_or_default();
+    let told = eventually(|| read_log().contains(r#"{"type":"oom","id":"cgoomev"}"#));
+    let c = f.ctx.load("cgoomev").unwrap();
+    let kills = c.cgroup().oom_kills().unwrap_or(0);
+    c.delete(true).unwrap();
+    let ended = eventually(|| events.try_wait().unwrap().is_some());
+    if !ended {
+        let _ = events.kill();
+        let _ = events.wait();
+    }
+    let text = read_log();
+    assert!(told, "no oom event (oom kills in the cgroup: {kills}): {text}");
+    assert!(
+        text.starts_with(r#"{"type":"stats","id":"cgoomev","data":{"#),
+        "{text}"
+    );
+    assert!(ended, "events did not end with the container");
 }

@@ -1064,23 +1064,55 @@ fn ps(c: &nook::Container, format: &str, ps_args: &[String]) -> nook::Result<()>
     Ok(())
 }
 
-/// `events`: runc's `{"type":"stats","id":...,"data":{...}}` lines, once
-/// with --stats, else every interval until the container stops.
+/// One line of `events`, with runc's fields in runc's order: its tests
+/// match the line's beginning, `{"type":"stats","id":"..."`.
+#[derive(serde::Serialize)]
+struct Event<'a> {
+    #[serde(rename = "type")]
+    kind: &'a str,
+    id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    data: Option<nook::cgroups::Stats>,
+}
+
+/// `events`: runc's lines: `{"type":"stats","id":...,"data":{...}}` once
+/// with --stats, else every interval until the container stops, and
+/// `{"type":"oom","id":...}` within 100 ms of the kernel's OOM killer
+/// striking in the container's cgroup (runc is told by the kernel; a count
+/// read ten times a second serves the same readers).
 fn events(c: &nook::Container, once: bool, interval: &str) -> nook::Result<()> {
     let every = humantime::parse_duration(interval).map_err(|e| Error::Config {
         field: "--interval".into(),
         reason: e.to_string(),
     })?;
+    let line = |kind, data| {
+        serde_json::to_string(&Event {
+            kind,
+            id: c.id(),
+            data,
+        })
+        .expect("serialises")
+    };
+    let oom_kills = || c.cgroup().oom_kills().unwrap_or(0);
+    let mut ooms = if once { 0 } else { oom_kills() };
     loop {
-        let stats = c.stats()?;
-        let event = serde_json::json!({ "type": "stats", "id": c.id(), "data": stats });
-        emit(event);
+        emit(line("stats", Some(c.stats()?)));
         if once {
             return Ok(());
         }
-        std::thread::sleep(every);
-        if c.status() == nook::Status::Stopped {
-            return Ok(());
+        let next = std::time::Instant::now() + every;
+        while let Some(left) = next.checked_duration_since(std::time::Instant::now()) {
+            std::thread::sleep(left.min(std::time::Duration::from_millis(100)));
+            // Read before the count, so that a kill that ended it is told.
+            let stopped = c.status() == nook::Status::Stopped;
+            let now = oom_kills();
+            if now > ooms {
+                ooms = now;
+                emit(line("oom", None));
+            }
+            if stopped {
+                return Ok(());
+            }
         }
     }
 }

@@ -71,9 +71,29 @@ pub fn parse_spec(text: &[u8]) -> Result<Spec> {
 /// The config.json `nook spec` writes: runc's default, or with `rootless`
 /// runc's `spec --rootless` (specconv.ToRootless): see [`to_rootless`].
 pub fn default_spec(rootless: bool) -> Spec {
+    use oci_spec::runtime::LinuxNamespaceType;
     let mut spec = Spec::default();
+    spec.set_annotations(None);
     if let Some(p) = spec.process_mut() {
         p.set_terminal(Some(true));
+        // runc's spec has no inheritable set: a capability there survives
+        // an execve of a file with inheritable file capabilities.
+        if let Some(mut caps) = p.capabilities().clone() {
+            caps.set_inheritable(None);
+            p.set_capabilities(Some(caps));
+        }
+    }
+    // runc gives a cgroup namespace only on a pure cgroup v2 host: on v1
+    // the container would see its own cgroup as / in every hierarchy.
+    if !crate::cgroups::unified_mode() {
+        if let Some(linux) = spec.linux_mut() {
+            let kept = linux.namespaces().clone().map(|ns| {
+                ns.into_iter()
+                    .filter(|n| n.typ() != LinuxNamespaceType::Cgroup)
+                    .collect()
+            });
+            linux.set_namespaces(kept);
+        }
     }
     // oci-spec's default carries youki's hostname and no device rule; runc's
     // spec has its own name and denies every device but the defaults.
@@ -186,6 +206,28 @@ mod tests {
             serde_json::to_value(&devices).unwrap(),
             serde_json::json!([{"allow": false, "access": "rwm"}])
         );
+    }
+
+    #[test]
+    fn default_spec_has_runcs_namespaces_and_no_inheritable_capabilities() {
+        let v = serde_json::to_value(default_spec(false)).unwrap();
+        let types: Vec<&str> = v["linux"]["namespaces"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|n| n["type"].as_str().unwrap())
+            .collect();
+        // runc adds the cgroup namespace on a pure cgroup v2 host only.
+        let mut want = vec!["pid", "network", "ipc", "uts", "mount"];
+        if crate::cgroups::unified_mode() {
+            want.push("cgroup");
+        }
+        assert_eq!(types, want);
+        assert!(v["process"]["capabilities"].get("inheritable").is_none(), "{v}");
+        assert!(v["process"]["capabilities"]["bounding"]
+            .as_array()
+            .is_some_and(|b| b.len() == 3));
+        assert!(v.get("annotations").is_none(), "{v}");
     }
 
     #[test]

@@ -106,6 +106,14 @@ struct Target {
     cgroup: PathBuf,
 }
 
+/// Whether cgroup2 alone is mounted at /sys/fs/cgroup (runc's
+/// `IsCgroup2UnifiedMode`): what decides if `nook spec`, as `runc spec`,
+/// gives the container a cgroup namespace.
+pub fn unified_mode() -> bool {
+    use nix::sys::statfs::{statfs, CGROUP2_SUPER_MAGIC};
+    statfs("/sys/fs/cgroup").is_ok_and(|s| s.filesystem_type() == CGROUP2_SUPER_MAGIC)
+}
+
 /// Validates the cgroup part of `spec` for container `id` on this host.
 pub fn plan(spec: &Spec, id: &str) -> Result<CgroupPlan> {
     plan_for(spec, id, false)

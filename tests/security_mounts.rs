@@ -429,3 +429,57 @@ fn delete_refuses_cgroup_paths_outside_cgroup_mounts() {
     drop(c);
     f.ctx.load("tampered").unwrap().delete(true).unwrap();
 }
+
+/// The proc and sysfs mounts of the host, as (mount point, fstype).
+fn host_proc_sysfs() -> Vec<String> {
+    let info = std::fs::read_to_string("/proc/self/mountinfo").unwrap();
+    let mut v: Vec<String> = info
+        .lines()
+        .filter(|l| {
+            let fstype = l.split(" - ").nth(1).and_then(|r| r.split(' ').next());
+            matches!(fstype, Some("proc" | "sysfs"))
+        })
+        .filter_map(|l| l.split(' ').nth(4).map(str::to_string))
+        .collect();
+    v.sort();
+    v
+}
+
+/// runc's no_pivot.bats "--no-pivot must not expose bare /proc": after
+/// MS_MOVE + chroot the host's own /proc stays in the container's mount
+/// namespace, unreachable but fully visible to the kernel's
+/// mount_too_revealing() check, which then lets a process that makes a
+/// user namespace mount a fresh, unmasked procfs. The attack, as the bats
+/// test does it: `unshare -mrpf` then `mount -t proc`.
+#[test]
+fn no_pivot_does_not_expose_a_bare_proc() {
+    let before = host_proc_sysfs();
+    let script = "unshare -mrpf sh -c 'echo ns' > /out/ns 2>&1; \
+                  unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted' > /out/log 2>&1; \
+                  echo $? > /out/rc";
+    let mut f = Fixture::new(&["sh", "-c", script]).with_out();
+    symlink("busybox", f.rootfs().join("bin/unshare")).unwrap();
+    // unshare -r maps uid 0 onto itself, which the kernel (5.12+) allows
+    // only to a process that had CAP_SETFCAP (runc's default set has it).
+    for set in ["bounding", "effective", "permitted"] {
+        f.config["process"]["capabilities"][set]
+            .as_array_mut()
+            .unwrap()
+            .push(json!("CAP_SETFCAP"));
+    }
+    let opts = nook::CreateOptions {
+        no_pivot: true,
+        ..Default::default()
+    };
+    let c = f.create_with("nopivot-proc", &opts).unwrap();
+    c.start().unwrap();
+    assert_eq!(c.wait().unwrap(), 0);
+    c.delete(false).unwrap();
+    // The user namespace itself is allowed: only the mount is refused.
+    assert_eq!(f.read_out("ns"), "ns\n");
+    let log = f.read_out("log");
+    assert_ne!(f.read_out("rc").trim(), "0", "{log}");
+    assert!(!log.contains("mounted"), "{log}");
+    assert!(log.contains("mount: permission denied"), "{log}");
+    assert_eq!(host_proc_sysfs(), before);
+}

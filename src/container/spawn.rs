@@ -662,6 +662,10 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
                     .map(|op| format!(" {} (mounts[{i}])", op.dest.path.display())),
                 Step::CreateDevice => m.devices.get(i).map(|d| format!(" {}", d.dest.path.display())),
                 Step::MaskPath => m.masked_paths.get(i).map(|p| format!(" {}", p.to_string_lossy())),
+                Step::HideHostProcSys => m
+                    .host_proc_sys
+                    .get(i)
+                    .map(|p| format!(" {}", p.to_string_lossy())),
                 Step::ReadonlyPath => m
                     .readonly_paths
                     .get(i)

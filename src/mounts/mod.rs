@@ -214,6 +214,15 @@ pub struct MountPlan {
     pub readonly_root: bool,
     /// `--no-pivot`: MS_MOVE + chroot instead of pivot_root (for ramfs roots).
     pub no_pivot: bool,
+    /// With `--no-pivot`: the mount points of the caller's full proc and
+    /// sysfs mounts (root `/`) outside the rootfs, which the child detaches
+    /// (or covers) before the move. They would stay in the container's
+    /// mount namespace under the moved rootfs, unreachable but fully
+    /// visible to the kernel's `mount_too_revealing()` check, which would
+    /// then let a process that makes a user namespace mount a fresh,
+    /// unmasked procfs or sysfs (runc's `msMoveRoot`). Read from the
+    /// caller's mountinfo: the child's mount namespace is a copy of it.
+    pub host_proc_sys: Vec<CString>,
     /// The container has no mount namespace of its own (`linux.namespaces`
     /// names none, new or joined): it shares the caller's. Its mounts then
     /// land in the caller's mount table (under the rootfs) and stay there
@@ -344,6 +353,11 @@ impl MountPlan {
             rootfs_parent_mount,
             readonly_root,
             no_pivot,
+            host_proc_sys: if no_pivot && !shared_ns {
+                host_proc_sys(rootfs)?
+            } else {
+                Vec::new()
+            },
             shared_ns,
             mounts,
             setup_dev,
@@ -406,6 +420,62 @@ fn mount_point_of(path: &Path) -> Result<PathBuf> {
         .filter(|m| path.starts_with(m))
         .max_by_key(|m| m.as_os_str().len());
     Ok(best.unwrap_or_else(|| PathBuf::from("/")))
+}
+
+/// The mount points of the caller's proc and sysfs mounts that show their
+/// whole filesystem (root `/`) and are not under `rootfs`, in mountinfo
+/// order (a mount before those on top of it), for
+/// [`MountPlan::host_proc_sys`].
+fn host_proc_sys(rootfs: &Path) -> Result<Vec<CString>> {
+    let rootfs = std::fs::canonicalize(rootfs).map_err(|e| Error::io("resolving", rootfs, e))?;
+    let info = crate::procfile::read_to_string("/proc/self/mountinfo")
+        .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
+    let mut out = Vec::new();
+    for line in info.lines() {
+        // id parent dev root mountpoint options [optional...] - fstype ...
+        let Some((_, right)) = line.split_once(" - ") else {
+            continue;
+        };
+        let mut fields = line.split(' ');
+        let fstype = right.split(' ').next().unwrap_or("");
+        let (root, point) = (fields.nth(3), fields.next());
+        let (Some("/"), Some(point), "proc" | "sysfs") = (root, point, fstype) else {
+            continue;
+        };
+        let point = unescape_mountinfo(point);
+        if Path::new(std::ffi::OsStr::from_bytes(&point)).starts_with(&rootfs) {
+            continue;
+        }
+        out.push(cstr(&point, "/proc/self/mountinfo")?);
+    }
+    Ok(out)
+}
+
+/// A mountinfo path field with its octal escapes (`\040` for a space,
+/// `\011`, `\012`, `\134`) decoded.
+fn unescape_mountinfo(field: &str) -> Vec<u8> {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(d)) => {
+                out.push(
+                    d.iter()
+                        .fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')),
+                );
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
 }
 
 /// Plans `mounts[i]`; `label` is `linux.mountLabel` where SELinux applies
@@ -726,6 +796,9 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
         sys::chroot(c".").step(Step::PivotRoot)?;
     } else if plan.no_pivot {
         // For roots on ramfs/initramfs, where pivot_root is impossible.
+        for (i, p) in plan.host_proc_sys.iter().enumerate() {
+            hide_host_mount(p).step_at(Step::HideHostProcSys, i)?;
+        }
         sys::fchdir(root).step(Step::PivotRoot)?;
         sys::mount(Some(c"."), c"/", None, libc::MS_MOVE, None).step(Step::PivotRoot)?;
         sys::chroot(c".").step(Step::PivotRoot)?;
@@ -764,6 +837,22 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
         }
     }
     Ok(())
+}
+
+/// Detaches one of [`MountPlan::host_proc_sys`] from the container's mount
+/// namespace, or covers it with an empty tmpfs where it cannot be detached
+/// (EINVAL: locked in a user namespace; EPERM), as runc's `msMoveRoot`
+/// does. Gone (ENOENT: a mount above it was detached) is fine.
+fn hide_host_mount(p: &CStr) -> sys::SysResult<()> {
+    // Slave first, so the detach cannot propagate to the host's mounts.
+    match sys::mount(None, p, None, libc::MS_SLAVE | libc::MS_REC, None) {
+        Err(libc::ENOENT) => return Ok(()),
+        other => other?,
+    }
+    match sys::umount2(p, libc::MNT_DETACH) {
+        Err(libc::EINVAL | libc::EPERM) => sys::mount(Some(c"tmpfs"), p, Some(c"tmpfs"), 0, None),
+        other => other,
+    }
 }
 
 fn mount_one(
@@ -1274,6 +1363,25 @@ mod tests {
         let labelled: Vec<_> = ops.iter().map(|op| op.root_label.is_some()).collect();
         assert_eq!(labelled, [false, false, false, false, true, false, false]);
         assert_eq!(ops[4].root_label.as_deref().unwrap().to_bytes(), label.as_bytes());
+    }
+
+    #[test]
+    fn no_pivot_lists_the_hosts_full_proc_and_sysfs_outside_the_rootfs() {
+        assert_eq!(unescape_mountinfo(r"/a\040b\134c\x"), b"/a b\\c\\x");
+        let root = tempfile::tempdir().unwrap();
+        let points = host_proc_sys(root.path()).unwrap();
+        assert!(points.iter().any(|p| p.as_bytes() == b"/proc"), "{points:?}");
+        assert!(points.iter().any(|p| p.as_bytes() == b"/sys"), "{points:?}");
+        // Under the rootfs: the container's own.
+        assert!(host_proc_sys(Path::new("/")).unwrap().is_empty());
+        let spec =
+            parse_spec(br#"{"ociVersion":"1.2.0","linux":{"namespaces":[{"type":"mount"}]}}"#).unwrap();
+        let ns = NamespacePlan::from_spec(&spec).unwrap();
+        let host = crate::lsm::Host::default();
+        let p = MountPlan::from_spec(&spec, root.path(), &ns, true, host).unwrap();
+        assert_eq!(p.host_proc_sys, points);
+        let p = MountPlan::from_spec(&spec, root.path(), &ns, false, host).unwrap();
+        assert!(p.host_proc_sys.is_empty());
     }
 
     #[test]

@@ -182,9 +182,19 @@ fn a_proc_that_is_not_procfs_fails_closed() {
 /// and a sysctl still reaches the real procfs.
 #[test]
 fn default_container_has_readonly_proc_sys_and_masks() {
-    let script = "cat /proc/sys/net/ipv4/ip_forward > /out/fwd; \
+    // A masked directory, as in runc's mask.bats: listed as empty, and
+    // read-only (EROFS) rather than denied, without CAP_DAC_OVERRIDE.
+    let script = "ls /masked_dir > /out/ls 2>&1; echo $? >> /out/ls; \
+                  touch /masked_dir/foo 2>/out/touch; \
+                  cat /proc/sys/net/ipv4/ip_forward > /out/fwd; \
                   ( echo 0 > /proc/sys/net/ipv4/ip_forward ) 2>/out/werr; sleep 100";
     let mut f = Fixture::new(&["sh", "-c", script]).with_out();
+    std::fs::create_dir(f.rootfs().join("masked_dir")).unwrap();
+    std::fs::write(f.rootfs().join("masked_dir/secret"), "s").unwrap();
+    f.config["linux"]["maskedPaths"]
+        .as_array_mut()
+        .unwrap()
+        .push(json!("/masked_dir"));
     f.config["linux"]["sysctl"] = json!({"net.ipv4.ip_forward": "1"});
     // A file among the read-only paths (this kernel has no /proc/sysrq-trigger).
     f.config["linux"]["readonlyPaths"]
@@ -206,6 +216,13 @@ fn default_container_has_readonly_proc_sys_and_masks() {
     // The sysctl reached the container's network namespace through its
     // procfs; the container itself cannot write /proc/sys.
     assert_eq!(f.read_out("fwd"), "1\n");
+    assert_eq!(f.read_out("ls"), "0\n");
+    assert!(
+        f.read_out("touch").contains("Read-only file system"),
+        "{}",
+        f.read_out("touch")
+    );
+    assert!(options_of(&mi, "/masked_dir").starts_with("ro,"), "{mi:?}");
     assert!(
         common::eventually(|| f.read_out("werr").contains("Read-only file system")),
         "{}",

@@ -1134,6 +1134,10 @@ fn readonly_bind(fd: BorrowedFd<'_>) -> sys::SysResult<()> {
 
 /// Masks a path: a read-only empty tmpfs over a directory, the container's
 /// /dev/null (checked to be the 1:3 character device) over anything else.
+///
+/// The tmpfs keeps its default root mode, as runc's (`mount("tmpfs", p,
+/// "tmpfs", MS_RDONLY, "")`): a masked directory lists as empty for any
+/// process and refuses writes with EROFS, not EACCES.
 fn mask(root: BorrowedFd<'_>, p: &CStr) -> sys::SysResult<()> {
     let fd = match open_in_root(root, p) {
         Err(libc::ENOENT) => return Ok(()),
@@ -1145,7 +1149,7 @@ fn mask(root: BorrowedFd<'_>, p: &CStr) -> sys::SysResult<()> {
             | options::MOUNT_ATTR_NOSUID
             | options::MOUNT_ATTR_NODEV
             | options::MOUNT_ATTR_NOEXEC;
-        sys::fsmount_new(c"tmpfs", &[(c"size", c"0"), (c"mode", c"0")], attrs)?
+        sys::fsmount_new(c"tmpfs", &[], attrs)?
     } else {
         let null = open_in_root(root, c"/dev/null")?;
         let ns = sys::fstat(null.as_fd())?;

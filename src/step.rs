@@ -98,6 +98,7 @@ steps! {
     MountLabel => "labelling the mount's root with linux.mountLabel",
     ReopenDevNull => "reopening stdio on the container's /dev/null",
     CgroupJoin => "joining the container's cgroup",
+    MountNotDir => "refusing to mount proc or sysfs on anything but an ordinary directory",
     HideHostProcSys => "hiding the host's proc or sysfs mount before the move (--no-pivot)",
 }
 

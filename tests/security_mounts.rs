@@ -500,3 +500,117 @@ fn no_pivot_does_not_expose_a_bare_proc() {
     assert!(log.contains("mount: permission denied"), "{log}");
     assert_eq!(host_proc_sysfs(), before);
 }
+
+/// runc's mask.bats "[prohibit symlink /proc]" and "[prohibit symlink
+/// /sys]": a proc or sysfs mount whose destination in the image is a
+/// symlink (or anything but a directory) is refused before anything is
+/// mounted, rather than mounted wherever the symlink points.
+#[test]
+fn proc_and_sysfs_need_an_ordinary_directory() {
+    for (dest, typ, link) in [
+        ("proc", "proc", true),
+        ("sys", "sysfs", true),
+        ("sys", "sysfs", false),
+    ] {
+        let f = Fixture::new(&["true"]);
+        if link {
+            symlink("/symlink", f.rootfs().join(dest)).unwrap();
+        } else {
+            std::fs::write(f.rootfs().join(dest), "").unwrap();
+        }
+        let index = f.config["mounts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|m| m["type"] == typ)
+            .unwrap();
+        let e = f.create("not-a-dir").unwrap_err().to_string();
+        assert!(
+            e.contains(&format!("mounts[{index}].destination"))
+                && e.contains("must be mounted on ordinary directory"),
+            "{dest}: {e}"
+        );
+        // Nothing made at the symlink's target, nothing mounted, no state.
+        assert!(!f.rootfs().join("symlink").exists(), "{dest}");
+        assert!(f.host_mounts().is_empty(), "{:?}", f.host_mounts());
+        assert_eq!(std::fs::read_dir(f.ctx.root()).map(|d| d.count()).unwrap_or(0), 0);
+    }
+}
+
+/// The image flips /sys between a directory and a symlink while containers
+/// are created: whichever the plan sees, sysfs never lands at the
+/// symlink's target, because the init checks what it actually opened.
+#[test]
+fn a_sys_symlinked_after_the_plan_is_refused_by_the_init() {
+    use nix::fcntl::{renameat2, RenameFlags};
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+
+    let f = Fixture::new(&["true"]);
+    let rootfs = f.rootfs();
+    std::fs::create_dir_all(rootfs.join("sys")).unwrap();
+    std::fs::create_dir_all(rootfs.join("elsewhere")).unwrap();
+    symlink("/elsewhere", rootfs.join("link")).unwrap();
+    f.write_config();
+    let sysfs = f.config["mounts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .position(|m| m["type"] == "sysfs")
+        .unwrap();
+    /// Stops and joins the flipping thread, also when an assertion fails.
+    struct Flipper(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
+    impl Drop for Flipper {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+            let _ = self.1.take().map(|t| t.join());
+        }
+    }
+    let stop = Arc::new(AtomicBool::new(false));
+    let flipper = {
+        let stop = stop.clone();
+        let (a, b) = (rootfs.join("sys"), rootfs.join("link"));
+        Flipper(
+            stop.clone(),
+            Some(std::thread::spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    renameat2(None, &a, None, &b, RenameFlags::RENAME_EXCHANGE).unwrap();
+                }
+            })),
+        )
+    };
+    let (mut in_plan, mut in_init, mut made) = (0, 0, 0);
+    for i in 0..100 {
+        let id = format!("sysflip{i}");
+        match f.ctx.create(&id, f.bundle(), &Default::default()) {
+            Ok(c) => {
+                made += 1;
+                let mi = mountinfo(c.pid());
+                assert!(!mi.iter().any(|(m, _)| m.starts_with("/elsewhere")), "{mi:?}");
+                c.delete(true).unwrap();
+            }
+            Err(e) => {
+                let e = e.to_string();
+                // (The plan's resolver can also see the symlink vanish
+                // under it: any refusal naming the field is the plan's.)
+                if e.contains(&format!("mounts[{sysfs}].destination")) {
+                    in_plan += 1;
+                } else if e.contains("refusing to mount proc or sysfs")
+                    && e.contains(&format!("mounts[{sysfs}]"))
+                {
+                    in_init += 1;
+                } else {
+                    panic!("unexpected: {e}");
+                }
+            }
+        }
+        if in_init > 0 && in_plan > 0 && made > 0 {
+            break;
+        }
+    }
+    drop(flipper);
+    assert!(
+        in_init > 0,
+        "the init's check never triggered (plan {in_plan}, made {made})"
+    );
+}

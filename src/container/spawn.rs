@@ -655,7 +655,8 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
                 | Step::MountSetattr
                 | Step::TmpCopyUp
                 | Step::MountLabel
-                | Step::MountInProc => m
+                | Step::MountInProc
+                | Step::MountNotDir => m
                     .mounts
                     .iter()
                     .find(|op| op.index == i)

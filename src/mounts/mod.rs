@@ -103,6 +103,10 @@ pub struct MountOp {
     /// [`PROC_MOUNTS_ALLOWED`]. Any other target the child finds on procfs
     /// is refused (the image can change between plan and mount).
     pub proc_ok: bool,
+    /// A proc or sysfs mount: its destination must be a directory reached
+    /// through no symlink, checked again by the child (the image can change
+    /// between plan and mount), see [`check_ordinary_dir`].
+    pub ordinary_dir: bool,
     /// `ro` deferred to [`finish_rootfs`], as runc's `finalizeRootfs` does
     /// for tmpfs mounts and /dev: what is mounted inside (devpts on
     /// /dev/pts, device nodes) needs them writable until the end.
@@ -499,6 +503,11 @@ fn plan_mount(
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = typ == "bind" || opts.flags & libc::MS_BIND != 0;
+    let ordinary_dir = !is_bind && matches!(typ, "proc" | "sysfs");
+    if ordinary_dir {
+        check_ordinary_dir(m.destination(), typ, rootfs, resolver)
+            .map_err(|r| Error::config(field("destination"), r))?;
+    }
     let proc_ok = check_proc_destination(&dest.path, typ, is_bind).map_err(|r| {
         Error::config(
             field("destination"),
@@ -596,9 +605,43 @@ fn plan_mount(
         create,
         idmap,
         proc_ok,
+        ordinary_dir,
         late_ro,
         root_label,
     })
+}
+
+/// runc's check for `proc` and `sysfs` mounts: their destination, when the
+/// image has it, must be a directory. A symlink would move the mount
+/// wherever it points (for /sys, to a path of the image's choosing; for
+/// /proc, out of the place every later step looks for it), and runc
+/// refuses it with this wording. Symlinks in the components above it are
+/// resolved in the rootfs, as for any destination.
+fn check_ordinary_dir(
+    dest: &Path,
+    typ: &str,
+    rootfs: &Path,
+    resolver: &mut resolve::Resolver<'_>,
+) -> Result<(), String> {
+    let clean = Dest::new(dest)?.path;
+    let (Some(parent), Some(name)) = (clean.parent(), clean.file_name()) else {
+        return Ok(());
+    };
+    let parent = resolver.resolve(parent)?;
+    let host = rootfs
+        .join(parent.strip_prefix("/").unwrap_or(&parent))
+        .join(name);
+    let what = match std::fs::symlink_metadata(&host) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(format!("{}: {e}", host.display())),
+        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) if m.is_symlink() => "a symlink",
+        Ok(_) => "not a directory",
+    };
+    Err(format!(
+        "{}: filesystem {typ:?} must be mounted on ordinary directory ({what} in the rootfs)",
+        dest.display()
+    ))
 }
 
 /// runc's `checkProcMount`: a destination (symlink-free, in the container)
@@ -867,19 +910,30 @@ fn mount_one(
     // the rootfs changed since (a symlink to /proc/self, say). An allowed
     // one (/proc, /proc/cpuinfo...) was symlink-free in the plan and must
     // still be reached without any symlink.
-    let in_proc = || ChildError::new(Step::MountInProc, op.index, libc::EPERM);
-    if op.proc_ok {
+    // A proc or sysfs mount likewise needs the directory the plan saw:
+    // symlink-free, and a directory.
+    let (step, errno) = if op.ordinary_dir {
+        (Step::MountNotDir, libc::ENOTDIR)
+    } else {
+        (Step::MountInProc, libc::EPERM)
+    };
+    let refused = || ChildError::new(step, op.index, errno);
+    if op.proc_ok || op.ordinary_dir {
         let direct = sys::openat2(root, &op.dest.rel, libc::O_PATH, 0, resolve::IN_ROOT_NO_SYMLINKS)
-            .map_err(|_| in_proc())?;
+            .map_err(|_| refused())?;
         let (a, b) = (
             sys::fstat(direct.as_fd()).map_err(at)?,
             sys::fstat(target.as_fd()).map_err(at)?,
         );
         if (a.st_dev, a.st_ino) != (b.st_dev, b.st_ino) {
-            return Err(in_proc());
+            return Err(refused());
         }
-    } else if procfs::is_procfs(target.as_fd()).map_err(at)? {
-        return Err(in_proc());
+        if op.ordinary_dir && b.st_mode & libc::S_IFMT != libc::S_IFDIR {
+            return Err(refused());
+        }
+    }
+    if !op.proc_ok && procfs::is_procfs(target.as_fd()).map_err(at)? {
+        return Err(ChildError::new(Step::MountInProc, op.index, libc::EPERM));
     }
     let under = if op.tmpcopyup {
         Some(resolve::open_dir_readable(root, &op.dest).map_err(at)?)

@@ -467,38 +467,51 @@ fn host_proc_sysfs() -> Vec<String> {
 /// namespace, unreachable but fully visible to the kernel's
 /// mount_too_revealing() check, which then lets a process that makes a
 /// user namespace mount a fresh, unmasked procfs. The attack, as the bats
-/// test does it: `unshare -mrpf` then `mount -t proc`.
+/// test does it: `unshare -mrpf` then `mount -t proc`. Also in a container
+/// with a user namespace, where the host's mounts are locked (they cannot
+/// be detached, only covered).
 #[test]
 fn no_pivot_does_not_expose_a_bare_proc() {
     let before = host_proc_sysfs();
     let script = "unshare -mrpf sh -c 'echo ns' > /out/ns 2>&1; \
                   unshare -mrpf sh -c 'mount -t proc none /proc && echo mounted' > /out/log 2>&1; \
                   echo $? > /out/rc";
-    let mut f = Fixture::new(&["sh", "-c", script]).with_out();
-    symlink("busybox", f.rootfs().join("bin/unshare")).unwrap();
-    // unshare -r maps uid 0 onto itself, which the kernel (5.12+) allows
-    // only to a process that had CAP_SETFCAP (runc's default set has it).
-    for set in ["bounding", "effective", "permitted"] {
-        f.config["process"]["capabilities"][set]
-            .as_array_mut()
-            .unwrap()
-            .push(json!("CAP_SETFCAP"));
+    for userns in [false, true] {
+        let mut f = Fixture::new(&["sh", "-c", script]).with_out();
+        symlink("busybox", f.rootfs().join("bin/unshare")).unwrap();
+        // unshare -r maps uid 0 onto itself, which the kernel (5.12+) allows
+        // only to a process that had CAP_SETFCAP (runc's default set has it).
+        for set in ["bounding", "effective", "permitted"] {
+            f.config["process"]["capabilities"][set]
+                .as_array_mut()
+                .unwrap()
+                .push(json!("CAP_SETFCAP"));
+        }
+        if userns {
+            let linux = &mut f.config["linux"];
+            linux["namespaces"]
+                .as_array_mut()
+                .unwrap()
+                .push(json!({"type": "user"}));
+            linux["uidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+            linux["gidMappings"] = json!([{"containerID": 0, "hostID": 0, "size": 65536}]);
+        }
+        let opts = nook::CreateOptions {
+            no_pivot: true,
+            ..Default::default()
+        };
+        let c = f.create_with("nopivot-proc", &opts).unwrap();
+        c.start().unwrap();
+        assert_eq!(c.wait().unwrap(), 0);
+        c.delete(false).unwrap();
+        // The user namespace itself is allowed: only the mount is refused.
+        assert_eq!(f.read_out("ns"), "ns\n", "userns {userns}");
+        let log = f.read_out("log");
+        assert_ne!(f.read_out("rc").trim(), "0", "userns {userns}: {log}");
+        assert!(!log.contains("mounted"), "userns {userns}: {log}");
+        assert!(log.contains("mount: permission denied"), "userns {userns}: {log}");
+        assert_eq!(host_proc_sysfs(), before);
     }
-    let opts = nook::CreateOptions {
-        no_pivot: true,
-        ..Default::default()
-    };
-    let c = f.create_with("nopivot-proc", &opts).unwrap();
-    c.start().unwrap();
-    assert_eq!(c.wait().unwrap(), 0);
-    c.delete(false).unwrap();
-    // The user namespace itself is allowed: only the mount is refused.
-    assert_eq!(f.read_out("ns"), "ns\n");
-    let log = f.read_out("log");
-    assert_ne!(f.read_out("rc").trim(), "0", "{log}");
-    assert!(!log.contains("mounted"), "{log}");
-    assert!(log.contains("mount: permission denied"), "{log}");
-    assert_eq!(host_proc_sysfs(), before);
 }
 
 /// runc's mask.bats "[prohibit symlink /proc]" and "[prohibit symlink

@@ -105,7 +105,7 @@ pub struct MountOp {
     pub proc_ok: bool,
     /// A proc or sysfs mount: its destination must be a directory reached
     /// through no symlink, checked again by the child (the image can change
-    /// between plan and mount), see [`check_ordinary_dir`].
+    /// between plan and mount), see [`resolve_ordinary_dir`].
     pub ordinary_dir: bool,
     /// `ro` deferred to [`finish_rootfs`], as runc's `finalizeRootfs` does
     /// for tmpfs mounts and /dev: what is mounted inside (devpts on
@@ -496,18 +496,17 @@ fn plan_mount(
     if !m.destination().is_absolute() {
         return Err(Error::config(field("destination"), "must be an absolute path"));
     }
-    let resolved = resolver
-        .resolve(m.destination())
-        .map_err(|r| Error::config(field("destination"), r))?;
-    let dest = Dest::new(&resolved).map_err(|r| Error::config(field("destination"), r))?;
     let opts = options::parse(m.options().as_deref().unwrap_or_default());
     let typ = m.typ().as_deref().unwrap_or("");
     let is_bind = typ == "bind" || opts.flags & libc::MS_BIND != 0;
     let ordinary_dir = !is_bind && matches!(typ, "proc" | "sysfs");
-    if ordinary_dir {
-        check_ordinary_dir(m.destination(), typ, rootfs, resolver)
-            .map_err(|r| Error::config(field("destination"), r))?;
+    let resolved = if ordinary_dir {
+        resolve_ordinary_dir(m.destination(), typ, rootfs, resolver)
+    } else {
+        resolver.resolve(m.destination())
     }
+    .map_err(|r| Error::config(field("destination"), r))?;
+    let dest = Dest::new(&resolved).map_err(|r| Error::config(field("destination"), r))?;
     let proc_ok = check_proc_destination(&dest.path, typ, is_bind).map_err(|r| {
         Error::config(
             field("destination"),
@@ -611,30 +610,32 @@ fn plan_mount(
     })
 }
 
-/// runc's check for `proc` and `sysfs` mounts: their destination, when the
-/// image has it, must be a directory. A symlink would move the mount
-/// wherever it points (for /sys, to a path of the image's choosing; for
-/// /proc, out of the place every later step looks for it), and runc
-/// refuses it with this wording. Symlinks in the components above it are
-/// resolved in the rootfs, as for any destination.
-fn check_ordinary_dir(
+/// Resolves the destination of a `proc` or `sysfs` mount, with runc's
+/// check: the destination, when the image has it, must be a directory. A
+/// symlink would move the mount wherever it points (for /sys, to a path of
+/// the image's choosing; for /proc, out of the place every later step looks
+/// for it), and runc refuses it with this wording. Symlinks in the
+/// components above it are resolved in the rootfs, as for any destination;
+/// the last one is looked at once, and the path returned goes through no
+/// symlink there (which the child checks again).
+fn resolve_ordinary_dir(
     dest: &Path,
     typ: &str,
     rootfs: &Path,
     resolver: &mut resolve::Resolver<'_>,
-) -> Result<(), String> {
+) -> Result<PathBuf, String> {
     let clean = Dest::new(dest)?.path;
     let (Some(parent), Some(name)) = (clean.parent(), clean.file_name()) else {
-        return Ok(());
+        return Ok(clean);
     };
     let parent = resolver.resolve(parent)?;
     let host = rootfs
         .join(parent.strip_prefix("/").unwrap_or(&parent))
         .join(name);
     let what = match std::fs::symlink_metadata(&host) {
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(parent.join(name)),
         Err(e) => return Err(format!("{}: {e}", host.display())),
-        Ok(m) if m.is_dir() => return Ok(()),
+        Ok(m) if m.is_dir() => return Ok(parent.join(name)),
         Ok(m) if m.is_symlink() => "a symlink",
         Ok(_) => "not a directory",
     };

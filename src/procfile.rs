@@ -1,5 +1,5 @@
 //! Reading small kernel files (procfs, sysfs) in as few system calls as
-//! possible.
+//! possible, and decoding mountinfo's escaped paths.
 //!
 //! These files report a size of 0, so `std::fs::read_to_string` cannot
 //! size its buffer: it asks for their metadata, then reads 32 bytes, 32
@@ -59,8 +59,40 @@ fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
     })
 }
 
+/// A mountinfo path field with its octal escapes (`\040` for a space,
+/// `\011`, `\012`, `\134`) decoded.
+pub(crate) fn unescape_mountinfo(field: &str) -> Vec<u8> {
+    let b = field.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let oct = b
+            .get(i + 1..i + 4)
+            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
+        match (b[i], oct) {
+            (b'\\', Some(d)) => {
+                out.push(
+                    d.iter()
+                        .fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')),
+                );
+                i += 4;
+            }
+            (c, _) => {
+                out.push(c);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn mountinfo_escapes_are_decoded() {
+        assert_eq!(super::unescape_mountinfo(r"/a\040b\134c\x"), b"/a b\\c\\x");
+    }
+
     #[test]
     fn reads_what_std_reads() {
         for p in [

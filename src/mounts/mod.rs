@@ -446,40 +446,13 @@ fn host_proc_sys(rootfs: &Path) -> Result<Vec<CString>> {
         let (Some("/"), Some(point), "proc" | "sysfs") = (root, point, fstype) else {
             continue;
         };
-        let point = unescape_mountinfo(point);
+        let point = crate::procfile::unescape_mountinfo(point);
         if Path::new(std::ffi::OsStr::from_bytes(&point)).starts_with(&rootfs) {
             continue;
         }
         out.push(cstr(&point, "/proc/self/mountinfo")?);
     }
     Ok(out)
-}
-
-/// A mountinfo path field with its octal escapes (`\040` for a space,
-/// `\011`, `\012`, `\134`) decoded.
-fn unescape_mountinfo(field: &str) -> Vec<u8> {
-    let b = field.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        let oct = b
-            .get(i + 1..i + 4)
-            .filter(|d| d.iter().all(|c| (b'0'..=b'7').contains(c)));
-        match (b[i], oct) {
-            (b'\\', Some(d)) => {
-                out.push(
-                    d.iter()
-                        .fold(0u8, |acc, c| acc.wrapping_mul(8).wrapping_add(c - b'0')),
-                );
-                i += 4;
-            }
-            (c, _) => {
-                out.push(c);
-                i += 1;
-            }
-        }
-    }
-    out
 }
 
 /// Plans `mounts[i]`; `label` is `linux.mountLabel` where SELinux applies
@@ -1426,7 +1399,6 @@ mod tests {
 
     #[test]
     fn no_pivot_lists_the_hosts_full_proc_and_sysfs_outside_the_rootfs() {
-        assert_eq!(unescape_mountinfo(r"/a\040b\134c\x"), b"/a b\\c\\x");
         let root = tempfile::tempdir().unwrap();
         let points = host_proc_sys(root.path()).unwrap();
         assert!(points.iter().any(|p| p.as_bytes() == b"/proc"), "{points:?}");

@@ -155,7 +155,10 @@ impl ExecPlan {
                 p.set_selinux_label(init.selinux_label().clone());
             }
         }
-        let process = ProcessPlan::from_process(&p, crate::lsm::Host::detect())?;
+        let mut process = ProcessPlan::from_process(&p, crate::lsm::Host::detect())?;
+        // The container's persona holds for what runs in it (runc's
+        // personality.bats "with exec"): a process is not born with it.
+        process.sched = process.sched.with_personality(&spec)?;
         let namespaces = NamespacePlan::from_spec(&spec)?.joining(init_pid);
         let seccomp = seccomp_of(&spec)?;
         Ok(ExecPlan {

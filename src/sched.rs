@@ -134,7 +134,8 @@ impl SchedPlan {
         Ok(plan)
     }
 
-    /// Adds `linux.personality` (container-wide, so only for the init).
+    /// Adds `linux.personality`: container-wide, for the init and every
+    /// exec'd process alike.
     pub fn with_personality(mut self, spec: &Spec) -> Result<SchedPlan> {
         if let Some(p) = spec.linux().as_ref().and_then(|l| l.personality().as_ref()) {
             if p.flags().as_ref().is_some_and(|f| !f.is_empty()) {

@@ -448,6 +448,20 @@ fn scheduler_io_priority_affinity_and_personality() {
         0x08,
         "PER_LINUX32"
     );
+    // An exec'd process has the container's persona too (runc's
+    // personality.bats "with exec").
+    let p: oci_spec::runtime::Process =
+        serde_json::from_value(json!({"args": ["sleep", "100"], "cwd": "/", "user": {"uid": 0, "gid": 0}}))
+            .unwrap();
+    let e = c.exec(&p, &Default::default()).unwrap();
+    let persona = std::fs::read_to_string(format!("/proc/{}/personality", e.pid())).unwrap();
+    e.kill(libc::SIGKILL).unwrap();
+    e.wait().unwrap();
+    assert_eq!(
+        u64::from_str_radix(persona.trim(), 16).unwrap() & 0xff,
+        0x08,
+        "exec: PER_LINUX32"
+    );
     let mut g = Fixture::new(&["true"]);
     g.config["process"]["scheduler"] = json!({"policy": "SCHED_OTHER", "nice": 50});
     let err = g.create("badsched").unwrap_err();

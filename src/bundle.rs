@@ -52,7 +52,37 @@ impl Bundle {
 /// Parses config.json text, naming the JSON path of the first bad field.
 pub fn parse_spec(text: &[u8]) -> Result<Spec> {
     let de = &mut serde_json::Deserializer::from_slice(text);
-    serde_path_to_error::deserialize(de).map_err(|e| {
+    serde_path_to_error::deserialize(de).or_else(|e| {
+        // Only a config that failed there pays for a second parse.
+        if !e.path().to_string().starts_with("process.scheduler.flags") {
+            return Err(spec_error(e));
+        }
+        let Ok(mut v) = serde_json::from_slice::<serde_json::Value>(text) else {
+            return Err(spec_error(e));
+        };
+        respell_scheduler_flags(v.pointer_mut("/process/scheduler/flags"));
+        serde_path_to_error::deserialize(v).map_err(spec_error)
+    })
+}
+
+/// oci-spec 0.10 spells two of the runtime spec's `process.scheduler.flags`
+/// its own way (`SCHED_RESET_ON_FORK`, `SCHED_FLAG_D_L_OVERRUN`) and refuses
+/// the spec's names, which runc's scheduler.bats and every engine write:
+/// those two are given oci-spec's spelling before parsing again.
+pub(crate) fn respell_scheduler_flags(flags: Option<&mut serde_json::Value>) {
+    for f in flags.and_then(|f| f.as_array_mut()).into_iter().flatten() {
+        let ours = match f.as_str() {
+            Some("SCHED_FLAG_RESET_ON_FORK") => "SCHED_RESET_ON_FORK",
+            Some("SCHED_FLAG_DL_OVERRUN") => "SCHED_FLAG_D_L_OVERRUN",
+            _ => continue,
+        };
+        *f = ours.into();
+    }
+}
+
+/// A parse failure as nook reports it: the JSON path and what is wrong there.
+fn spec_error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
+    {
         let path = e.path().to_string();
         let inner = e.into_inner();
         if inner.is_syntax() || inner.is_eof() {
@@ -65,7 +95,7 @@ pub fn parse_spec(text: &[u8]) -> Result<Spec> {
             path
         };
         Error::config(field, inner.to_string())
-    })
+    }
 }
 
 /// The config.json `nook spec` writes: runc's default, or with `rootless`
@@ -228,6 +258,36 @@ mod tests {
             .as_array()
             .is_some_and(|b| b.len() == 3));
         assert!(v.get("annotations").is_none(), "{v}");
+    }
+
+    #[test]
+    fn the_runtime_specs_scheduler_flag_names_are_taken() {
+        let spec = parse_spec(
+            br#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "scheduler":{"policy":"SCHED_OTHER","flags":["SCHED_FLAG_RESET_ON_FORK","SCHED_FLAG_DL_OVERRUN","SCHED_FLAG_RECLAIM"]}}}"#,
+        )
+        .unwrap();
+        let flags = spec
+            .process()
+            .as_ref()
+            .unwrap()
+            .scheduler()
+            .as_ref()
+            .unwrap()
+            .flags()
+            .clone()
+            .unwrap();
+        use oci_spec::runtime::LinuxSchedulerFlag as F;
+        assert_eq!(
+            flags,
+            vec![F::SchedResetOnFork, F::SchedFlagDLOverrun, F::SchedFlagReclaim]
+        );
+        let err = parse_spec(
+            br#"{"ociVersion":"1.2.0","process":{"cwd":"/","user":{"uid":0,"gid":0},
+                "scheduler":{"policy":"SCHED_OTHER","flags":["SCHED_FLAG_NOPE"]}}}"#,
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("process.scheduler.flags[0]"), "{err}");
     }
 
     #[test]

@@ -24,7 +24,8 @@ pub struct SchedPlan {
     pub attr: Option<SchedAttr>,
     /// `ioprio_set(2)` value: class << 13 | level.
     pub ioprio: Option<i32>,
-    /// CPUs to run on (bit N = CPU N), for `sched_setaffinity(2)`.
+    /// CPUs to run on (bit N = CPU N), for `sched_setaffinity(2)`: all
+    /// of them unless `process.execCPUAffinity` says otherwise.
     pub affinity: Option<Vec<u64>>,
 }
 
@@ -112,6 +113,11 @@ impl SchedPlan {
             }
             plan.ioprio = Some(class << 13 | io.priority() as i32);
         }
+        // Without execCPUAffinity the process may use every CPU its cgroup
+        // allows, not only those of the runtime that started it (a shim or
+        // a `taskset` caller pinned to one): the kernel narrows the full
+        // mask to the cpuset, as runc 1.2's reset does (cpu_affinity.bats).
+        plan.affinity = Some(vec![u64::MAX; 16]);
         if let Some(a) = p.exec_cpu_affinity() {
             // The init is in its cgroup before it runs anything, so the
             // affinity it execs with is `final` (else `initial`).

@@ -480,3 +480,24 @@ fn scheduler_io_priority_affinity_and_personality() {
         .to_string()
         .contains("execCPUAffinity.final"));
 }
+
+/// runc's cpu_affinity.bats "should reset": a runtime started pinned to one
+/// CPU (`taskset -c 0 runc run`) does not pass that pin on; the container
+/// may use every CPU its cgroup allows, as the caller could before.
+#[test]
+fn the_callers_cpu_pin_is_not_inherited() {
+    use nix::sched::{sched_getaffinity, sched_setaffinity, CpuSet};
+    use nix::unistd::Pid;
+    let f = Fixture::new(&["sleep", "100"]);
+    let all = status_field(std::process::id() as i32, "Cpus_allowed_list");
+    let before = sched_getaffinity(Pid::from_raw(0)).unwrap();
+    let mut one = CpuSet::new();
+    one.set(0).unwrap();
+    // This thread only: the container is cloned from it.
+    sched_setaffinity(Pid::from_raw(0), &one).unwrap();
+    let c = f.create("unpinned");
+    sched_setaffinity(Pid::from_raw(0), &before).unwrap();
+    let c = c.unwrap();
+    c.start().unwrap();
+    assert_eq!(status_field(c.pid(), "Cpus_allowed_list"), all);
+}

@@ -501,3 +501,29 @@ fn the_callers_cpu_pin_is_not_inherited() {
     c.start().unwrap();
     assert_eq!(status_field(c.pid(), "Cpus_allowed_list"), all);
 }
+
+/// runc's run.bats "runc run with tmpfs perms": a tmpfs without `mode=`
+/// over a directory of the image takes that directory's mode (setgid and
+/// sticky bits included); `mode=` wins; over a directory nook makes it is
+/// a fresh tmpfs, 1777.
+#[test]
+fn a_tmpfs_keeps_the_mode_of_the_directory_it_covers() {
+    use std::os::unix::fs::PermissionsExt;
+    for (existing, options, want) in [
+        (Some(0o710), json!([]), "710"),
+        (Some(0o2775), json!(["nosuid"]), "2775"),
+        (Some(0o710), json!(["mode=0410"]), "410"),
+        (None, json!([]), "1777"),
+    ] {
+        let mut f = Fixture::new(&["sh", "-c", "stat -c %a /data/t > /out/mode"]).with_out();
+        if let Some(mode) = existing {
+            let dir = f.rootfs().join("data/t");
+            std::fs::create_dir_all(&dir).unwrap();
+            std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(mode)).unwrap();
+        }
+        f.mounts()
+            .push(json!({"destination": "/data/t", "type": "tmpfs", "source": "tmpfs", "options": options}));
+        assert_eq!(f.run("tmpfsmode").unwrap(), 0);
+        assert_eq!(f.read_out("mode").trim(), want, "{existing:?} {options}");
+    }
+}

@@ -114,6 +114,10 @@ pub struct MountOp {
     /// The SELinux label of the new mount's root, for a filesystem that
     /// takes `linux.mountLabel` after the mount rather than as an option.
     pub root_label: Option<CString>,
+    /// A tmpfs without `mode=`: over a directory the image has, its root
+    /// takes that directory's mode (runc's run.bats "with tmpfs perms": a
+    /// 0710 or setgid /tmp stays so), where a fresh tmpfs would be 1777.
+    pub keep_mode: bool,
 }
 
 /// The files inside /proc a mount may cover: those lxcfs emulates (runc's
@@ -526,6 +530,7 @@ fn plan_mount(
     if opts.tmpcopyup && typ != "tmpfs" {
         return Err(Error::config(field("options"), "tmpcopyup needs a tmpfs mount"));
     }
+    let keep_mode = typ == "tmpfs" && !opts.data.iter().any(|d| d.starts_with("mode="));
     let mut data = opts.data.clone();
     let mut root_label = None;
     if let (MountKind::Fs, Some(label)) = (&kind, label) {
@@ -580,6 +585,7 @@ fn plan_mount(
         ordinary_dir,
         late_ro,
         root_label,
+        keep_mode,
     })
 }
 
@@ -879,6 +885,17 @@ fn mount_one(
     detached: &Detached,
 ) -> Result<(), ChildError> {
     let at = |e| ChildError::new(Step::Mount, op.index, e);
+    // The mode of a directory the image has, looked at before anything
+    // is made there (one we make gets no say, as with runc).
+    let kept_mode = if op.keep_mode {
+        match sys::openat2(root, &op.dest.rel, libc::O_PATH, 0, resolve::IN_ROOT) {
+            Ok(fd) => Some(sys::fstat(fd.as_fd()).map_err(at)?.st_mode & 0o7777),
+            Err(libc::ENOENT) => None,
+            Err(e) => return Err(at(e)),
+        }
+    } else {
+        None
+    };
     let target = open_dest(root, &op.dest, op.create).map_err(at)?;
     // The plan refused destinations in /proc; a target on procfs now means
     // the rootfs changed since (a symlink to /proc/self, say). An allowed
@@ -946,6 +963,7 @@ fn mount_one(
     let after = op.remount.is_some()
         || op.tmpcopyup
         || op.root_label.is_some()
+        || kept_mode.is_some()
         || !op.propagation.is_empty()
         || op.attr.is_some();
     if !after {
@@ -959,6 +977,9 @@ fn mount_one(
     }
     if let Some(under) = under {
         copyup::copy_dir(under.as_fd(), mounted.as_fd(), 0).step_at(Step::TmpCopyUp, op.index)?;
+    }
+    if let Some(mode) = kept_mode {
+        sys::chmod(mpath.as_cstr(), mode).step_at(Step::Mount, op.index)?;
     }
     if let Some(label) = &op.root_label {
         sys::setxattr(mpath.as_cstr(), c"security.selinux", label.to_bytes())

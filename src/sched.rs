@@ -159,19 +159,21 @@ impl SchedPlan {
     }
 }
 
-/// Child: applies the plan (before capabilities are dropped).
+/// Child: applies the plan (before capabilities are dropped). The CPUs
+/// come before the policy: SCHED_DEADLINE is refused (EPERM) to a thread
+/// that may not run on every CPU, such as one still pinned like its caller.
 pub fn apply(plan: &SchedPlan) -> Result<(), ChildError> {
     if let Some(p) = plan.personality {
         sys::personality(p).step_at(Step::Scheduling, 0)?;
+    }
+    if let Some(mask) = &plan.affinity {
+        sys::sched_setaffinity(mask).step_at(Step::Scheduling, 3)?;
     }
     if let Some(attr) = &plan.attr {
         sys::sched_setattr(attr).step_at(Step::Scheduling, 1)?;
     }
     if let Some(prio) = plan.ioprio {
         sys::ioprio_set(prio).step_at(Step::Scheduling, 2)?;
-    }
-    if let Some(mask) = &plan.affinity {
-        sys::sched_setaffinity(mask).step_at(Step::Scheduling, 3)?;
     }
     Ok(())
 }

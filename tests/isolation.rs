@@ -527,3 +527,29 @@ fn a_tmpfs_keeps_the_mode_of_the_directory_it_covers() {
         assert_eq!(f.read_out("mode").trim(), want, "{existing:?} {options}");
     }
 }
+
+/// runc's scheduler.bats: SCHED_DEADLINE runs where the container may use
+/// every CPU, and is refused with runc's words where
+/// `linux.resources.cpu.cpus` limits it (sched_setattr's EPERM).
+#[test]
+fn deadline_scheduling_and_a_cpuset() {
+    let deadline = json!({"policy": "SCHED_DEADLINE", "nice": 19, "runtime": 42000, "deadline": 1000000, "period": 1000000});
+    let mut f = Fixture::new(&["sleep", "100"]);
+    f.config["process"]["scheduler"] = deadline.clone();
+    let c = f.create("deadline").unwrap();
+    c.start().unwrap();
+    assert_eq!(stat_field(c.pid(), 41), "6", "SCHED_DEADLINE");
+    let cpus = status_field(std::process::id() as i32, "Cpus_allowed_list");
+    if cpus == "0" {
+        eprintln!("skipped the cpuset half: one CPU");
+        return;
+    }
+    let mut g = Fixture::new(&["true"]);
+    g.config["process"]["scheduler"] = deadline;
+    g.config["linux"]["resources"]["cpu"] = json!({"cpus": "0"});
+    let err = g.create("deadline-cpus").unwrap_err().to_string();
+    assert!(
+        err.contains("process scheduler can't be used together with AllowedCPUs"),
+        "{err}"
+    );
+}

@@ -693,6 +693,11 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
             }
         }),
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
+        // sched_setattr's EPERM for a thread whose CPUs are not all of the
+        // system's (SCHED_DEADLINE): runc's wording (scheduler.bats).
+        Step::Scheduling if i == 1 && e.errno == libc::EPERM && cpus_limited(job.container().2) => Some(
+            " (process scheduler can't be used together with AllowedCPUs: linux.resources.cpu.cpus)".into(),
+        ),
         Step::AppArmor => process.lsm.apparmor_profile().map(|p| match e.errno {
             // What the kernel says of a profile it does not have.
             libc::ENOENT => format!(" {p:?} (is it loaded? apparmor_parser -r FILE)"),
@@ -712,6 +717,16 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
         step: format!("{}{}", e.step, detail.unwrap_or_default()),
         errno: e.errno,
     }
+}
+
+/// Whether the spec limits the container to some CPUs (a cpuset).
+fn cpus_limited(spec: &Spec) -> bool {
+    spec.linux()
+        .as_ref()
+        .and_then(|l| l.resources().as_ref())
+        .and_then(|r| r.cpu().as_ref())
+        .and_then(|c| c.cpus().as_deref())
+        .is_some_and(|c| !c.trim().is_empty())
 }
 
 /// runc's wording for a failed exec, which engines match on

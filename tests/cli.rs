@@ -239,6 +239,24 @@ fn exec_detached_with_a_process_file_and_pid_file() {
     assert!(inner > 1 && inner != pid, "{inner}");
 }
 
+/// runc.bats' `exec -p` process files often have no `user`: runc runs
+/// such a process as uid 0 and gid 0, where nook used to refuse it.
+#[test]
+fn exec_process_file_without_user_runs_as_root() {
+    let f = Fixture::new(&["sleep", "100"]);
+    f.create("cli-exec-nouser").unwrap().start().unwrap();
+    let process = f.dir.path().join("process.json");
+    let spec = json!({"args": ["sh", "-c", "grep -E '^(Uid|Gid):' /proc/self/status"],
+        "env": ["PATH=/bin"], "cwd": "/"});
+    std::fs::write(&process, spec.to_string()).unwrap();
+    let o = nook(
+        f.ctx.root(),
+        &["exec", "--process", process.to_str().unwrap(), "cli-exec-nouser"],
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert_eq!(stdout(&o), "Uid:\t0\t0\t0\t0\nGid:\t0\t0\t0\t0\n");
+}
+
 #[test]
 fn exec_detached_with_a_tty_sends_the_pty_to_the_console_socket() {
     // podman: exec --process FILE --detach --tty --console-socket S --pid-file F ID

@@ -990,10 +990,18 @@ impl Container {
     }
 
     /// [`Container::exec`] with the process as JSON (runc's `exec
-    /// --process` file), as the C ABI and the CLI pass it.
+    /// --process` file), as the C ABI and the CLI pass it. A process
+    /// without `user` runs as uid 0 and gid 0, as runc's exec takes it
+    /// (its decoder leaves absent fields zero); a container's own
+    /// `process` still needs one.
     pub fn exec_json(&self, process: &str, opts: &ExecOptions) -> Result<ExecProcess> {
-        let de = &mut serde_json::Deserializer::from_str(process);
-        let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(de).map_err(|e| {
+        let mut value: serde_json::Value =
+            serde_json::from_str(process).map_err(|e| Error::config("process", e.to_string()))?;
+        if let Some(p) = value.as_object_mut() {
+            p.entry("user")
+                .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+        }
+        let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(value).map_err(|e| {
             let path = e.path().to_string();
             let field = if path == "." || path == "?" {
                 "process".to_string()

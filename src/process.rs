@@ -8,6 +8,7 @@
 //! precomputed candidates in order, as `execvp` would, without allocating.
 #![forbid(unsafe_code)]
 
+use std::collections::HashMap;
 use std::ffi::{CStr, CString};
 use std::os::fd::AsFd;
 use std::str::FromStr;
@@ -27,7 +28,7 @@ const DEFAULT_PATH: &str = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/s
 pub struct ProcessPlan {
     /// `args`.
     pub args: Vec<CString>,
-    /// `env`.
+    /// `env`, one entry per name.
     pub env: Vec<CString>,
     /// Paths to try for `args[0]`, in `PATH` order.
     pub exec_candidates: Vec<CString>,
@@ -115,15 +116,26 @@ impl ProcessPlan {
             .map(|(i, a)| cstring(a, &format!("process.args[{i}]")))
             .collect::<Result<Vec<_>>>()?;
         let env_list = p.env().as_deref().unwrap_or_default();
-        let mut env = Vec::new();
+        // One entry per name, where the name first appears, with the value
+        // it last has: runc sets the variables one by one (os.Setenv), so
+        // a later KEY= replaces an earlier KEY=value in place.
+        let mut env: Vec<CString> = Vec::new();
+        let mut names: HashMap<&str, usize> = HashMap::new();
         for (i, e) in env_list.iter().enumerate() {
-            if !e.contains('=') {
+            let Some((name, _)) = e.split_once('=') else {
                 return Err(Error::config(
                     format!("process.env[{i}]"),
                     "must have the form KEY=value",
                 ));
+            };
+            let entry = cstring(e, &format!("process.env[{i}]"))?;
+            match names.get(name) {
+                Some(&at) => env[at] = entry,
+                None => {
+                    names.insert(name, env.len());
+                    env.push(entry);
+                }
             }
-            env.push(cstring(e, &format!("process.env[{i}]"))?);
         }
         let path = env_list
             .iter()
@@ -477,6 +489,19 @@ mod tests {
         assert_eq!(p.exec_candidates, vec![c"/a/sh".to_owned(), c"/b/sh".to_owned()]);
         let p = plan(r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["./x"]}"#, "").unwrap();
         assert_eq!(p.exec_candidates, vec![c"./x".to_owned()]);
+    }
+
+    #[test]
+    fn env_has_one_entry_per_name() {
+        let p = plan(
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"env":["ONE=two","HOME=","TWO=2","ONE=","HOME=/h"]}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!(
+            p.env,
+            vec![c"ONE=".to_owned(), c"HOME=/h".to_owned(), c"TWO=2".to_owned()]
+        );
     }
 
     #[test]

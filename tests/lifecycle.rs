@@ -300,3 +300,31 @@ fn kill_does_not_signal_a_reused_init_pid() {
     state["pid"] = json!(init);
     std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
 }
+
+/// The environment the container's init was executed with, as the kernel
+/// keeps it (/proc/PID/environ), written to /out/env by a `sh` as `uid`
+/// (which forks `cat`: a last command would replace it, with its own env).
+fn init_environ(f: &mut Fixture, id: &str, env: &[&str], uid: u32) -> Vec<String> {
+    f.config["process"]["args"] = json!(["sh", "-c", "cat /proc/$$/environ > /out/env; exit 0"]);
+    f.config["process"]["env"] = json!(env);
+    f.config["process"]["user"] = json!({"uid": uid, "gid": uid});
+    let out = f.out();
+    std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    let _ = std::fs::remove_file(out.join("env"));
+    assert_eq!(f.run(id).unwrap(), 0);
+    f.read_out("env")
+        .split('\0')
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// runc sets the variables one by one: a name keeps the place of its first
+/// entry and the value of its last (env.bats; `ONE=two` then `ONE=` gives
+/// one `ONE=`).
+#[test]
+fn env_has_one_entry_per_name() {
+    let mut f = Fixture::new(&["true"]).with_out();
+    let env = init_environ(&mut f, "env-dup", &["PATH=/bin", "ONE=two", "TWO=2", "ONE="], 0);
+    assert_eq!(env, ["PATH=/bin", "ONE=", "TWO=2"]);
+}

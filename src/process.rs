@@ -8,8 +8,10 @@
 //! precomputed candidates in order, as `execvp` would, without allocating.
 #![forbid(unsafe_code)]
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::ffi::{CStr, CString};
+use std::fmt;
 use std::os::fd::AsFd;
 use std::str::FromStr;
 
@@ -30,6 +32,10 @@ pub struct ProcessPlan {
     pub args: Vec<CString>,
     /// `env`, one entry per name.
     pub env: Vec<CString>,
+    /// Where envp gets the `HOME=` entry the child fills in (see
+    /// [`HomeSlot`]): the place of an empty `HOME=`, or the end. None when
+    /// `env` has a non-empty HOME.
+    pub home_at: Option<usize>,
     /// Paths to try for `args[0]`, in `PATH` order.
     pub exec_candidates: Vec<CString>,
     /// `cwd`.
@@ -137,6 +143,11 @@ impl ProcessPlan {
                 }
             }
         }
+        let home_at = match env.iter().position(|e| e.as_bytes().starts_with(b"HOME=")) {
+            Some(at) if env[at].as_bytes() == b"HOME=" => Some(at),
+            Some(_) => None,
+            None => Some(env.len()),
+        };
         let path = env_list
             .iter()
             .rev()
@@ -194,6 +205,7 @@ impl ProcessPlan {
         Ok(ProcessPlan {
             args,
             env,
+            home_at,
             exec_candidates,
             cwd: cstring(&cwd, "process.cwd")?,
             uid: user.uid(),
@@ -215,15 +227,68 @@ impl ProcessPlan {
         })
     }
 
-    /// argv and envp as NULL-terminated pointer arrays for execve. The
-    /// pointers borrow from `self`, which must outlive their use.
-    pub fn exec_arrays(&self) -> (Vec<*const libc::c_char>, Vec<*const libc::c_char>) {
+    /// argv and envp as NULL-terminated pointer arrays for execve, envp
+    /// with `home` at [`ProcessPlan::home_at`] when given. The pointers
+    /// borrow from `self` and `home`, which must outlive their use.
+    pub fn exec_arrays(
+        &self,
+        home: Option<&HomeSlot>,
+    ) -> (Vec<*const libc::c_char>, Vec<*const libc::c_char>) {
         let arr = |v: &[CString]| {
             let mut a: Vec<_> = v.iter().map(|s| s.as_ptr()).collect();
             a.push(std::ptr::null());
             a
         };
-        (arr(&self.args), arr(&self.env))
+        let mut envp = arr(&self.env);
+        if let (Some(at), Some(slot)) = (self.home_at, home) {
+            if at < self.env.len() {
+                envp[at] = slot.as_ptr();
+            } else {
+                envp.insert(at, slot.as_ptr());
+            }
+        }
+        (arr(&self.args), envp)
+    }
+}
+
+/// The longest home directory HOME takes from /etc/passwd; a longer one
+/// gives "/" (PATH_MAX less its NUL).
+const HOME_MAX: usize = 4095;
+/// At most this much of /etc/passwd is read; a longer file gives "/".
+const PASSWD_MAX: usize = 16 << 20;
+/// The longest line of /etc/passwd read; one longer ends the search with
+/// "/" (runc's line scanner fails on a long line too).
+const PASSWD_LINE_MAX: usize = 8192;
+
+/// The `HOME=` entry of a process whose environment has no non-empty HOME.
+/// runc sets HOME from the container's /etc/passwd, which only the child
+/// can read (after the mounts, in the container's root) and the child
+/// cannot allocate: the parent makes room for the longest home, envp
+/// points here, and the child writes the value in ([`fill_home`]). Cells,
+/// because the child writes through the shared borrow it is given (its own
+/// copy of the parent's memory).
+pub struct HomeSlot([Cell<u8>; 5 + HOME_MAX + 1]);
+
+impl Default for HomeSlot {
+    /// `HOME=` and an empty value.
+    fn default() -> HomeSlot {
+        let slot = HomeSlot(std::array::from_fn(|_| Cell::new(0)));
+        for (c, b) in slot.0.iter().zip(b"HOME=") {
+            c.set(*b);
+        }
+        slot
+    }
+}
+
+impl fmt::Debug for HomeSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("HomeSlot").finish_non_exhaustive()
+    }
+}
+
+impl HomeSlot {
+    fn as_ptr(&self) -> *const libc::c_char {
+        self.0.as_ptr().cast()
     }
 }
 
@@ -420,6 +485,101 @@ pub fn enter_cwd(plan: &ProcessPlan) -> Result<(), ChildError> {
     sys::fchdir(cwd.as_fd()).step(Step::Chdir)
 }
 
+/// Child: sets the HOME of a process that has none as runc does: the home
+/// directory of the first entry for `plan.uid` in the container's
+/// /etc/passwd, "/" without one. Run as root (before the identity change)
+/// once the mounts are done, in the container's root.
+///
+/// The file is the container's to make: a FIFO, a device, a link out of
+/// the root, a huge or malformed file all give "/" (as does any failure:
+/// a container does not fail for its HOME). It is resolved inside the
+/// root, opened without blocking or taking a terminal, must be a regular
+/// file, and is read in bounded amounts through a buffer on the stack.
+pub fn fill_home(plan: &ProcessPlan, slot: &HomeSlot) {
+    let mut buf = [0u8; PASSWD_LINE_MAX];
+    let home = passwd_home(plan.uid, &mut buf)
+        .and_then(|(from, to)| buf.get(from..to))
+        .filter(|h| h.len() <= HOME_MAX)
+        .unwrap_or(b"/");
+    let value = slot.0.iter().skip(5);
+    for (c, b) in value.zip(home.iter().chain(&[0])) {
+        c.set(*b);
+    }
+}
+
+/// Where in `buf` the home of `uid` is, once read from /etc/passwd.
+fn passwd_home(uid: u32, buf: &mut [u8]) -> Option<(usize, usize)> {
+    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
+    const RESOLVE_IN_ROOT: u64 = 0x10;
+    let root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
+    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
+    let resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    let file = sys::openat2(root.as_fd(), c"/etc/passwd", flags, 0, resolve).ok()?;
+    if sys::fstat(file.as_fd()).ok()?.st_mode & libc::S_IFMT != libc::S_IFREG {
+        return None;
+    }
+    // buf[..filled] holds what is read and not yet parsed, from a line start.
+    let (mut filled, mut total) = (0, 0);
+    loop {
+        let n = sys::read(file.as_fd(), buf.get_mut(filled..)?).ok()?;
+        total += n;
+        if total > PASSWD_MAX {
+            return None;
+        }
+        filled += n;
+        let mut start = 0;
+        while let Some(len) = buf.get(start..filled)?.iter().position(|b| *b == b'\n') {
+            if let Some((from, to)) = passwd_line_home(buf.get(start..start + len)?, uid) {
+                return Some((start + from, start + to));
+            }
+            start += len + 1;
+        }
+        if n == 0 {
+            // The last line, without a newline.
+            let (from, to) = passwd_line_home(buf.get(start..filled)?, uid)?;
+            return Some((start + from, start + to));
+        }
+        buf.copy_within(start..filled, 0);
+        filled -= start;
+        if filled == buf.len() {
+            return None;
+        }
+    }
+}
+
+/// The home field of a passwd line (name:password:uid:gid:gecos:home:shell,
+/// trimmed) when its uid is `uid`, as runc parses it: a line that ends
+/// before the home field has an empty one.
+fn passwd_line_home(line: &[u8], uid: u32) -> Option<(usize, usize)> {
+    let first = line.iter().position(|b| !b.is_ascii_whitespace())?;
+    let end = line.iter().rposition(|b| !b.is_ascii_whitespace())? + 1;
+    let (mut field, mut from) = (0, first);
+    for i in first..=end {
+        if i < end && line.get(i) != Some(&b':') {
+            continue;
+        }
+        match field {
+            2 if parse_uid(line.get(from..i)?) != Some(uid) => return None,
+            5 => return Some((from, i)),
+            _ => {}
+        }
+        field += 1;
+        from = i + 1;
+    }
+    (field > 2).then_some((end, end))
+}
+
+/// A decimal uid, without sign or spaces.
+fn parse_uid(s: &[u8]) -> Option<u32> {
+    if s.is_empty() {
+        return None;
+    }
+    s.iter().try_fold(0u32, |n, b| {
+        b.is_ascii_digit().then_some(())?;
+        n.checked_mul(10)?.checked_add(u32::from(b - b'0'))
+    })
+}
+
 /// Child: executes the process. Returns only on failure: the errno of the
 /// most telling candidate (EACCES over ENOENT, as execvp reports).
 ///
@@ -492,16 +652,45 @@ mod tests {
     }
 
     #[test]
-    fn env_has_one_entry_per_name() {
+    fn env_has_one_entry_per_name_and_a_place_for_home() {
         let p = plan(
-            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"env":["ONE=two","HOME=","TWO=2","ONE=","HOME=/h"]}"#,
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"env":["ONE=two","HOME=","TWO=2","ONE=","HOME="]}"#,
             "",
         )
         .unwrap();
         assert_eq!(
             p.env,
-            vec![c"ONE=".to_owned(), c"HOME=/h".to_owned(), c"TWO=2".to_owned()]
+            vec![c"ONE=".to_owned(), c"HOME=".to_owned(), c"TWO=2".to_owned()]
         );
+        assert_eq!(p.home_at, Some(1));
+        let p = plan(
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"env":["A=1"]}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!(p.home_at, Some(1));
+        let p = plan(
+            r#"{"cwd":"/","user":{"uid":0,"gid":0},"args":["sh"],"env":["HOME=","HOME=/h"]}"#,
+            "",
+        )
+        .unwrap();
+        assert_eq!((p.env, p.home_at), (vec![c"HOME=/h".to_owned()], None));
+    }
+
+    #[test]
+    fn passwd_lines_give_the_home_of_their_uid() {
+        fn home(line: &str, uid: u32) -> Option<&str> {
+            passwd_line_home(line.as_bytes(), uid).map(|(a, b)| &line[a..b])
+        }
+        assert_eq!(home("root:x:0:0:root:/root:/bin/sh", 0), Some("/root"));
+        assert_eq!(home("  u:x:1000:1000::/home/u:/bin/sh \r", 1000), Some("/home/u"));
+        assert_eq!(home("u:x:1000:1000::/home/u", 1000), Some("/home/u"));
+        assert_eq!(home("u:x:1000:1000", 1000), Some(""));
+        assert_eq!(home("root:x:0:0:root:/root:/bin/sh", 1000), None);
+        assert_eq!(home("u:x:+1000:1000::/h:", 1000), None);
+        assert_eq!(home("u:x:99999999999:1000::/h:", 1000), None);
+        assert_eq!(home("u:x", 0), None);
+        assert_eq!(home("", 0), None);
     }
 
     #[test]

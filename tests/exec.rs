@@ -548,3 +548,49 @@ fn exec_at_the_pids_limit_names_the_limit_and_leaves_the_container_running() {
     c.update(&raised).unwrap();
     assert_eq!(exec(&c, &process(&["true"])).unwrap().wait().unwrap(), 0);
 }
+
+/// An exec'd process's environment as the kernel keeps it, written by a
+/// `sh` run as `uid` with `env` (see lifecycle.rs's `init_environ`).
+fn exec_environ(c: &Container, f: &Fixture, env: &[&str], uid: u32) -> Vec<String> {
+    let _ = std::fs::remove_file(f.out().join("env"));
+    let mut p = process(&["sh", "-c", "cat /proc/$$/environ > /out/env; exit 0"]);
+    p["env"] = json!(env);
+    p["user"] = json!({"uid": uid, "gid": uid});
+    assert_eq!(exec(c, &p).unwrap().wait().unwrap(), 0);
+    f.read_out("env")
+        .split('\0')
+        .filter(|e| !e.is_empty())
+        .map(str::to_string)
+        .collect()
+}
+
+/// exec gets runc's environment rules too: one entry per name (first
+/// place, last value), and HOME from the container's /etc/passwd when the
+/// process has none, "/" for a uid without an entry (exec.bats "runc exec
+/// --user": uid 1000 gets HOME=/).
+#[test]
+fn exec_env_has_one_entry_per_name_and_home_from_the_container_passwd() {
+    let f = Fixture::new(&["sleep", "100"]).with_out();
+    std::fs::set_permissions(f.out(), std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
+    std::fs::create_dir_all(f.rootfs().join("etc")).unwrap();
+    std::fs::write(f.rootfs().join("etc/passwd"), "root:x:0:0:root:/root:/bin/sh\n").unwrap();
+    let c = running(&f, "exec-env");
+    // Read at each exec, in the container's root.
+    std::fs::write(
+        f.rootfs().join("etc/passwd"),
+        "root:x:0:0:root:/in-container:/bin/sh\n",
+    )
+    .unwrap();
+    assert_eq!(
+        exec_environ(&c, &f, &["A=1", "PATH=/bin", "A=2"], 0),
+        ["A=2", "PATH=/bin", "HOME=/in-container"]
+    );
+    assert_eq!(
+        exec_environ(&c, &f, &["PATH=/bin", "HOME="], 1000),
+        ["PATH=/bin", "HOME=/"]
+    );
+    assert_eq!(
+        exec_environ(&c, &f, &["HOME=/h", "PATH=/bin"], 1000),
+        ["HOME=/h", "PATH=/bin"]
+    );
+}

@@ -321,10 +321,107 @@ fn init_environ(f: &mut Fixture, id: &str, env: &[&str], uid: u32) -> Vec<String
 
 /// runc sets the variables one by one: a name keeps the place of its first
 /// entry and the value of its last (env.bats; `ONE=two` then `ONE=` gives
-/// one `ONE=`).
+/// one `ONE=`). Without HOME, runc adds one, "/" when the container has
+/// no /etc/passwd.
 #[test]
-fn env_has_one_entry_per_name() {
+fn env_has_one_entry_per_name_and_a_home() {
     let mut f = Fixture::new(&["true"]).with_out();
     let env = init_environ(&mut f, "env-dup", &["PATH=/bin", "ONE=two", "TWO=2", "ONE="], 0);
-    assert_eq!(env, ["PATH=/bin", "ONE=", "TWO=2"]);
+    assert_eq!(env, ["PATH=/bin", "ONE=", "TWO=2", "HOME=/"]);
+}
+
+/// runc's HOME for a process without one (or with `HOME=`): the home of
+/// the process's uid in the container's /etc/passwd, read once the mounts
+/// are made, "/" without an entry (env.bats "empty HOME env var is
+/// overridden", run.bats "runc run check default home").
+#[test]
+fn home_comes_from_the_container_passwd() {
+    let mut f = Fixture::new(&["true"]).with_out();
+    std::fs::create_dir_all(f.rootfs().join("etc")).unwrap();
+    std::fs::write(
+        f.rootfs().join("etc/passwd"),
+        "root:x:0:0:root:/root:/bin/sh\n\n# a comment\ntempuser:x:1000:1000:t:/home/tempuser:/bin/sh\n\
+         again:x:1000:1000::/second:/bin/sh\nnohome:x:1001:1001\n",
+    )
+    .unwrap();
+    let env = init_environ(&mut f, "home-root", &["PATH=/bin", "HOME=", "TERM=xterm"], 0);
+    assert_eq!(env, ["PATH=/bin", "HOME=/root", "TERM=xterm"]);
+    // The first entry of the uid wins.
+    let env = init_environ(&mut f, "home-user", &["PATH=/bin"], 1000);
+    assert_eq!(env, ["PATH=/bin", "HOME=/home/tempuser"]);
+    let env = init_environ(&mut f, "home-none", &["PATH=/bin"], 1002);
+    assert_eq!(env, ["PATH=/bin", "HOME=/"]);
+    // An entry without a home field gives an empty one, as runc's parser.
+    let env = init_environ(&mut f, "home-short", &["PATH=/bin"], 1001);
+    assert_eq!(env, ["PATH=/bin", "HOME="]);
+    // A HOME of the process's own stays.
+    let env = init_environ(&mut f, "home-own", &["HOME=/mine", "PATH=/bin"], 0);
+    assert_eq!(env, ["HOME=/mine", "PATH=/bin"]);
+    // /etc/passwd on a bind mount: read after the mounts, in the container.
+    let other = f.dir.path().join("passwd");
+    std::fs::write(&other, "root:x:0:0:root:/mounted:/bin/sh\n").unwrap();
+    f.mounts().push(
+        json!({"destination": "/etc/passwd", "type": "bind", "source": other, "options": ["bind", "ro"]}),
+    );
+    let env = init_environ(&mut f, "home-mounted", &["PATH=/bin"], 0);
+    assert_eq!(env, ["PATH=/bin", "HOME=/mounted"]);
+}
+
+/// The container's /etc/passwd is the image's to make, hostile or broken:
+/// none of these may block, escape the rootfs or fail the container; each
+/// gives HOME=/.
+#[test]
+fn a_hostile_passwd_gives_home_slash() {
+    let mut f = Fixture::new(&["true"]).with_out();
+    let etc = f.rootfs().join("etc");
+    std::fs::create_dir_all(&etc).unwrap();
+    let passwd = etc.join("passwd");
+    let reset = || {
+        let _ = std::fs::remove_file(&passwd);
+    };
+    // A FIFO: a blocking open would wait for a writer forever.
+    nix::unistd::mkfifo(&passwd, nix::sys::stat::Mode::from_bits_truncate(0o644)).unwrap();
+    assert_eq!(
+        init_environ(&mut f, "pw-fifo", &["PATH=/bin"], 0),
+        ["PATH=/bin", "HOME=/"]
+    );
+    // An endless device: /dev/zero inside the container.
+    reset();
+    std::os::unix::fs::symlink("/dev/zero", &passwd).unwrap();
+    assert_eq!(
+        init_environ(&mut f, "pw-zero", &["PATH=/bin"], 0),
+        ["PATH=/bin", "HOME=/"]
+    );
+    // A link out of the rootfs resolves inside it, where there is nothing:
+    // the host's /etc/passwd (which has root) is not read.
+    reset();
+    std::os::unix::fs::symlink("../../../../../../../../etc/passwd", &passwd).unwrap();
+    assert!(std::fs::read_to_string("/etc/passwd")
+        .unwrap()
+        .starts_with("root:"));
+    assert_eq!(
+        init_environ(&mut f, "pw-escape", &["PATH=/bin"], 0),
+        ["PATH=/bin", "HOME=/"]
+    );
+    // A home longer than any path, a line longer than any read, and an
+    // entry past the first 16 MiB.
+    reset();
+    let long = format!("root:x:0:0::/{}:/bin/sh\n", "h".repeat(5000));
+    std::fs::write(&passwd, long).unwrap();
+    assert_eq!(
+        init_environ(&mut f, "pw-long", &["PATH=/bin"], 0),
+        ["PATH=/bin", "HOME=/"]
+    );
+    std::fs::write(&passwd, format!("x:{}\nroot:x:0:0::/root:\n", "x".repeat(20000))).unwrap();
+    assert_eq!(
+        init_environ(&mut f, "pw-line", &["PATH=/bin"], 0),
+        ["PATH=/bin", "HOME=/"]
+    );
+    let mut filler = "nobody:x:65534:65534::/nonexistent:/bin/false\n".repeat(400_000);
+    filler.push_str("root:x:0:0::/root:/bin/sh\n");
+    std::fs::write(&passwd, filler).unwrap();
+    assert_eq!(
+        init_environ(&mut f, "pw-huge", &["PATH=/bin"], 0),
+        ["PATH=/bin", "HOME=/"]
+    );
 }

@@ -59,8 +59,10 @@ pub struct ChildArgs<'a> {
     pub kept_fds: &'a [RawFd],
     /// NULL-terminated argv pointers into the plan.
     pub argv: &'a [*const libc::c_char],
-    /// NULL-terminated envp pointers into the plan.
+    /// NULL-terminated envp pointers into the plan (and `home`).
     pub envp: &'a [*const libc::c_char],
+    /// The `HOME=` entry of `envp` to fill in, when the process has no HOME.
+    pub home: Option<&'a process::HomeSlot>,
     /// The fault to inject at one of the steps (see [`crate::faults`]).
     pub fault: Option<ChildFault>,
 }
@@ -258,6 +260,11 @@ fn run(a: &ChildArgs<'_>) -> Result<Infallible, ChildError> {
     // every configuration alike.
     sys::set_sigmask(false);
 
+    // HOME from the container's /etc/passwd, with all mounts in place and
+    // while we are still root, as runc does.
+    if let Some(slot) = a.home {
+        process::fill_home(a.process, slot);
+    }
     // The cwd before any filter (see process::enter_cwd), as root first.
     let cwd_as_user = match process::enter_cwd(a.process) {
         Ok(()) => false,

@@ -24,7 +24,7 @@ use crate::error::{Error, Result};
 use crate::faults::{self, Point};
 use crate::namespaces::NamespacePlan;
 use crate::plan::{ExecPlan, Plan};
-use crate::process::ProcessPlan;
+use crate::process::{HomeSlot, ProcessPlan};
 use crate::seccomp::Program;
 use crate::step::{ChildError, Step};
 use crate::{exe, hooks, namespaces, sys};
@@ -204,7 +204,8 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         Job::Create { plan, .. } => plan.cgroup.open_v2_dir(args.cgroup),
         Job::Exec(_) => args.cgroup.open_v2_dir(),
     };
-    let (argv, envp) = process.exec_arrays();
+    let home = process.home_at.map(|_| HomeSlot::default());
+    let (argv, envp) = process.exec_arrays(home.as_ref());
     // The state the init's hooks read: "creating" and "created" memfds the
     // parent fills once the init's pid is known (see Message::Hooks).
     let hook_state = match job {
@@ -215,10 +216,15 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         _ => None,
     };
     let (create_hooks, start_hooks) = match job {
-        Job::Create { plan, .. } => (
-            hooks::exec_args(&plan.hooks.create_container, &envp),
-            hooks::exec_args(&plan.hooks.start_container, &envp),
-        ),
+        Job::Create { plan, .. } => {
+            // A hook without an env of its own gets the process's, without
+            // the HOME the init fills in (the hooks' arrays are copies).
+            let envp = process.exec_arrays(None).1;
+            (
+                hooks::exec_args(&plan.hooks.create_container, &envp),
+                hooks::exec_args(&plan.hooks.start_container, &envp),
+            )
+        }
         Job::Exec(_) => Default::default(),
     };
     // Every descriptor of ours the child inherits: it closes all others
@@ -279,6 +285,7 @@ pub fn spawn(job: Job<'_>, args: &SpawnArgs<'_>) -> Result<i32> {
         kept_fds: &kept,
         argv: &argv,
         envp: &envp,
+        home: home.as_ref(),
         fault,
     };
 

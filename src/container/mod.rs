@@ -115,6 +115,29 @@ impl ExecProcess {
     }
 }
 
+/// A process JSON as `exec --process` gives it (runc's `-p`), read as runc
+/// reads it: a missing `user` is uid 0, gid 0, and the runtime spec's names
+/// of the scheduler flags are taken (see [`crate::bundle::parse_spec`]). A
+/// bad field is named as `process.<path>`.
+pub fn parse_exec_process(json: &str) -> Result<oci_spec::runtime::Process> {
+    let mut value: serde_json::Value =
+        serde_json::from_str(json).map_err(|e| Error::config("process", e.to_string()))?;
+    if let Some(p) = value.as_object_mut() {
+        p.entry("user")
+            .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
+        crate::bundle::respell_scheduler_flags(p.get_mut("scheduler").and_then(|s| s.get_mut("flags")));
+    }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        let field = if path == "." || path == "?" {
+            "process".to_string()
+        } else {
+            format!("process.{path}")
+        };
+        Error::config(field, e.into_inner().to_string())
+    })
+}
+
 /// Blocks until child `pid` exits; its exit code, 128+N for a signal N.
 fn wait_pid(pid: i32) -> Result<i32> {
     loop {
@@ -995,22 +1018,7 @@ impl Container {
     /// (its decoder leaves absent fields zero); a container's own
     /// `process` still needs one.
     pub fn exec_json(&self, process: &str, opts: &ExecOptions) -> Result<ExecProcess> {
-        let mut value: serde_json::Value =
-            serde_json::from_str(process).map_err(|e| Error::config("process", e.to_string()))?;
-        if let Some(p) = value.as_object_mut() {
-            p.entry("user")
-                .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
-        }
-        let process: oci_spec::runtime::Process = serde_path_to_error::deserialize(value).map_err(|e| {
-            let path = e.path().to_string();
-            let field = if path == "." || path == "?" {
-                "process".to_string()
-            } else {
-                format!("process.{path}")
-            };
-            Error::config(field, e.into_inner().to_string())
-        })?;
-        self.exec(&process, opts)
+        self.exec(&parse_exec_process(process)?, opts)
     }
 
     /// Removes the container. A created or stopped container is removed; a
@@ -1106,5 +1114,29 @@ impl Container {
                 "container processes did not exit after SIGKILL"
             },
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_exec_process_is_read_as_runc_reads_it() {
+        // runc's scheduler.bats exec: no user, the runtime spec's flag names.
+        let p = parse_exec_process(
+            r#"{"args":["/bin/sleep","600"],"cwd":"/","scheduler":{"policy":"SCHED_DEADLINE",
+                "flags":["SCHED_FLAG_RESET_ON_FORK"],"runtime":42000,"deadline":100000,"period":1000000}}"#,
+        )
+        .unwrap();
+        assert_eq!((p.user().uid(), p.user().gid()), (0, 0));
+        let flags = p.scheduler().as_ref().unwrap().flags().clone().unwrap();
+        assert_eq!(
+            flags,
+            vec![oci_spec::runtime::LinuxSchedulerFlag::SchedResetOnFork]
+        );
+        let e = parse_exec_process(r#"{"args":["x"],"cwd":"/","scheduler":{"policy":"SCHED_NOPE"}}"#)
+            .unwrap_err();
+        assert!(e.to_string().contains("process.scheduler.policy"), "{e}");
     }
 }

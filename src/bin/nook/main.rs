@@ -776,9 +776,7 @@ fn exec(ctx: &Context, a: &ExecArgs) -> nook::Result<u8> {
         })?,
         None => serde_json::to_string(&process_from_flags(&c, a)?).expect("process serialises"),
     };
-    if let Ok(p) = serde_json::from_str::<oci_spec::runtime::Process>(&process) {
-        seal_exe_for(&c.spec()?, Some(&p))?;
-    }
+    seal_exe_for(&c.spec()?, Some(&nook::container::parse_exec_process(&process)?))?;
     let mut opts = ExecOptions {
         pid_file: a.pid_file.clone(),
         console_socket: a.console_socket.clone(),

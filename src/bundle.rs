@@ -238,15 +238,20 @@ mod tests {
         );
     }
 
-    #[test]
-    fn default_spec_has_runcs_namespaces_and_no_inheritable_capabilities() {
-        let v = serde_json::to_value(default_spec(false)).unwrap();
-        let types: Vec<&str> = v["linux"]["namespaces"]
+    /// The `type` of each of `linux.namespaces`, in order.
+    fn namespace_types(spec: &serde_json::Value) -> Vec<&str> {
+        spec["linux"]["namespaces"]
             .as_array()
             .unwrap()
             .iter()
             .map(|n| n["type"].as_str().unwrap())
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn default_spec_has_runcs_namespaces_and_no_inheritable_capabilities() {
+        let v = serde_json::to_value(default_spec(false)).unwrap();
+        let types = namespace_types(&v);
         // runc adds the cgroup namespace on a pure cgroup v2 host only.
         let mut want = vec!["pid", "network", "ipc", "uts", "mount"];
         if crate::cgroups::unified_mode() {
@@ -303,12 +308,7 @@ mod tests {
             v["linux"]["gidMappings"],
             serde_json::json!([{"containerID": 0, "hostID": 1001, "size": 1}])
         );
-        let types: Vec<&str> = v["linux"]["namespaces"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|n| n["type"].as_str().unwrap())
-            .collect();
+        let types = namespace_types(&v);
         assert!(
             types.contains(&"user") && !types.contains(&"network"),
             "{types:?}"

@@ -557,11 +557,7 @@ fn exec_environ(c: &Container, f: &Fixture, env: &[&str], uid: u32) -> Vec<Strin
     p["env"] = json!(env);
     p["user"] = json!({"uid": uid, "gid": uid});
     assert_eq!(exec(c, &p).unwrap().wait().unwrap(), 0);
-    f.read_out("env")
-        .split('\0')
-        .filter(|e| !e.is_empty())
-        .map(str::to_string)
-        .collect()
+    f.read_out_environ("env")
 }
 
 /// exec gets runc's environment rules too: one entry per name (first

@@ -312,11 +312,7 @@ fn init_environ(f: &mut Fixture, id: &str, env: &[&str], uid: u32) -> Vec<String
     std::fs::set_permissions(&out, std::os::unix::fs::PermissionsExt::from_mode(0o777)).unwrap();
     let _ = std::fs::remove_file(out.join("env"));
     assert_eq!(f.run(id).unwrap(), 0);
-    f.read_out("env")
-        .split('\0')
-        .filter(|e| !e.is_empty())
-        .map(str::to_string)
-        .collect()
+    f.read_out_environ("env")
 }
 
 /// runc sets the variables one by one: a name keeps the place of its first

@@ -43,6 +43,19 @@ fn running(args: &[&str], id: &str) -> Fixture {
     f
 }
 
+/// [`running`], in the host's pid namespace (no `pid` in linux.namespaces).
+fn running_without_pid_namespace(args: &[&str], id: &str) -> Fixture {
+    let mut f = Fixture::new(args);
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "pid");
+    f.write_config();
+    let b = f.bundle();
+    assert!(nook_detached(f.ctx.root(), &["run", "-d", "-b", b.to_str().unwrap(), id]).success());
+    f
+}
+
 /// The container's cgroup directory for v1 controller `ctrl`.
 fn cgroup_dir(f: &Fixture, id: &str, ctrl: &str) -> PathBuf {
     let paths = f.ctx.load(id).unwrap().cgroup().paths();
@@ -104,15 +117,8 @@ fn run_keep_keeps_the_stopped_container_and_its_cgroup_until_delete() {
 #[test]
 fn kill_all_on_a_stopped_container_signals_what_is_left_in_its_cgroup() {
     // Without a pid namespace the init's background child outlives it.
-    let mut f = Fixture::new(&["sh", "-c", "sleep 100 & exit 0"]);
-    f.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|n| n["type"] != "pid");
-    f.write_config();
+    let f = running_without_pid_namespace(&["sh", "-c", "sleep 100 & exit 0"], "compat-left");
     let root = f.ctx.root();
-    let b = f.bundle();
-    assert!(nook_detached(root, &["run", "-d", "-b", b.to_str().unwrap(), "compat-left"]).success());
     let c = f.ctx.load("compat-left").unwrap();
     let mut pids = Vec::new();
     assert!(eventually(|| {
@@ -325,15 +331,8 @@ fn list_pads_columns_as_runcs_tabwriter() {
 #[test]
 fn kill_zero_checks_and_sigkill_without_a_pid_namespace_reaches_every_process() {
     // busybox sh execs its last command: the init and one child.
-    let mut f = Fixture::new(&["sh", "-c", "sleep 100 & sleep 100"]);
-    f.config["linux"]["namespaces"]
-        .as_array_mut()
-        .unwrap()
-        .retain(|n| n["type"] != "pid");
-    f.write_config();
+    let f = running_without_pid_namespace(&["sh", "-c", "sleep 100 & sleep 100"], "compat-host-pid");
     let root = f.ctx.root();
-    let b = f.bundle();
-    assert!(nook_detached(root, &["run", "-d", "-b", b.to_str().unwrap(), "compat-host-pid"]).success());
     let c = f.ctx.load("compat-host-pid").unwrap();
     let mut pids = Vec::new();
     assert!(eventually(|| {

@@ -6,6 +6,10 @@ mod common;
 
 use std::os::unix::fs::{symlink, FileTypeExt};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use nix::fcntl::{renameat2, RenameFlags};
 
 use common::{mountinfo, Fixture};
 use serde_json::json;
@@ -21,6 +25,32 @@ fn options_of(mi: &[(String, String)], mount_point: &str) -> String {
 /// The exact CVE-2019-16884 layout: the image has /foo -> /proc/self and a
 /// volume goes to /foo/fd, i.e. over the init's /proc/self/fd, through
 /// which later mounts would have been redirected.
+/// A thread swapping two paths of a rootfs (renameat2 RENAME_EXCHANGE) as
+/// fast as it can, as an attacker racing the runtime would; dropping it
+/// stops and joins the thread, also when an assertion fails, before the
+/// fixture removes the rootfs under it.
+struct Flipper(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
+
+impl Flipper {
+    fn swapping(a: PathBuf, b: PathBuf) -> Flipper {
+        let stop = Arc::new(AtomicBool::new(false));
+        let flag = stop.clone();
+        let thread = std::thread::spawn(move || {
+            while !flag.load(Ordering::Relaxed) {
+                renameat2(None, &a, None, &b, RenameFlags::RENAME_EXCHANGE).unwrap();
+            }
+        });
+        Flipper(stop, Some(thread))
+    }
+}
+
+impl Drop for Flipper {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Relaxed);
+        let _ = self.1.take().map(|t| t.join());
+    }
+}
+
 #[test]
 fn volume_through_a_symlink_into_proc_is_refused() {
     let mut f = Fixture::new(&["true"]);
@@ -72,10 +102,6 @@ fn destinations_inside_proc_are_refused_but_lxcfs_files_are_not() {
 /// lands on procfs, because the init checks what it actually opened.
 #[test]
 fn a_rootfs_changed_after_the_plan_is_checked_again_in_the_init() {
-    use nix::fcntl::{renameat2, RenameFlags};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
     let mut f = Fixture::new(&["true"]);
     let rootfs = f.rootfs();
     std::fs::create_dir_all(rootfs.join("foo/fd")).unwrap();
@@ -85,28 +111,7 @@ fn a_rootfs_changed_after_the_plan_is_checked_again_in_the_init() {
     f.mounts()
         .push(json!({"destination": "/foo/fd", "type": "bind", "source": volume, "options": ["rbind"]}));
     f.write_config();
-    /// Stops and joins the flipping thread, also when an assertion fails,
-    /// before the fixture removes the rootfs under it.
-    struct Flipper(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
-    impl Drop for Flipper {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-            let _ = self.1.take().map(|t| t.join());
-        }
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flipper = {
-        let stop = stop.clone();
-        let (a, b) = (rootfs.join("foo"), rootfs.join("link"));
-        Flipper(
-            stop.clone(),
-            Some(std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    renameat2(None, &a, None, &b, RenameFlags::RENAME_EXCHANGE).unwrap();
-                }
-            })),
-        )
-    };
+    let flipper = Flipper::swapping(rootfs.join("foo"), rootfs.join("link"));
     let (mut in_plan, mut in_init, mut made) = (0, 0, 0);
     for i in 0..60 {
         let id = format!("flip{i}");
@@ -555,10 +560,6 @@ fn proc_and_sysfs_need_an_ordinary_directory() {
 /// symlink's target, because the init checks what it actually opened.
 #[test]
 fn a_sys_symlinked_after_the_plan_is_refused_by_the_init() {
-    use nix::fcntl::{renameat2, RenameFlags};
-    use std::sync::atomic::{AtomicBool, Ordering};
-    use std::sync::Arc;
-
     let f = Fixture::new(&["true"]);
     let rootfs = f.rootfs();
     std::fs::create_dir_all(rootfs.join("sys")).unwrap();
@@ -571,27 +572,7 @@ fn a_sys_symlinked_after_the_plan_is_refused_by_the_init() {
         .iter()
         .position(|m| m["type"] == "sysfs")
         .unwrap();
-    /// Stops and joins the flipping thread, also when an assertion fails.
-    struct Flipper(Arc<AtomicBool>, Option<std::thread::JoinHandle<()>>);
-    impl Drop for Flipper {
-        fn drop(&mut self) {
-            self.0.store(true, Ordering::Relaxed);
-            let _ = self.1.take().map(|t| t.join());
-        }
-    }
-    let stop = Arc::new(AtomicBool::new(false));
-    let flipper = {
-        let stop = stop.clone();
-        let (a, b) = (rootfs.join("sys"), rootfs.join("link"));
-        Flipper(
-            stop.clone(),
-            Some(std::thread::spawn(move || {
-                while !stop.load(Ordering::Relaxed) {
-                    renameat2(None, &a, None, &b, RenameFlags::RENAME_EXCHANGE).unwrap();
-                }
-            })),
-        )
-    };
+    let flipper = Flipper::swapping(rootfs.join("sys"), rootfs.join("link"));
     let (mut in_plan, mut in_init, mut made) = (0, 0, 0);
     for i in 0..100 {
         let id = format!("sysflip{i}");

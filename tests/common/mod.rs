@@ -128,6 +128,16 @@ impl Fixture {
         std::fs::read_to_string(self.out().join(name)).unwrap_or_default()
     }
 
+    /// The entries of a copy of /proc/PID/environ the container wrote to
+    /// `/out/<name>`.
+    pub fn read_out_environ(&self, name: &str) -> Vec<String> {
+        self.read_out(name)
+            .split('\0')
+            .filter(|e| !e.is_empty())
+            .map(str::to_string)
+            .collect()
+    }
+
     /// Mount points under this test's directory, as the host sees them.
     pub fn host_mounts(&self) -> Vec<String> {
         mounts_under(self.dir.path())

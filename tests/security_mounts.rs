@@ -51,6 +51,48 @@ impl Drop for Flipper {
     }
 }
 
+/// Creates containers from `f` (ids `<prefix><n>`, at most `tries`) while
+/// `flipper` races its rootfs, until a create succeeded, the plan refused
+/// one and the init refused one. `check` looks at a created container
+/// (then deleted); `refused_by_plan` sorts a refusal: plan (true), init
+/// (false), or unexpected (None, a failure). The init's check must have
+/// fired: that is what the race is for.
+fn race_creates(
+    f: &Fixture,
+    flipper: Flipper,
+    tries: usize,
+    prefix: &str,
+    check: impl Fn(&nook::Container),
+    refused_by_plan: impl Fn(&str) -> Option<bool>,
+) {
+    let (mut in_plan, mut in_init, mut made) = (0, 0, 0);
+    for i in 0..tries {
+        match f
+            .ctx
+            .create(&format!("{prefix}{i}"), f.bundle(), &Default::default())
+        {
+            Ok(c) => {
+                made += 1;
+                check(&c);
+                c.delete(true).unwrap();
+            }
+            Err(e) => match refused_by_plan(&e.to_string()) {
+                Some(true) => in_plan += 1,
+                Some(false) => in_init += 1,
+                None => panic!("unexpected: {e}"),
+            },
+        }
+        if in_init > 0 && in_plan > 0 && made > 0 {
+            break;
+        }
+    }
+    drop(flipper);
+    assert!(
+        in_init > 0,
+        "the init's check never triggered (plan {in_plan}, made {made})"
+    );
+}
+
 #[test]
 fn volume_through_a_symlink_into_proc_is_refused() {
     let mut f = Fixture::new(&["true"]);
@@ -112,45 +154,34 @@ fn a_rootfs_changed_after_the_plan_is_checked_again_in_the_init() {
         .push(json!({"destination": "/foo/fd", "type": "bind", "source": volume, "options": ["rbind"]}));
     f.write_config();
     let flipper = Flipper::swapping(rootfs.join("foo"), rootfs.join("link"));
-    let (mut in_plan, mut in_init, mut made) = (0, 0, 0);
-    for i in 0..60 {
-        let id = format!("flip{i}");
-        match f.ctx.create(&id, f.bundle(), &Default::default()) {
-            Ok(c) => {
-                made += 1;
-                // Mounted on the image's directory (shown under the name it
-                // has now), never over /proc/N/fd.
-                let mi = mountinfo(c.pid());
-                assert!(
-                    mi.iter().any(|(m, _)| m == "/foo/fd" || m == "/link/fd"),
-                    "{mi:?}"
-                );
-                assert!(
-                    !mi.iter()
-                        .any(|(m, _)| m.starts_with("/proc/") && m.ends_with("/fd")),
-                    "{mi:?}"
-                );
-                c.delete(true).unwrap();
+    race_creates(
+        &f,
+        flipper,
+        60,
+        "flip",
+        |c| {
+            // Mounted on the image's directory (shown under the name it has
+            // now), never over /proc/N/fd.
+            let mi = mountinfo(c.pid());
+            assert!(
+                mi.iter().any(|(m, _)| m == "/foo/fd" || m == "/link/fd"),
+                "{mi:?}"
+            );
+            assert!(
+                !mi.iter()
+                    .any(|(m, _)| m.starts_with("/proc/") && m.ends_with("/fd")),
+                "{mi:?}"
+            );
+        },
+        |e| {
+            if e.contains("mounts[6].destination") {
+                Some(true)
+            } else if e.contains("refusing a mount destination inside /proc") && e.contains("mounts[6]") {
+                Some(false)
+            } else {
+                None
             }
-            Err(e) => {
-                let e = e.to_string();
-                if e.contains("mounts[6].destination") {
-                    in_plan += 1;
-                } else if e.contains("refusing a mount destination inside /proc") && e.contains("mounts[6]") {
-                    in_init += 1;
-                } else {
-                    panic!("unexpected: {e}");
-                }
-            }
-        }
-        if in_init > 0 && in_plan > 0 && made > 0 {
-            break;
-        }
-    }
-    drop(flipper);
-    assert!(
-        in_init > 0,
-        "the init's check never triggered (plan {in_plan}, made {made})"
+        },
     );
 }
 
@@ -573,38 +604,26 @@ fn a_sys_symlinked_after_the_plan_is_refused_by_the_init() {
         .position(|m| m["type"] == "sysfs")
         .unwrap();
     let flipper = Flipper::swapping(rootfs.join("sys"), rootfs.join("link"));
-    let (mut in_plan, mut in_init, mut made) = (0, 0, 0);
-    for i in 0..100 {
-        let id = format!("sysflip{i}");
-        match f.ctx.create(&id, f.bundle(), &Default::default()) {
-            Ok(c) => {
-                made += 1;
-                let mi = mountinfo(c.pid());
-                assert!(!mi.iter().any(|(m, _)| m.starts_with("/elsewhere")), "{mi:?}");
-                c.delete(true).unwrap();
+    race_creates(
+        &f,
+        flipper,
+        100,
+        "sysflip",
+        |c| {
+            let mi = mountinfo(c.pid());
+            assert!(!mi.iter().any(|(m, _)| m.starts_with("/elsewhere")), "{mi:?}");
+        },
+        |e| {
+            // (The plan's resolver can also see the symlink vanish under it:
+            // any refusal naming the field is the plan's.)
+            if e.contains(&format!("mounts[{sysfs}].destination")) {
+                Some(true)
+            } else if e.contains("refusing to mount proc or sysfs") && e.contains(&format!("mounts[{sysfs}]"))
+            {
+                Some(false)
+            } else {
+                None
             }
-            Err(e) => {
-                let e = e.to_string();
-                // (The plan's resolver can also see the symlink vanish
-                // under it: any refusal naming the field is the plan's.)
-                if e.contains(&format!("mounts[{sysfs}].destination")) {
-                    in_plan += 1;
-                } else if e.contains("refusing to mount proc or sysfs")
-                    && e.contains(&format!("mounts[{sysfs}]"))
-                {
-                    in_init += 1;
-                } else {
-                    panic!("unexpected: {e}");
-                }
-            }
-        }
-        if in_init > 0 && in_plan > 0 && made > 0 {
-            break;
-        }
-    }
-    drop(flipper);
-    assert!(
-        in_init > 0,
-        "the init's check never triggered (plan {in_plan}, made {made})"
+        },
     );
 }

@@ -143,6 +143,12 @@ fn json_log_lines_for_errors() {
     // A global flag, as in runc: accepted by every command.
     let o = nook(dir.path(), &["--systemd-cgroup", "list"]);
     assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    // --debug without --log: debug lines on stderr, as runc's (debug.bats).
+    let o = nook(dir.path(), &["--debug", "list"]);
+    assert!(o.status.success());
+    assert!(stderr(&o).contains("level=debug"), "{}", stderr(&o));
+    let o = nook(dir.path(), &["list"]);
+    assert!(!stderr(&o).contains("level=debug"), "{}", stderr(&o));
 }
 
 #[test]

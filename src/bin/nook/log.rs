@@ -41,10 +41,15 @@ impl Logger {
         );
     }
 
-    /// Logs a debug message (only with --debug).
+    /// Logs a debug message (only with --debug): to the log file, or to
+    /// stderr without one, as runc's `--debug` does (debug.bats).
     pub fn debug(&self, msg: &str) {
-        if self.debug {
-            self.write("debug", msg);
+        if !self.debug {
+            return;
+        }
+        match self.file {
+            Some(_) => self.write("debug", msg),
+            None => eprintln!("{}", self.line("debug", msg)),
         }
     }
 

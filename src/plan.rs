@@ -74,6 +74,7 @@ impl Plan {
         }
         let rootfs = bundle.dir.join(root.path());
         let namespaces = NamespacePlan::from_spec(&spec)?;
+        refuse_net_devices(&spec, &namespaces)?;
         // Read once: the mounts' label and the process's labels follow it.
         let lsm = crate::lsm::Host::detect();
         let mounts = MountPlan::from_spec(&spec, &rootfs, &namespaces, opts.no_pivot, lsm)?;
@@ -171,6 +172,30 @@ impl ExecPlan {
             keyring: keyring(id, no_new_keyring),
         })
     }
+}
+
+/// `linux.netDevices` (host network devices moved into the container) is
+/// not done by nook: refused, naming the field, rather than a container
+/// started without the devices it asked for. Without a network namespace
+/// of its own there is nowhere to move them (runc's wording).
+fn refuse_net_devices(spec: &Spec, ns: &NamespacePlan) -> Result<()> {
+    let asked = spec
+        .linux()
+        .as_ref()
+        .and_then(|l| l.net_devices().as_ref())
+        .is_some_and(|d| !d.is_empty());
+    if !asked {
+        return Ok(());
+    }
+    if !ns.has(oci_spec::runtime::LinuxNamespaceType::Network) {
+        return Err(Error::config(
+            "linux.netDevices",
+            "unable to move network devices without a NET namespace",
+        ));
+    }
+    Err(Error::Unsupported {
+        what: "linux.netDevices (moving host network devices into the container)".into(),
+    })
 }
 
 /// The session keyring of container `id`: named after it, as in runc.

@@ -179,3 +179,24 @@ fn bind_source_must_exist() {
     );
     rejected(&f, &["mounts[6].source", "/no/such/dir"]);
 }
+
+/// `linux.netDevices` is not something nook does: refused, naming the
+/// field, not a container started without the devices it asked for; and
+/// without a network namespace of its own, with runc's words (netdev.bats).
+#[test]
+fn net_devices_are_refused_by_name() {
+    let mut f = Fixture::new(&["true"]);
+    f.config["linux"]["netDevices"] = json!({"eth9": {"name": "ctr0"}});
+    rejected(&f, &["linux.netDevices", "not supported"]);
+    f.config["linux"]["namespaces"]
+        .as_array_mut()
+        .unwrap()
+        .retain(|n| n["type"] != "network");
+    rejected(
+        &f,
+        &[
+            "linux.netDevices",
+            "unable to move network devices without a NET namespace",
+        ],
+    );
+}

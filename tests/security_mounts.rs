@@ -627,3 +627,43 @@ fn a_sys_symlinked_after_the_plan_is_refused_by_the_init() {
         },
     );
 }
+
+/// runc's no_pivot.bats "[rootfsPropagation rshared] must not leak rootfs
+/// mount" (runc #1961), on a host whose / is shared (systemd's default):
+/// with --no-pivot and `rootfsPropagation: rshared`, what the init does on
+/// its / reached the host's peers: detaching the host's /proc and /sys
+/// there, and moving the rootfs onto the host's / for good. Played in a
+/// throw-away mount namespace whose / is made rshared, standing for such a
+/// host; its mount table must come out as it went in.
+#[test]
+fn no_pivot_with_a_shared_root_leaves_the_hosts_mounts_alone() {
+    let mut f = Fixture::new(&["true"]);
+    f.config["linux"]["rootfsPropagation"] = json!("rshared");
+    f.write_config();
+    let rootfs = f.rootfs();
+    let script = r#"
+        mount --make-rshared / && mount --bind "$1" "$1" || exit 99
+        before=$(cut -d' ' -f5 /proc/self/mountinfo | sort | tr '\n' ' ')
+        "$2" --root "$3" run --no-pivot -b "$4" nopivot-shared; rc=$?
+        after=$(cut -d' ' -f5 /proc/self/mountinfo 2>&1 | sort | tr '\n' ' ')
+        umount "$1"
+        echo "rc=$rc"
+        [ "$before" = "$after" ] && echo same || echo "before: $before" "after: $after"
+    "#;
+    let out = std::process::Command::new("unshare")
+        .args(["-m", "--propagation", "private", "sh", "-c", script, "sh"])
+        .arg(&rootfs)
+        .arg(env!("CARGO_BIN_EXE_nook"))
+        .arg(f.ctx.root())
+        .arg(f.bundle())
+        .stdin(std::process::Stdio::null())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.contains("rc=0\nsame"),
+        "{text}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(f.host_mounts().is_empty());
+}

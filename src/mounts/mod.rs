@@ -819,6 +819,14 @@ pub fn enter_rootfs(plan: &MountPlan, root: BorrowedFd<'_>) -> Result<(), ChildE
         sys::chroot(c".").step(Step::PivotRoot)?;
     } else if plan.no_pivot {
         // For roots on ramfs/initramfs, where pivot_root is impossible.
+        // What happens on / is carried to the peers of / while it is
+        // shared: with `rootfsPropagation: rshared` on a host whose / is
+        // shared, that is the host's own /. The detaching of the host's
+        // /proc and /sys below would detach the host's, and the move would
+        // cover the host's / with the container's rootfs for good (runc
+        // #1961). So / stops sending first (slave, this mount only); the
+        // new root gets the asked propagation below.
+        sys::mount(None, c"/", None, libc::MS_SLAVE, None).step(Step::PivotRoot)?;
         for (i, p) in plan.host_proc_sys.iter().enumerate() {
             hide_host_mount(p).step_at(Step::HideHostProcSys, i)?;
         }

@@ -442,10 +442,14 @@ fn delete_force_removes_sub_cgroups_and_their_processes() {
         let sub = d.join("sub").join("deeper");
         std::fs::create_dir_all(&sub).unwrap();
         // A v1 cpuset starts empty: no process may join it until filled.
+        // (On v2 the children have no cpuset files: none is enabled for them.)
         for f in ["cpuset.cpus", "cpuset.mems"] {
             if let Ok(v) = std::fs::read_to_string(d.join(f)) {
-                std::fs::write(d.join("sub").join(f), &v).unwrap();
-                std::fs::write(sub.join(f), &v).unwrap();
+                for dir in [d.join("sub"), sub.clone()] {
+                    if dir.join(f).exists() {
+                        std::fs::write(dir.join(f), &v).unwrap();
+                    }
+                }
             }
         }
         std::fs::write(sub.join("cgroup.procs"), &pid).unwrap();

@@ -1,5 +1,6 @@
 //! Reading small kernel files (procfs, sysfs) in as few system calls as
-//! possible, and decoding mountinfo's escaped paths.
+//! possible, and splitting the lines of mountinfo (one parser for every
+//! reader of it).
 //!
 //! These files report a size of 0, so `std::fs::read_to_string` cannot
 //! size its buffer: it asks for their metadata, then reads 32 bytes, 32
@@ -9,7 +10,8 @@
 #![forbid(unsafe_code)]
 
 use std::io::Read;
-use std::path::Path;
+use std::os::unix::ffi::OsStringExt;
+use std::path::{Path, PathBuf};
 
 /// What one read asks for at first. Not more: /proc/sys files allocate a
 /// kernel buffer of the size asked for (a 64 KiB read of cap_last_cap
@@ -59,9 +61,43 @@ fn utf8(bytes: Vec<u8>) -> std::io::Result<String> {
     })
 }
 
+/// The fields of one `/proc/PID/mountinfo` line nook looks at.
+pub(crate) struct MountLine<'a> {
+    /// Field 4: the part of the filesystem shown at the mount point (`/`
+    /// for the whole of it).
+    pub root: PathBuf,
+    /// Field 5.
+    pub mount_point: PathBuf,
+    /// The filesystem type, after the ` - ` separator.
+    pub fstype: &'a str,
+    /// The superblock options (last field).
+    pub super_opts: &'a str,
+}
+
+impl<'a> MountLine<'a> {
+    /// `36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw,errors=continue`;
+    /// None for a line not of that shape.
+    pub fn parse(line: &'a str) -> Option<Self> {
+        let (left, right) = line.split_once(" - ")?;
+        let mut l = left.split(' ');
+        let root = l.nth(3)?;
+        let mount_point = l.next()?;
+        let mut r = right.split(' ');
+        let fstype = r.next()?;
+        let _source = r.next()?;
+        let super_opts = r.next().unwrap_or("");
+        Some(MountLine {
+            root: unescape_path(root),
+            mount_point: unescape_path(mount_point),
+            fstype,
+            super_opts,
+        })
+    }
+}
+
 /// A mountinfo path field with its octal escapes (`\040` for a space,
-/// `\011`, `\012`, `\134`) decoded.
-pub(crate) fn unescape_mountinfo(field: &str) -> Vec<u8> {
+/// `\011`, `\012`, `\134`) decoded, byte for byte.
+fn unescape_path(field: &str) -> PathBuf {
     let b = field.as_bytes();
     let mut out = Vec::with_capacity(b.len());
     let mut i = 0;
@@ -83,14 +119,21 @@ pub(crate) fn unescape_mountinfo(field: &str) -> Vec<u8> {
             }
         }
     }
-    out
+    PathBuf::from(std::ffi::OsString::from_vec(out))
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn mountinfo_escapes_are_decoded() {
-        assert_eq!(super::unescape_mountinfo(r"/a\040b\134c\x"), b"/a b\\c\\x");
+    fn mountinfo_lines_are_split_and_their_paths_decoded() {
+        let m = super::MountLine::parse(
+            r"36 35 98:0 /r\040t /a\040b\134c\x rw master:1 - ext3 /dev/root rw,errors=continue",
+        )
+        .unwrap();
+        assert_eq!(m.root, std::path::Path::new("/r t"));
+        assert_eq!(m.mount_point, std::path::Path::new("/a b\\c\\x"));
+        assert_eq!((m.fstype, m.super_opts), ("ext3", "rw,errors=continue"));
+        assert!(super::MountLine::parse("no separator").is_none());
     }
 
     #[test]

@@ -15,6 +15,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::procfile::MountLine;
 
 /// The cgroup filesystem version of one hierarchy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -179,34 +180,6 @@ fn own_cgroup(proc_cgroup: &str, controllers: Option<&[String]>) -> Option<PathB
     })
 }
 
-/// The fields of one mountinfo line that matter here.
-struct MountLine<'a> {
-    root: PathBuf,
-    mount_point: PathBuf,
-    fstype: &'a str,
-    super_opts: &'a str,
-}
-
-impl<'a> MountLine<'a> {
-    /// `36 35 98:0 /root /mnt rw,noatime master:1 - ext3 /dev/root rw,errors=continue`
-    fn parse(line: &'a str) -> Option<Self> {
-        let (left, right) = line.split_once(" - ")?;
-        let mut l = left.split(' ');
-        let root = l.nth(3)?;
-        let mount_point = l.next()?;
-        let mut r = right.split(' ');
-        let fstype = r.next()?;
-        let _source = r.next()?;
-        let super_opts = r.next().unwrap_or("");
-        Some(MountLine {
-            root: unescape(root).into(),
-            mount_point: unescape(mount_point).into(),
-            fstype,
-            super_opts,
-        })
-    }
-}
-
 /// The mount points of every cgroup and cgroup2 filesystem in `mountinfo`.
 pub(crate) fn cgroup_mount_points(mountinfo: &str) -> Vec<PathBuf> {
     mountinfo
@@ -215,11 +188,6 @@ pub(crate) fn cgroup_mount_points(mountinfo: &str) -> Vec<PathBuf> {
         .filter(|m| m.fstype == "cgroup" || m.fstype == "cgroup2")
         .map(|m| m.mount_point)
         .collect()
-}
-
-/// A mountinfo field as text (see [`crate::procfile::unescape_mountinfo`]).
-fn unescape(s: &str) -> String {
-    String::from_utf8_lossy(&crate::procfile::unescape_mountinfo(s)).into_owned()
 }
 
 #[cfg(test)]
@@ -343,6 +311,5 @@ pub(crate) mod tests {
             Path::new("/sys/fs/cgroup/memory/x")
         );
         assert!(h.dir_of(Path::new("/other")).is_err());
-        assert_eq!(unescape(r"/a\040b"), "/a b");
     }
 }

@@ -39,6 +39,7 @@ use oci_spec::runtime::{LinuxNamespaceType, Spec};
 use crate::error::{Error, Result};
 use crate::lsm::MountLabeling;
 use crate::namespaces::{self, IdMaps, NamespacePlan};
+use crate::procfile::MountLine;
 use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, FdPath, MountAttr};
 use dev::DeviceOp;
@@ -423,8 +424,8 @@ fn mount_point_of(path: &Path) -> Result<PathBuf> {
         .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
     let best = info
         .lines()
-        .filter_map(|l| l.split(' ').nth(4))
-        .map(|m| PathBuf::from(m.replace("\\040", " ")))
+        .filter_map(MountLine::parse)
+        .map(|m| m.mount_point)
         .filter(|m| path.starts_with(m))
         .max_by_key(|m| m.as_os_str().len());
     Ok(best.unwrap_or_else(|| PathBuf::from("/")))
@@ -439,22 +440,16 @@ fn host_proc_sys(rootfs: &Path) -> Result<Vec<CString>> {
     let info = crate::procfile::read_to_string("/proc/self/mountinfo")
         .map_err(|e| Error::io("reading", "/proc/self/mountinfo", e))?;
     let mut out = Vec::new();
-    for line in info.lines() {
-        // id parent dev root mountpoint options [optional...] - fstype ...
-        let Some((_, right)) = line.split_once(" - ") else {
-            continue;
-        };
-        let mut fields = line.split(' ');
-        let fstype = right.split(' ').next().unwrap_or("");
-        let (root, point) = (fields.nth(3), fields.next());
-        let (Some("/"), Some(point), "proc" | "sysfs") = (root, point, fstype) else {
-            continue;
-        };
-        let point = crate::procfile::unescape_mountinfo(point);
-        if Path::new(std::ffi::OsStr::from_bytes(&point)).starts_with(&rootfs) {
-            continue;
+    for m in info.lines().filter_map(MountLine::parse) {
+        if m.root == Path::new("/")
+            && matches!(m.fstype, "proc" | "sysfs")
+            && !m.mount_point.starts_with(&rootfs)
+        {
+            out.push(cstr(
+                m.mount_point.as_os_str().as_bytes(),
+                "/proc/self/mountinfo",
+            )?);
         }
-        out.push(cstr(&point, "/proc/self/mountinfo")?);
     }
     Ok(out)
 }

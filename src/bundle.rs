@@ -80,22 +80,29 @@ pub(crate) fn respell_scheduler_flags(flags: Option<&mut serde_json::Value>) {
     }
 }
 
-/// A parse failure as nook reports it: the JSON path and what is wrong there.
+/// A config.json parse failure as nook reports it: the JSON path and what
+/// is wrong there.
 fn spec_error(e: serde_path_to_error::Error<serde_json::Error>) -> Error {
-    {
-        let path = e.path().to_string();
-        let inner = e.into_inner();
-        if inner.is_syntax() || inner.is_eof() {
-            return Error::config("config.json", format!("malformed JSON: {inner}"));
-        }
-        // serde_path_to_error says "." for the root and "?" where no path is known.
-        let field = if path == "." || path == "?" {
-            "config.json".to_string()
-        } else {
-            path
-        };
-        Error::config(field, inner.to_string())
+    if e.inner().is_syntax() || e.inner().is_eof() {
+        return Error::config("config.json", format!("malformed JSON: {}", e.into_inner()));
     }
+    field_error(e, "config.json", "")
+}
+
+/// A value that does not fit, named by its JSON path under `prefix`, or as
+/// `whole` where serde_path_to_error knows no path ("." for the root, "?").
+pub(crate) fn field_error(
+    e: serde_path_to_error::Error<serde_json::Error>,
+    whole: &str,
+    prefix: &str,
+) -> Error {
+    let path = e.path().to_string();
+    let field = if path == "." || path == "?" {
+        whole.to_string()
+    } else {
+        format!("{prefix}{path}")
+    };
+    Error::config(field, e.into_inner().to_string())
 }
 
 /// The config.json `nook spec` writes: runc's default, or with `rootless`

@@ -127,15 +127,7 @@ pub fn parse_exec_process(json: &str) -> Result<oci_spec::runtime::Process> {
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
         crate::bundle::respell_scheduler_flags(p.get_mut("scheduler").and_then(|s| s.get_mut("flags")));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| {
-        let path = e.path().to_string();
-        let field = if path == "." || path == "?" {
-            "process".to_string()
-        } else {
-            format!("process.{path}")
-        };
-        Error::config(field, e.into_inner().to_string())
-    })
+    serde_path_to_error::deserialize(value).map_err(|e| crate::bundle::field_error(e, "process", "process."))
 }
 
 /// Blocks until child `pid` exits; its exit code, 128+N for a signal N.

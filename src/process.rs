@@ -476,13 +476,15 @@ pub fn apply_identity(plan: &ProcessPlan) -> Result<(), ChildError> {
 /// process keeps a cwd its user could not have entered. Where root cannot
 /// enter it (EACCES in a user namespace), the init tries again as the user.
 pub fn enter_cwd(plan: &ProcessPlan) -> Result<(), ChildError> {
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_IN_ROOT: u64 = 0x10;
-    let dir_flags = libc::O_PATH | libc::O_DIRECTORY;
-    let root = sys::openat(None, c"/", dir_flags, 0).step(Step::Chdir)?;
-    let resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    let cwd = sys::openat2(root.as_fd(), &plan.cwd, dir_flags, 0, resolve).step(Step::Chdir)?;
+    let cwd = open_in_root(&plan.cwd, libc::O_PATH | libc::O_DIRECTORY).step(Step::Chdir)?;
     sys::fchdir(cwd.as_fd()).step(Step::Chdir)
+}
+
+/// Child: opens `path` inside the current root, never leaving it through
+/// `..` or a symlink and through no magic link (RESOLVE_IN_ROOT).
+fn open_in_root(path: &CStr, flags: libc::c_int) -> sys::SysResult<std::os::fd::OwnedFd> {
+    let root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0)?;
+    sys::openat2(root.as_fd(), path, flags, 0, crate::mounts::resolve::IN_ROOT)
 }
 
 /// Child: sets the HOME of a process that has none as runc does: the home
@@ -509,12 +511,7 @@ pub fn fill_home(plan: &ProcessPlan, slot: &HomeSlot) {
 
 /// Where in `buf` the home of `uid` is, once read from /etc/passwd.
 fn passwd_home(uid: u32, buf: &mut [u8]) -> Option<(usize, usize)> {
-    const RESOLVE_NO_MAGICLINKS: u64 = 0x02;
-    const RESOLVE_IN_ROOT: u64 = 0x10;
-    let root = sys::openat(None, c"/", libc::O_PATH | libc::O_DIRECTORY, 0).ok()?;
-    let flags = libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY;
-    let resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
-    let file = sys::openat2(root.as_fd(), c"/etc/passwd", flags, 0, resolve).ok()?;
+    let file = open_in_root(c"/etc/passwd", libc::O_RDONLY | libc::O_NONBLOCK | libc::O_NOCTTY).ok()?;
     if sys::fstat(file.as_fd()).ok()?.st_mode & libc::S_IFMT != libc::S_IFREG {
         return None;
     }

@@ -16,7 +16,7 @@ use crate::step::{ChildError, Step, StepExt};
 use crate::sys::{self, SchedAttr};
 
 /// The validated scheduling settings of a process.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct SchedPlan {
     /// `personality(2)` persona.
     pub personality: Option<u64>,
@@ -26,13 +26,22 @@ pub struct SchedPlan {
     pub ioprio: Option<i32>,
     /// CPUs to run on (bit N = CPU N), for `sched_setaffinity(2)`: all
     /// of them unless `process.execCPUAffinity` says otherwise.
-    pub affinity: Option<Vec<u64>>,
+    pub affinity: Vec<u64>,
 }
 
 impl SchedPlan {
     /// Validates the process's scheduler, I/O priority and CPU affinity.
     pub fn from_process(p: &Process) -> Result<SchedPlan> {
-        let mut plan = SchedPlan::default();
+        // Without execCPUAffinity the process may use every CPU its cgroup
+        // allows, not only those of the runtime that started it (a shim or
+        // a `taskset` caller pinned to one): the kernel narrows the full
+        // mask to the cpuset, as runc 1.2's reset does (cpu_affinity.bats).
+        let mut plan = SchedPlan {
+            personality: None,
+            attr: None,
+            ioprio: None,
+            affinity: vec![u64::MAX; 16],
+        };
         if let Some(s) = p.scheduler() {
             let f = |x: &str| format!("process.scheduler.{x}");
             let (policy, rt) = match s.policy() {
@@ -113,11 +122,6 @@ impl SchedPlan {
             }
             plan.ioprio = Some(class << 13 | io.priority() as i32);
         }
-        // Without execCPUAffinity the process may use every CPU its cgroup
-        // allows, not only those of the runtime that started it (a shim or
-        // a `taskset` caller pinned to one): the kernel narrows the full
-        // mask to the cpuset, as runc 1.2's reset does (cpu_affinity.bats).
-        plan.affinity = Some(vec![u64::MAX; 16]);
         if let Some(a) = p.exec_cpu_affinity() {
             // The init is in its cgroup before it runs anything, so the
             // affinity it execs with is `final` (else `initial`).
@@ -135,7 +139,7 @@ impl SchedPlan {
             for c in cpus {
                 mask[c as usize / 64] |= 1 << (c % 64);
             }
-            plan.affinity = Some(mask);
+            plan.affinity = mask;
         }
         Ok(plan)
     }
@@ -166,9 +170,7 @@ pub fn apply(plan: &SchedPlan) -> Result<(), ChildError> {
     if let Some(p) = plan.personality {
         sys::personality(p).step_at(Step::Scheduling, 0)?;
     }
-    if let Some(mask) = &plan.affinity {
-        sys::sched_setaffinity(mask).step_at(Step::Scheduling, 3)?;
-    }
+    sys::sched_setaffinity(&plan.affinity).step_at(Step::Scheduling, 3)?;
     if let Some(attr) = &plan.attr {
         sys::sched_setattr(attr).step_at(Step::Scheduling, 1)?;
     }

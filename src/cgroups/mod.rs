@@ -384,19 +384,32 @@ fn check_adoptable(path: &Path, h: &Hierarchy) -> Result<()> {
 
 /// The processes in cgroup `dir` and in the cgroups below it (runc's
 /// `GetAllPids`): a container may make sub-cgroups of its own (systemd in
-/// it, `exec --cgroup`) and move processes there.
+/// it, `exec --cgroup`) and move processes there. A sub-cgroup removed
+/// while it is walked (by whatever made it) held none.
 fn pids_below(dir: &Path) -> Result<Vec<i32>> {
     let mut pids: Vec<i32> = read(&dir.join("cgroup.procs"))?
         .lines()
         .filter_map(|l| l.trim().parse().ok())
         .collect();
-    for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
-        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
-        if entry.file_type().is_ok_and(|t| t.is_dir()) {
-            pids.extend(pids_below(&entry.path())?);
+    for sub in children(dir)? {
+        match pids_below(&sub) {
+            Err(e) if e.errno() == libc::ENOENT => {}
+            r => pids.extend(r?),
         }
     }
     Ok(pids)
+}
+
+/// The cgroups directly below cgroup `dir`.
+fn children(dir: &Path) -> Result<Vec<PathBuf>> {
+    let mut subs = Vec::new();
+    for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
+        let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            subs.push(entry.path());
+        }
+    }
+    Ok(subs)
 }
 
 /// One directory of the container's cgroup, in one hierarchy.
@@ -1183,32 +1196,27 @@ fn write_error(path: &Path, value: &str, e: io::Error) -> Error {
 fn rmdir_retry(dir: &Path, wait_busy: bool) -> Result<()> {
     let deadline = Instant::now() + Duration::from_secs(1);
     loop {
-        match fs::remove_dir(dir) {
+        let e = match fs::remove_dir(dir) {
             Ok(()) => return Ok(()),
             Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(()),
-            // The container's own cgroup with cgroups made inside it (by
-            // systemd in the container, say): theirs go first, deepest
-            // first, as runc's RemovePath does. A parent's children are
-            // other containers' and stay.
-            Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) && has_subdirs(dir) => {
-                for entry in fs::read_dir(dir).map_err(|e| Error::io("reading", dir, e))? {
-                    let entry = entry.map_err(|e| Error::io("reading", dir, e))?;
-                    if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                        rmdir_retry(&entry.path(), true)?;
-                    }
-                }
-            }
-            Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) && Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(10));
-            }
+            Err(e) if wait_busy && e.raw_os_error() == Some(libc::EBUSY) => e,
             Err(e) => return Err(Error::io("removing cgroup", dir, e)),
+        };
+        // The container's own cgroup with cgroups made inside it (by
+        // systemd in the container, say): theirs go first, deepest first,
+        // as runc's RemovePath does. (A parent is never waited for: its
+        // children are other containers'.)
+        let subs = children(dir)?;
+        for sub in &subs {
+            rmdir_retry(sub, true)?;
+        }
+        if subs.is_empty() {
+            if Instant::now() >= deadline {
+                return Err(Error::io("removing cgroup", dir, e));
+            }
+            std::thread::sleep(Duration::from_millis(10));
         }
     }
-}
-
-/// Whether cgroup `dir` has a cgroup below it.
-fn has_subdirs(dir: &Path) -> bool {
-    fs::read_dir(dir).is_ok_and(|mut d| d.any(|e| e.is_ok_and(|e| e.file_type().is_ok_and(|t| t.is_dir()))))
 }
 
 #[cfg(test)]

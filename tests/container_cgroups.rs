@@ -7,7 +7,7 @@ mod common;
 
 use std::path::PathBuf;
 
-use common::{eventually, Fixture};
+use common::{eventually, nook_detached, Fixture, Reap};
 use nook::Status;
 use serde_json::json;
 
@@ -239,21 +239,10 @@ fn cli_pause_resume_ps_events_update() {
         );
         String::from_utf8_lossy(&o.stdout).into_owned()
     };
-    let created = Command::new(env!("CARGO_BIN_EXE_nook"))
-        .args([
-            "--root",
-            &root,
-            "run",
-            "-d",
-            "-b",
-            f.bundle().to_str().unwrap(),
-            "cgcli",
-        ])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
+    let created = nook_detached(
+        f.ctx.root(),
+        &["run", "-d", "-b", f.bundle().to_str().unwrap(), "cgcli"],
+    );
     assert!(created.success());
     let c = f.ctx.load("cgcli").unwrap();
     assert!(eventually(|| c.processes().unwrap().len() == 2));
@@ -422,14 +411,6 @@ fn delete_force_removes_sub_cgroups_and_their_processes() {
     let mut dirs: Vec<PathBuf> = c.cgroup().paths().into_values().collect();
     dirs.sort();
     dirs.dedup();
-    // Ours to kill by pid should the test fail half-way.
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut sleeper = Reap(
         Command::new("sleep")
             .arg("100")
@@ -492,13 +473,7 @@ fn events_tell_of_an_oom_kill() {
     f.write_config();
     let root = f.ctx.root().to_str().unwrap().to_string();
     let b = f.bundle();
-    let run = Command::new(env!("CARGO_BIN_EXE_nook"))
-        .args(["--root", &root, "run", "-d", "-b", b.to_str().unwrap(), "cgoomev"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap();
+    let run = nook_detached(f.ctx.root(), &["run", "-d", "-b", b.to_str().unwrap(), "cgoomev"]);
     assert!(run.success());
     let log = f.dir.path().join("events.log");
     let mut events = Command::new(env!("CARGO_BIN_EXE_nook"))

@@ -6,7 +6,7 @@ mod common;
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixListener;
 
-use common::{eventually, Fixture};
+use common::{eventually, Fixture, Reap};
 use nook::{CreateOptions, Error, Status};
 use serde_json::json;
 
@@ -260,13 +260,6 @@ fn kill_does_not_signal_a_reused_init_pid() {
     // Start times count clock ticks (10 ms): a process reusing the pid
     // starts in a later one.
     std::thread::sleep(std::time::Duration::from_millis(50));
-    struct Reap(std::process::Child);
-    impl Drop for Reap {
-        fn drop(&mut self) {
-            let _ = self.0.kill();
-            let _ = self.0.wait();
-        }
-    }
     let mut other = Reap(
         std::process::Command::new(common::BUSYBOX)
             .args(["sleep", "100"])

@@ -6,25 +6,11 @@
 mod common;
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, ExitStatus, Output, Stdio};
+use std::process::Output;
 
-use common::{eventually, nook, Fixture};
+use common::{eventually, nook, nook_detached, Fixture};
 use nook::Status;
 use serde_json::Value;
-
-/// Runs nook with /dev/null as stdio, for `run -d` and `exec -d`, whose
-/// processes outlive it.
-fn nook_detached(root: &Path, args: &[&str]) -> ExitStatus {
-    Command::new(env!("CARGO_BIN_EXE_nook"))
-        .arg("--root")
-        .arg(root)
-        .args(args)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .unwrap()
-}
 
 fn stdout(o: &Output) -> String {
     String::from_utf8_lossy(&o.stdout).into_owned()

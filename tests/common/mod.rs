@@ -317,3 +317,30 @@ pub fn nook(root: &std::path::Path, args: &[&str]) -> std::process::Output {
         .output()
         .unwrap()
 }
+
+/// Runs the nook binary with `--root root` and /dev/null as stdio, for
+/// `run -d` and `exec -d`, whose processes outlive it.
+pub fn nook_detached(root: &std::path::Path, args: &[&str]) -> std::process::ExitStatus {
+    use std::process::Stdio;
+    std::process::Command::new(env!("CARGO_BIN_EXE_nook"))
+        .arg("--root")
+        .arg(root)
+        .args(args)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .unwrap()
+}
+
+/// A child of the test, killed by pid and reaped when dropped, should
+/// the test fail half-way (forget it once something else reaped it: its
+/// pid may be another process's by then).
+pub struct Reap(pub std::process::Child);
+
+impl Drop for Reap {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}

@@ -127,7 +127,8 @@ pub fn parse_exec_process(json: &str) -> Result<oci_spec::runtime::Process> {
             .or_insert_with(|| serde_json::json!({"uid": 0, "gid": 0}));
         crate::bundle::respell_scheduler_flags(p.get_mut("scheduler").and_then(|s| s.get_mut("flags")));
     }
-    serde_path_to_error::deserialize(value).map_err(|e| crate::bundle::field_error(e, "process", "process."))
+    let text = serde_json::to_vec(&value).map_err(|e| Error::config("process", e.to_string()))?;
+    crate::bundle::tracked(&text).map_err(|e| crate::bundle::field_error(e, "process", "process."))
 }
 
 /// Blocks until child `pid` exits; its exit code, 128+N for a signal N.

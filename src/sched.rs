@@ -163,19 +163,32 @@ impl SchedPlan {
     }
 }
 
+/// Which call of [`apply`] failed: the item of its `Step::Scheduling`
+/// error, by which the parent words the failure.
+pub mod call {
+    /// personality(2).
+    pub const PERSONALITY: usize = 0;
+    /// sched_setattr(2): the policy.
+    pub const SCHEDULER: usize = 1;
+    /// ioprio_set(2).
+    pub const IOPRIO: usize = 2;
+    /// sched_setaffinity(2).
+    pub const AFFINITY: usize = 3;
+}
+
 /// Child: applies the plan (before capabilities are dropped). The CPUs
 /// come before the policy: SCHED_DEADLINE is refused (EPERM) to a thread
 /// that may not run on every CPU, such as one still pinned like its caller.
 pub fn apply(plan: &SchedPlan) -> Result<(), ChildError> {
     if let Some(p) = plan.personality {
-        sys::personality(p).step_at(Step::Scheduling, 0)?;
+        sys::personality(p).step_at(Step::Scheduling, call::PERSONALITY)?;
     }
-    sys::sched_setaffinity(&plan.affinity).step_at(Step::Scheduling, 3)?;
+    sys::sched_setaffinity(&plan.affinity).step_at(Step::Scheduling, call::AFFINITY)?;
     if let Some(attr) = &plan.attr {
-        sys::sched_setattr(attr).step_at(Step::Scheduling, 1)?;
+        sys::sched_setattr(attr).step_at(Step::Scheduling, call::SCHEDULER)?;
     }
     if let Some(prio) = plan.ioprio {
-        sys::ioprio_set(prio).step_at(Step::Scheduling, 2)?;
+        sys::ioprio_set(prio).step_at(Step::Scheduling, call::IOPRIO)?;
     }
     Ok(())
 }

@@ -702,9 +702,16 @@ pub fn describe(job: Job<'_>, e: ChildError) -> Error {
         Step::Rlimit => Some(format!(" process.rlimits[{i}]")),
         // sched_setattr's EPERM for a thread whose CPUs are not all of the
         // system's (SCHED_DEADLINE): runc's wording (scheduler.bats).
-        Step::Scheduling if i == 1 && e.errno == libc::EPERM && cpus_limited(job.container().2) => Some(
-            " (process scheduler can't be used together with AllowedCPUs: linux.resources.cpu.cpus)".into(),
-        ),
+        Step::Scheduling
+            if i == crate::sched::call::SCHEDULER
+                && e.errno == libc::EPERM
+                && cpus_limited(job.container().2) =>
+        {
+            Some(
+                " (process scheduler can't be used together with AllowedCPUs: linux.resources.cpu.cpus)"
+                    .into(),
+            )
+        }
         Step::AppArmor => process.lsm.apparmor_profile().map(|p| match e.errno {
             // What the kernel says of a profile it does not have.
             libc::ENOENT => format!(" {p:?} (is it loaded? apparmor_parser -r FILE)"),

@@ -67,7 +67,12 @@ wrap() {
 		set -e
 		mount --make-rprivate /
 		d=$(mktemp -d "$TMPDIR/devnull.XXXXXX"); mknod -m 666 "$d/null" c 1 3; mount --bind "$d/null" /dev/null
-		if [ "$HIDE_CGROUP2" = 1 ] && mountpoint -q /sys/fs/cgroup/unified; then umount /sys/fs/cgroup/unified; fi
+		# The bare mount point gets a throw-away tmpfs: crun takes it for a
+		# controller and would leave <id>/cgroup.procs on the host there.
+		if [ "$HIDE_CGROUP2" = 1 ] && mountpoint -q /sys/fs/cgroup/unified; then
+			umount /sys/fs/cgroup/unified
+			mount -t tmpfs -o mode=755,size=1m nook-validate-unified /sys/fs/cgroup/unified
+		fi
 		exec "$@"' wrap "$@"
 }
 

@@ -44,9 +44,10 @@ if [[ ${1:-} == --check ]]; then
     [[ -x $nook ]] || die "no $nook: run cargo build-nook first"
     read -r present listed < <(coverage)
     echo "text-order: $present of $listed listed functions are in $nook"
-    # Below 90% the hot path has moved: new functions land among the cold ones and
-    # peak RSS creeps back up.
-    (( present * 10 >= listed * 9 )) ||
+    # Below 97% the hot path has moved: new functions land among the cold ones and
+    # peak RSS creeps back up. 90% was too loose: at 1283 of 1372 (93.5%) a run's
+    # peak RSS was 3112 KiB, and 2280 KiB once regenerated.
+    (( present * 100 >= listed * 97 )) ||
         die "the order is stale: run tools/text-order.sh (as root) and commit tools/nook-text.order"
     exit 0
 fi

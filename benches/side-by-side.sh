@@ -135,7 +135,7 @@ in_ns() {
             # every container, which on the host would lie, never removed and
             # out of every check'"'"'s sight, under the cgroup2 mount.
             umount /sys/fs/cgroup/unified 2>/dev/null
-            mount -t tmpfs -o mode=755,size=1m nook-bench-unified /sys/fs/cgroup/unified || exit 125
+            mount -t tmpfs -o mode=755,size=64m nook-bench-unified /sys/fs/cgroup/unified || exit 125
         fi
         exec "$@"' "$hide_unified" "$@"
 }

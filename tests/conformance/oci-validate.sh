@@ -71,7 +71,7 @@ wrap() {
 		# controller and would leave <id>/cgroup.procs on the host there.
 		if [ "$HIDE_CGROUP2" = 1 ] && mountpoint -q /sys/fs/cgroup/unified; then
 			umount /sys/fs/cgroup/unified
-			mount -t tmpfs -o mode=755,size=1m nook-validate-unified /sys/fs/cgroup/unified
+			mount -t tmpfs -o mode=755,size=64m nook-validate-unified /sys/fs/cgroup/unified
 		fi
 		exec "$@"' wrap "$@"
 }

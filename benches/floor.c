@@ -63,21 +63,34 @@ static int die(const char *what)
 	_exit(127);
 }
 
-static int child(void *arg)
+/* Both modes: nothing propagates back to the host, and the cwd is the
+ * rootfs, bound onto itself so that it is a mount pivot_root accepts. */
+static void enter_rootfs(void)
 {
-	(void)arg;
 	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
 		die("mount / rslave");
 	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL))
 		die("bind rootfs");
 	if (chdir(rootfs))
 		die("chdir rootfs");
+}
+
+/* Both modes: the cwd becomes /, the old root is detached. */
+static void pivot(void)
+{
 	if (syscall(SYS_pivot_root, ".", "."))
 		die("pivot_root");
 	if (umount2(".", MNT_DETACH))
 		die("umount old root");
 	if (chdir("/"))
 		die("chdir /");
+}
+
+static int child(void *arg)
+{
+	(void)arg;
+	enter_rootfs();
+	pivot();
 	char *argv[] = {(char *)prog, NULL};
 	char *envp[] = {"PATH=/bin", NULL};
 	execve(prog, argv, envp);
@@ -504,13 +517,8 @@ static int spec_child(void *arg)
 			sdie("join cgroup", hiers[i].dir);
 		close(hiers[i].join);
 	}
-	if (mount(NULL, "/", NULL, MS_REC | MS_SLAVE, NULL))
-		die("mount / rslave");
-	if (mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL))
-		die("bind rootfs");
 	/* From here on paths are relative to the new rootfs mount. */
-	if (chdir(rootfs))
-		die("chdir rootfs");
+	enter_rootfs();
 
 	/* mounts, in the order of the spec */
 	mkpoint("proc");
@@ -533,12 +541,7 @@ static int spec_child(void *arg)
 	mount_cgroups();
 	populate_dev();
 
-	if (syscall(SYS_pivot_root, ".", "."))
-		die("pivot_root");
-	if (umount2(".", MNT_DETACH))
-		die("umount old root");
-	if (chdir("/"))
-		die("chdir /");
+	pivot();
 	/* root.readonly */
 	if (mount(NULL, "/", NULL, MS_BIND | MS_REMOUNT | MS_RDONLY, NULL))
 		die("remount / read-only");

@@ -4,12 +4,16 @@
 //! benches/side-by-side.sh.
 //!
 //! Last, "library run vs floor": the library's `run` (in this process: no
-//! exec of a CLI) and benches/floor.c (compiled here with `cc -O2`; clone
-//! with the same five namespaces, pivot_root into the same rootfs, exec
-//! /bin/true), timed in turns, FLOOR_N rounds (default 60, after 3 warm-up
-//! rounds), order swapped every round; it prints both medians and their
-//! ratio. The container has runc's default five namespaces, as the floor
-//! (the fixture's cgroup namespace is dropped). As in side-by-side.sh, on a
+//! exec of a CLI) and the two floors of benches/floor.c (compiled here with
+//! `cc -O2`): the kernel floor (clone with the same five namespaces,
+//! pivot_root into the same rootfs, exec /bin/true) and the spec floor
+//! (`floor --spec`: all the kernel work of runc's default config, in plain
+//! C). They are timed in turns, FLOOR_N rounds (default 60, after 3 warm-up
+//! rounds), the library first in even rounds and last in odd ones; it
+//! prints the medians and the library's ratio to each. The container's
+//! config is `nook spec`'s, which is `runc spec`'s, the one the spec floor
+//! has compiled in (on a host without pure cgroup v2 it has runc's five
+//! namespaces, no cgroup namespace). As in side-by-side.sh, on a
 //! hybrid host the cgroup2 mount is hidden in a private mount namespace of
 //! this process, so only the v1 hierarchies are used, as crun would.
 
@@ -91,9 +95,11 @@ fn versus_floor() {
         .and_then(|v| v.parse().ok())
         .unwrap_or(60);
     let mut f = common::Fixture::new(&["/bin/true"]);
-    f.config["linux"]["namespaces"] = serde_json::json!([
-        {"type": "pid"}, {"type": "network"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}
-    ]);
+    f.config = serde_json::to_value(nook::bundle::default_spec(false)).unwrap();
+    let process = &mut f.config["process"];
+    process["args"] = serde_json::json!(["/bin/true"]);
+    process["terminal"] = false.into();
+    process.as_object_mut().unwrap().remove("consoleSize");
     f.write_config();
     let floor = f.dir.path().join("floor");
     let cc = Command::new("cc")
@@ -114,39 +120,51 @@ fn versus_floor() {
         );
         t.elapsed()
     };
-    let kernel = || {
+    // The spec floor's cgroups are named after this process and the round.
+    let floor_run = |spec_cgroup: Option<String>| {
+        let mut cmd = Command::new(&floor);
+        if let Some(cg) = &spec_cgroup {
+            cmd.arg("--spec").arg(f.rootfs()).arg(cg);
+        } else {
+            cmd.arg(f.rootfs());
+        }
         let t = Instant::now();
-        let status = Command::new(&floor)
-            .arg(f.rootfs())
+        let status = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .status()
             .expect("running the floor");
         let dt = t.elapsed();
-        assert!(status.success(), "floor: {status}");
+        assert!(status.success(), "floor {spec_cgroup:?}: {status}");
         dt
     };
-    let (mut l, mut k) = (Vec::new(), Vec::new());
+    let spec = |i: usize| floor_run(Some(format!("nkrunpath{}-{i}", std::process::id())));
+    let (mut l, mut k, mut s) = (Vec::new(), Vec::new(), Vec::new());
     for i in 0..rounds + 3 {
-        let (a, b) = if i % 2 == 0 {
+        let (a, b, c) = if i % 2 == 0 {
             let a = lib(i);
-            (a, kernel())
+            (a, floor_run(None), spec(i))
         } else {
-            let b = kernel();
-            (lib(i), b)
+            let (b, c) = (floor_run(None), spec(i));
+            (lib(i), b, c)
         };
         if i >= 3 {
             l.push(a);
             k.push(b);
+            s.push(c);
         }
     }
-    let (l, k) = (median(&mut l), median(&mut k));
+    let (l, k, s) = (median(&mut l), median(&mut k), median(&mut s));
+    let ms = |d: Duration| d.as_secs_f64() * 1e3;
     println!(
-        "library run vs floor, {rounds} interleaved rounds: run {:.2} ms, floor {:.2} ms, \
-         run/floor (medians) {:.2}x",
-        l.as_secs_f64() * 1e3,
-        k.as_secs_f64() * 1e3,
-        l.as_secs_f64() / k.as_secs_f64()
+        "library run vs floors, {rounds} interleaved rounds (medians): run {:.2} ms, \
+         kernel floor {:.2} ms, spec floor {:.2} ms; run/kernel floor {:.2}x, \
+         run/spec floor {:.2}x",
+        ms(l),
+        ms(k),
+        ms(s),
+        ms(l) / ms(k),
+        ms(l) / ms(s)
     );
 }
 

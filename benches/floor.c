@@ -54,6 +54,9 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+/* The namespaces of `runc spec`, for both modes. */
+#define NS_FLAGS (CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET)
+
 static char stack[64 * 1024] __attribute__((aligned(16)));
 static const char *rootfs, *prog;
 
@@ -118,13 +121,13 @@ static char *const *spec_argv;
 
 /*
  * The default device rules: the spec's "deny all rwm", then the allow list
- * runc's specconv adds (AllowedDevices) and nook and crun use too. The kernel
- * takes one rule per write.
+ * runc's specconv adds (AllowedDevices), the list of nook's
+ * src/cgroups/devices.rs, no more: a floor does nothing it need not. The
+ * kernel takes one rule per write.
  */
 static const char *const allow[] = {
 	"c *:* m", "b *:* m", "c 1:3 rwm", "c 1:8 rwm", "c 1:7 rwm", "c 5:0 rwm",
-	"c 1:5 rwm", "c 1:9 rwm", "c 5:1 rwm", "c 136:* rwm", "c 5:2 rwm",
-	"c 10:200 rwm",
+	"c 1:5 rwm", "c 1:9 rwm", "c 136:* rwm", "c 5:2 rwm",
 };
 
 /* The default device nodes (runc makes them when /dev is a tmpfs). */
@@ -554,7 +557,7 @@ static int spec_child(void *arg)
 	return sdie("execve", spec_argv[0]);
 }
 
-static int caught;
+static volatile sig_atomic_t caught;
 
 static void on_signal(int sig)
 {
@@ -567,7 +570,7 @@ static int spec_main(int argc, char **argv)
 	static const int sigs[] = {SIGINT, SIGTERM, SIGHUP};
 	const char *name;
 	struct sigaction sa;
-	int status = 0, rc = 125, flags;
+	int status = 0, rc = 125;
 	pid_t pid = -1;
 	size_t i;
 
@@ -600,8 +603,7 @@ static int spec_main(int argc, char **argv)
 
 	if (find_hierarchies(name) || make_cgroups())
 		goto out;
-	flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD;
-	pid = clone(spec_child, stack + sizeof stack, flags, NULL);
+	pid = clone(spec_child, stack + sizeof stack, NS_FLAGS | SIGCHLD, NULL);
 	if (pid < 0) {
 		perror("clone");
 		goto out;
@@ -632,8 +634,7 @@ int main(int argc, char **argv)
 	}
 	rootfs = argv[1];
 	prog = argc == 3 ? argv[2] : "/bin/true";
-	int flags = CLONE_NEWNS | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWPID | CLONE_NEWNET | SIGCHLD;
-	pid_t pid = clone(child, stack + sizeof stack, flags, NULL);
+	pid_t pid = clone(child, stack + sizeof stack, NS_FLAGS | SIGCHLD, NULL);
 	if (pid < 0) {
 		perror("clone");
 		return 125;

@@ -68,8 +68,8 @@ pub fn parse_spec(text: &[u8]) -> Result<Spec> {
 /// JSON text into `T`, keeping the path of the first bad field. Every
 /// tracked parse goes through this one function, from bytes: each other
 /// input type (a `serde_json::Value`, a reader) would instantiate
-/// serde_path_to_error's visitors for the whole `Spec` once more, some
-/// 370 KiB of text that every run pages in (benches/side-by-side.sh, peak RSS).
+/// serde_path_to_error's visitors for the whole `Spec` once more: 370 KiB
+/// more text, and a run's peak RSS rose with it (benches/side-by-side.sh).
 pub(crate) fn tracked<T: serde::de::DeserializeOwned>(
     text: &[u8],
 ) -> std::result::Result<T, serde_path_to_error::Error<serde_json::Error>> {
